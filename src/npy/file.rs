@@ -1,0 +1,187 @@
+//! Whole `.npy` files: open memory-mapped, write from a typed slice or view.
+
+use crate::dtype::Element;
+use crate::error::{Error, Location, Result};
+use crate::npy::header::{DEFAULT_HEADER_LIMIT, Header, Order, ParsedHeader, read_header};
+use crate::view::{ArrayView, Bytes};
+use memmap2::Mmap;
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Options for opening `.npy` files.
+#[derive(Debug, Clone)]
+pub struct NpyOptions {
+    /// Largest header length accepted (bytes).
+    pub header_limit: usize,
+    /// Accept files with bytes after the array data (numpy ignores them).
+    pub allow_trailing: bool,
+}
+
+impl Default for NpyOptions {
+    fn default() -> Self {
+        NpyOptions {
+            header_limit: DEFAULT_HEADER_LIMIT,
+            allow_trailing: false,
+        }
+    }
+}
+
+/// A `.npy` file mapped read-only into memory.
+///
+/// The map is shared: views borrow it or, with [`NpyFile::owned_view`], keep
+/// it alive through an `Arc`. If another process truncates the file while it
+/// is mapped, touching the lost pages raises SIGBUS; the length is checked
+/// against the header when the file is opened.
+#[derive(Debug)]
+pub struct NpyFile {
+    path: PathBuf,
+    map: Arc<MapOrEmpty>,
+    parsed: ParsedHeader,
+}
+
+#[derive(Debug)]
+enum MapOrEmpty {
+    Map(Mmap),
+    Empty,
+}
+
+impl AsRef<[u8]> for MapOrEmpty {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            MapOrEmpty::Map(m) => m,
+            MapOrEmpty::Empty => &[],
+        }
+    }
+}
+
+impl NpyFile {
+    /// Opens and maps a `.npy` file, checking its header and data length.
+    pub fn open(path: impl AsRef<Path>) -> Result<NpyFile> {
+        NpyFile::open_with(path, &NpyOptions::default())
+    }
+
+    /// Opens with options.
+    pub fn open_with(path: impl AsRef<Path>, opts: &NpyOptions) -> Result<NpyFile> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| Error::io_path("open", e, path))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io_path("stat", e, path))?
+            .len();
+        let map = if len == 0 {
+            MapOrEmpty::Empty
+        } else {
+            // SAFETY: the map is read-only and private to this process. If the
+            // file is truncated by someone else while mapped, access to lost
+            // pages faults (SIGBUS); this is documented on `NpyFile`. We never
+            // create references that outlive the Arc holding the map.
+            MapOrEmpty::Map(unsafe { Mmap::map(&file) }.map_err(|e| Error::io_path("mmap", e, path))?)
+        };
+        let bytes = map.as_ref();
+        let parsed = read_header(bytes, opts.header_limit).map_err(|e| e.at_path(path))?;
+        let need = parsed.header.data_len().map_err(|e| e.at_path(path))?;
+        let have = (bytes.len() as u64).saturating_sub(parsed.data_offset);
+        if have < need {
+            return Err(Error::DataTooShort {
+                expected: need,
+                actual: have,
+                at: Location {
+                    path: Some(path.to_path_buf()),
+                    member: None,
+                    offset: Some(parsed.data_offset),
+                },
+            });
+        }
+        if have > need && !opts.allow_trailing {
+            return Err(Error::DataTooLong {
+                expected: need,
+                actual: have,
+                at: Location {
+                    path: Some(path.to_path_buf()),
+                    member: None,
+                    offset: Some(parsed.data_offset),
+                },
+            });
+        }
+        Ok(NpyFile {
+            path: path.to_path_buf(),
+            map: Arc::new(map),
+            parsed,
+        })
+    }
+
+    /// The parsed header (with version and data offset).
+    pub fn parsed_header(&self) -> &ParsedHeader {
+        &self.parsed
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.parsed.header
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn data_range(&self) -> (usize, usize) {
+        // Both fit: checked against the mapped length at open.
+        let start = self.parsed.data_offset as usize;
+        let len = self.parsed.header.data_len().unwrap_or(0) as usize;
+        (start, len)
+    }
+
+    /// A zero-copy view of the array, borrowing the map.
+    pub fn view(&self) -> ArrayView<'_> {
+        let (start, len) = self.data_range();
+        let bytes = &(*self.map).as_ref()[start..start + len];
+        ArrayView::from_checked_parts(
+            Cow::Borrowed(&self.parsed.header),
+            Bytes::Borrowed(bytes),
+            self.location(),
+        )
+    }
+
+    /// A view that shares the map and can outlive this `NpyFile`.
+    pub fn owned_view(&self) -> ArrayView<'static> {
+        let (start, len) = self.data_range();
+        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = self.map.clone();
+        ArrayView::from_checked_parts(
+            Cow::Owned(self.parsed.header.clone()),
+            Bytes::Shared { owner, start, len },
+            self.location(),
+        )
+    }
+
+    fn location(&self) -> Location {
+        Location {
+            path: Some(self.path.clone()),
+            member: None,
+            offset: Some(self.parsed.data_offset),
+        }
+    }
+}
+
+/// Writes a typed slice as a `.npy` file (header byte-identical to
+/// `np.save`). Replaces an existing file. For crash-safe replacement use the
+/// atomic overwrite of the npy module.
+pub fn write<T: Element>(path: impl AsRef<Path>, data: &[T], shape: &[u64], order: Order) -> Result<()> {
+    let view = ArrayView::from_slice(data, shape, order)?;
+    write_view(path, &view)
+}
+
+/// Writes a view (any dtype, byte order kept) as a `.npy` file.
+pub fn write_view(path: impl AsRef<Path>, view: &ArrayView<'_>) -> Result<()> {
+    let path = path.as_ref();
+    let header = Header::for_array(view.dtype().clone(), view.shape().to_vec(), view.order());
+    let hb = header.to_bytes().map_err(|e| e.at_path(path))?;
+    let mut f = File::create(path).map_err(|e| Error::io_path("create", e, path))?;
+    f.write_all(&hb)
+        .and_then(|_| f.write_all(view.as_bytes()))
+        .map_err(|e| Error::io_path("write", e, path))?;
+    Ok(())
+}

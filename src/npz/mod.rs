@@ -1,0 +1,1 @@
+//! The archive engine: `NpzWriter` and `NpzReader`.

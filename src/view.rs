@@ -1,0 +1,662 @@
+//! Typed views over array bytes.
+//!
+//! An [`ArrayView`] is a header (dtype, shape, order) plus the array's bytes,
+//! borrowed from a memory map or shared through an `Arc`. It hands out
+//! zero-copy slices when the bytes allow it ([`ArrayView::as_slice`]) and
+//! copies that always work otherwise ([`ArrayView::to_vec`]).
+//!
+//! ```
+//! use npzmap::{ArrayView, DType, Order, dtype::Element};
+//! let data: Vec<f64> = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+//! let view = ArrayView::from_slice(&data, &[2, 3], Order::C).unwrap();
+//! assert_eq!(view.as_slice::<f64>().unwrap(), &data[..]);
+//! assert_eq!(view.to_vec::<f64>().unwrap(), data);
+//! assert!(view.as_slice::<f32>().is_err()); // dtype mismatch, never a cast
+//! ```
+
+use crate::dtype::{DType, Element, Kind};
+use crate::error::{Error, Location, Result, ViewProblem};
+use crate::npy::header::{Header, Order};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+/// A heap buffer whose start is aligned to 64 bytes, so any element type
+/// can be viewed in it without copying again.
+#[derive(Clone)]
+pub struct AlignedBuf {
+    chunks: Vec<Chunk>,
+    len: usize,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Chunk([u8; 64]);
+
+// SAFETY: Chunk is 64 plain bytes with no padding (size 64, align 64), so any
+// bit pattern is valid and it may be zero-initialised.
+unsafe impl bytemuck::Zeroable for Chunk {}
+// SAFETY: as above; Chunk is `repr(C)`, `Copy`, has no padding and no pointers.
+unsafe impl bytemuck::Pod for Chunk {}
+
+impl AlignedBuf {
+    /// A zero-filled buffer of `len` bytes. Fails (instead of aborting) if the
+    /// memory cannot be reserved.
+    pub fn zeroed(len: usize) -> Result<AlignedBuf> {
+        let n = len.div_ceil(64);
+        let mut chunks = Vec::new();
+        chunks.try_reserve_exact(n).map_err(|_| Error::InvalidArgument {
+            reason: format!("cannot allocate {len} bytes"),
+            at: Location::none(),
+        })?;
+        chunks.resize(n, Chunk([0; 64]));
+        Ok(AlignedBuf { chunks, len })
+    }
+
+    /// A 64-byte aligned copy of `bytes`.
+    pub fn copy_from(bytes: &[u8]) -> Result<AlignedBuf> {
+        let mut b = AlignedBuf::zeroed(bytes.len())?;
+        b.as_mut_slice().copy_from_slice(bytes);
+        Ok(b)
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &bytemuck::cast_slice::<Chunk, u8>(&self.chunks)[..self.len]
+    }
+
+    /// The bytes, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        let len = self.len;
+        &mut bytemuck::cast_slice_mut::<Chunk, u8>(&mut self.chunks)[..len]
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl AsRef<[u8]> for AlignedBuf {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AlignedBuf({} bytes)", self.len)
+    }
+}
+
+/// Bytes of an array: borrowed, or a range of a shared owner (a memory map
+/// or an aligned copy) that keeps them alive.
+#[derive(Clone)]
+pub enum Bytes<'a> {
+    /// Borrowed from something that outlives the view.
+    Borrowed(&'a [u8]),
+    /// A range `start..start + len` of a shared owner.
+    Shared {
+        /// What owns the bytes.
+        owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        /// Start of the range.
+        start: usize,
+        /// Length of the range.
+        len: usize,
+    },
+}
+
+impl Bytes<'_> {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Borrowed(b) => b,
+            Bytes::Shared { owner, start, len } => {
+                let all = (**owner).as_ref();
+                // Ranges are checked when the view is built; an out-of-range
+                // one yields an empty slice rather than a panic.
+                start
+                    .checked_add(*len)
+                    .and_then(|end| all.get(*start..end))
+                    .unwrap_or(&[])
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Bytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bytes({} bytes)", self.as_slice().len())
+    }
+}
+
+/// An array: dtype, shape, order and its bytes.
+#[derive(Clone, Debug)]
+pub struct ArrayView<'a> {
+    header: Cow<'a, Header>,
+    data: Bytes<'a>,
+    at: Location,
+}
+
+/// A view that owns (shares) its bytes and can outlive the reader that made it.
+pub type OwnedArray = ArrayView<'static>;
+
+impl<'a> ArrayView<'a> {
+    /// A view over `data`, which must be exactly the array's size.
+    pub fn new(header: Cow<'a, Header>, data: Bytes<'a>) -> Result<ArrayView<'a>> {
+        let need = header.data_len()?;
+        let have = data.as_slice().len() as u64;
+        if have < need {
+            return Err(Error::DataTooShort {
+                expected: need,
+                actual: have,
+                at: Location::none(),
+            });
+        }
+        if have > need {
+            return Err(Error::DataTooLong {
+                expected: need,
+                actual: have,
+                at: Location::none(),
+            });
+        }
+        Ok(ArrayView {
+            header,
+            data,
+            at: Location::none(),
+        })
+    }
+
+    /// A view whose length the caller has already checked against the header.
+    pub(crate) fn from_checked_parts(header: Cow<'a, Header>, data: Bytes<'a>, at: Location) -> ArrayView<'a> {
+        debug_assert_eq!(header.data_len().ok(), Some(data.as_slice().len() as u64));
+        ArrayView { header, data, at }
+    }
+
+    /// A view over borrowed bytes.
+    pub fn from_bytes(header: &'a Header, data: &'a [u8]) -> Result<ArrayView<'a>> {
+        ArrayView::new(Cow::Borrowed(header), Bytes::Borrowed(data))
+    }
+
+    /// A view of a typed slice with the given shape and order.
+    pub fn from_slice<T: Element>(data: &'a [T], shape: &[u64], order: Order) -> Result<ArrayView<'a>> {
+        let header = Header::for_array(T::dtype(), shape.to_vec(), order);
+        check_element_size::<T>(&header.dtype)?;
+        let n = header.num_elements()?;
+        if n != data.len() as u64 {
+            return Err(Error::ShapeMismatch {
+                reason: format!(
+                    "shape {:?} has {n} elements but the slice has {}",
+                    shape,
+                    data.len()
+                ),
+                at: Location::none(),
+            });
+        }
+        ArrayView::new(
+            Cow::Owned(header),
+            Bytes::Borrowed(bytemuck::cast_slice(data)),
+        )
+    }
+
+    /// Attaches a location (file, member, offset of the data) used in errors.
+    pub fn with_location(mut self, at: Location) -> Self {
+        self.at = at;
+        self
+    }
+
+    /// The location this view's bytes come from.
+    pub fn location(&self) -> &Location {
+        &self.at
+    }
+
+    /// The header (dtype, shape, order).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> &DType {
+        &self.header.dtype
+    }
+
+    /// Shape.
+    pub fn shape(&self) -> &[u64] {
+        &self.header.shape
+    }
+
+    /// Memory order.
+    pub fn order(&self) -> Order {
+        self.header.order
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> u64 {
+        self.data.as_slice().len() as u64 / self.header.dtype.itemsize().max(1)
+    }
+
+    /// True if the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.header.shape.contains(&0)
+    }
+
+    /// The raw array bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.data.as_slice()
+    }
+
+    /// The bytes' holder (borrowed or shared).
+    pub fn bytes(&self) -> &Bytes<'a> {
+        &self.data
+    }
+
+    /// Converts to a view that owns its bytes (copying borrowed bytes into an
+    /// aligned buffer; shared bytes are not copied).
+    pub fn into_owned(self) -> Result<OwnedArray> {
+        let data = match self.data {
+            Bytes::Borrowed(b) => {
+                let buf = AlignedBuf::copy_from(b)?;
+                let len = buf.len();
+                Bytes::Shared {
+                    owner: Arc::new(buf),
+                    start: 0,
+                    len,
+                }
+            }
+            Bytes::Shared { owner, start, len } => Bytes::Shared { owner, start, len },
+        };
+        Ok(ArrayView {
+            header: Cow::Owned(self.header.into_owned()),
+            data,
+            at: self.at,
+        })
+    }
+
+    fn err_at(&self, e: Error) -> Error {
+        let mut e = e;
+        if let Some(p) = &self.at.path {
+            e = e.at_path(p);
+        }
+        if let Some(m) = &self.at.member {
+            e = e.at_member(m.clone());
+        }
+        if let Some(o) = self.at.offset {
+            e = e.at_offset(o);
+        }
+        e
+    }
+
+    fn check_dtype<T: Element>(&self) -> Result<()> {
+        let want = T::dtype();
+        if !self.header.dtype.same_ignoring_order(&want) {
+            return Err(self.err_at(Error::DTypeMismatch {
+                expected: want.to_string(),
+                found: self.header.dtype.to_string(),
+                at: Location::none(),
+            }));
+        }
+        check_element_size::<T>(&want).map_err(|e| self.err_at(e))
+    }
+
+    /// The data as a typed slice without copying, in memory order.
+    ///
+    /// Succeeds only when the dtype is exactly `T`'s, the bytes are aligned
+    /// for `T` and in native byte order; otherwise an [`Error::View`] says
+    /// which condition failed (use [`ArrayView::to_vec`] then). `bool` data
+    /// is validated (every byte 0 or 1).
+    pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
+        let want = T::dtype();
+        if !self.header.dtype.same_ignoring_order(&want) {
+            return Err(self.err_at(Error::View {
+                problem: ViewProblem::DTypeMismatch,
+                detail: format!("asked for {want}, array is {}", self.header.dtype),
+                at: Location::none(),
+            }));
+        }
+        check_element_size::<T>(&want).map_err(|e| self.err_at(e))?;
+        if !self.header.dtype.is_native() {
+            return Err(self.err_at(Error::View {
+                problem: ViewProblem::ByteOrder,
+                detail: format!("array is {}", self.header.dtype),
+                at: Location::none(),
+            }));
+        }
+        let bytes = self.data.as_slice();
+        let align = std::mem::align_of::<T>();
+        if (bytes.as_ptr() as usize) % align != 0 {
+            return Err(self.err_at(Error::View {
+                problem: ViewProblem::Unaligned,
+                detail: format!("data needs {align}-byte alignment"),
+                at: Location::none(),
+            }));
+        }
+        match bytemuck::checked::try_cast_slice::<u8, T>(bytes) {
+            Ok(s) => Ok(s),
+            Err(bytemuck::checked::CheckedCastError::InvalidBitPattern) => {
+                Err(self.err_at(self.first_invalid_bool()))
+            }
+            Err(e) => Err(self.err_at(Error::View {
+                problem: ViewProblem::Unaligned,
+                detail: format!("{e}"),
+                at: Location::none(),
+            })),
+        }
+    }
+
+    fn first_invalid_bool(&self) -> Error {
+        let bytes = self.data.as_slice();
+        match bytes.iter().position(|&b| b > 1) {
+            Some(i) => Error::InvalidBool {
+                index: i as u64,
+                value: bytes[i],
+                at: Location::none(),
+            },
+            None => Error::View {
+                problem: ViewProblem::DTypeMismatch,
+                detail: "invalid bit pattern".into(),
+                at: Location::none(),
+            },
+        }
+    }
+
+    /// True if [`ArrayView::as_slice`] would succeed for an element of this
+    /// dtype's alignment (native order and aligned data).
+    pub fn is_zero_copy(&self) -> bool {
+        let align = natural_align(&self.header.dtype);
+        self.header.dtype.is_native() && (self.data.as_slice().as_ptr() as usize) % align == 0
+    }
+
+    /// The data as a `Vec<T>` in memory order: copies, byte-swaps and
+    /// realigns as needed. Fails only when the dtype is not `T`'s (or a bool
+    /// byte is not 0/1).
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        self.check_dtype::<T>()?;
+        let bytes = self.data.as_slice();
+        let n = bytes.len() / std::mem::size_of::<T>().max(1);
+        let mut out: Vec<T> = Vec::new();
+        out.try_reserve_exact(n).map_err(|_| {
+            self.err_at(Error::InvalidArgument {
+                reason: format!("cannot allocate {} bytes", bytes.len()),
+                at: Location::none(),
+            })
+        })?;
+        let plan = self.header.dtype.swap_plan();
+        let item = self.header.dtype.itemsize() as usize;
+        let mut tmp = vec![0u8; item];
+        if item == 0 {
+            return Ok(out);
+        }
+        for chunk in bytes.chunks_exact(item) {
+            tmp.copy_from_slice(chunk);
+            for &(o, l) in &plan {
+                tmp[o as usize..(o + l) as usize].reverse();
+            }
+            match bytemuck::checked::try_pod_read_unaligned::<T>(&tmp) {
+                Ok(v) => out.push(v),
+                Err(_) => return Err(self.err_at(self.first_invalid_bool())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The data as raw bytes in native byte order (a copy, byte-swapped as
+    /// the dtype requires), e.g. for records read field by field.
+    pub fn to_native_bytes(&self) -> Result<AlignedBuf> {
+        let mut buf = AlignedBuf::copy_from(self.data.as_slice())?;
+        let plan = self.header.dtype.swap_plan();
+        let item = self.header.dtype.itemsize() as usize;
+        if !plan.is_empty() && item > 0 {
+            for chunk in buf.as_mut_slice().chunks_exact_mut(item) {
+                for &(o, l) in &plan {
+                    chunk[o as usize..(o + l) as usize].reverse();
+                }
+            }
+        }
+        Ok(buf)
+    }
+
+    /// `S` (byte string) data: one `Vec<u8>` per element with trailing NULs
+    /// stripped, as numpy shows them.
+    pub fn to_byte_strings(&self) -> Result<Vec<Vec<u8>>> {
+        let size = match self.header.dtype.as_scalar() {
+            Some(s) if s.kind == Kind::Bytes => s.size as usize,
+            _ => {
+                return Err(self.err_at(Error::DTypeMismatch {
+                    expected: "|S<n>".into(),
+                    found: self.header.dtype.to_string(),
+                    at: Location::none(),
+                }));
+            }
+        };
+        if size == 0 {
+            return Ok(vec![Vec::new(); self.header.num_elements()? as usize]);
+        }
+        Ok(self
+            .data
+            .as_slice()
+            .chunks_exact(size)
+            .map(|c| {
+                let end = c.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+                c[..end].to_vec()
+            })
+            .collect())
+    }
+
+    /// `U` (UCS-4) data decoded to `String`s, trailing NULs stripped.
+    pub fn to_strings(&self) -> Result<Vec<String>> {
+        let (size, order) = match self.header.dtype.as_scalar() {
+            Some(s) if s.kind == Kind::Unicode => (s.size as usize, s.order),
+            _ => {
+                return Err(self.err_at(Error::DTypeMismatch {
+                    expected: "<U<n>".into(),
+                    found: self.header.dtype.to_string(),
+                    at: Location::none(),
+                }));
+            }
+        };
+        if size == 0 {
+            return Ok(vec![String::new(); self.header.num_elements()? as usize]);
+        }
+        let big = order == crate::dtype::ByteOrder::Big;
+        let mut out = Vec::new();
+        for (i, c) in self.data.as_slice().chunks_exact(size).enumerate() {
+            let mut s = String::new();
+            let mut units: Vec<u32> = c
+                .chunks_exact(4)
+                .map(|u| {
+                    let a = [u[0], u[1], u[2], u[3]];
+                    if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+                })
+                .collect();
+            while units.last() == Some(&0) {
+                units.pop();
+            }
+            for u in units {
+                s.push(char::from_u32(u).ok_or_else(|| {
+                    self.err_at(Error::InvalidUnicode {
+                        index: i as u64,
+                        at: Location::none(),
+                    })
+                })?);
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    /// Zero-copy `ndarray` view with strides for the array's order.
+    #[cfg(feature = "ndarray")]
+    pub fn as_ndarray<T: Element>(&self) -> Result<ndarray::ArrayViewD<'_, T>> {
+        use ndarray::ShapeBuilder;
+        let s = self.as_slice::<T>()?;
+        let shape = self.ndarray_shape()?;
+        let res = if self.header.order == Order::Fortran {
+            ndarray::ArrayViewD::from_shape(ndarray::IxDyn(&shape).f(), s)
+        } else {
+            ndarray::ArrayViewD::from_shape(ndarray::IxDyn(&shape), s)
+        };
+        res.map_err(|e| {
+            self.err_at(Error::ShapeMismatch {
+                reason: e.to_string(),
+                at: Location::none(),
+            })
+        })
+    }
+
+    /// An owned `ndarray` (copies; works for any byte order and alignment).
+    #[cfg(feature = "ndarray")]
+    pub fn to_ndarray<T: Element>(&self) -> Result<ndarray::ArrayD<T>> {
+        use ndarray::ShapeBuilder;
+        let v = self.to_vec::<T>()?;
+        let shape = self.ndarray_shape()?;
+        let res = if self.header.order == Order::Fortran {
+            ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape).f(), v)
+        } else {
+            ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), v)
+        };
+        res.map_err(|e| {
+            self.err_at(Error::ShapeMismatch {
+                reason: e.to_string(),
+                at: Location::none(),
+            })
+        })
+    }
+
+    #[cfg(feature = "ndarray")]
+    fn ndarray_shape(&self) -> Result<Vec<usize>> {
+        self.header
+            .shape
+            .iter()
+            .map(|&d| {
+                usize::try_from(d).map_err(|_| {
+                    self.err_at(Error::ShapeOverflow {
+                        at: Location::none(),
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+/// The alignment a Rust element of this dtype needs.
+pub fn natural_align(dtype: &DType) -> usize {
+    match dtype {
+        DType::Scalar(s) => match s.kind {
+            Kind::Complex => (s.size / 2).clamp(1, 16) as usize,
+            Kind::Bytes | Kind::Void | Kind::Bool => 1,
+            Kind::Unicode => 4,
+            _ => (s.size as usize).clamp(1, 16).next_power_of_two(),
+        },
+        DType::Record { fields, .. } => fields
+            .iter()
+            .filter(|f| !f.is_padding())
+            .map(|f| natural_align(&f.dtype))
+            .max()
+            .unwrap_or(1),
+    }
+}
+
+fn check_element_size<T: Element>(dtype: &DType) -> Result<()> {
+    if dtype.itemsize() != std::mem::size_of::<T>() as u64 {
+        return Err(Error::DTypeMismatch {
+            expected: format!(
+                "{} ({} bytes, the size of {})",
+                dtype,
+                dtype.itemsize(),
+                std::any::type_name::<T>()
+            ),
+            found: format!("a Rust type of {} bytes", std::mem::size_of::<T>()),
+            at: Location::none(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(descr: &str, shape: &[u64]) -> Header {
+        Header::new(DType::parse(descr).unwrap(), shape.to_vec(), Order::C)
+    }
+
+    #[test]
+    fn as_slice_reports_which_condition_failed() {
+        let buf = AlignedBuf::copy_from(&[0u8; 17]).unwrap();
+        let h = header("<f8", &[2]);
+        let v = ArrayView::from_bytes(&h, &buf.as_slice()[1..]).unwrap();
+        assert!(matches!(
+            v.as_slice::<f64>(),
+            Err(Error::View { problem: ViewProblem::Unaligned, .. })
+        ));
+        assert_eq!(v.to_vec::<f64>().unwrap(), vec![0.0, 0.0]);
+        let v = ArrayView::from_bytes(&h, &buf.as_slice()[..16]).unwrap();
+        assert!(matches!(
+            v.as_slice::<i64>(),
+            Err(Error::View { problem: ViewProblem::DTypeMismatch, .. })
+        ));
+        let hb = header(">f8", &[2]);
+        let v = ArrayView::from_bytes(&hb, &buf.as_slice()[..16]).unwrap();
+        assert!(matches!(
+            v.as_slice::<f64>(),
+            Err(Error::View { problem: ViewProblem::ByteOrder, .. })
+        ));
+    }
+
+    #[test]
+    fn to_vec_swaps_big_endian() {
+        let h = header(">i4", &[2]);
+        let bytes = [0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe];
+        let v = ArrayView::from_bytes(&h, &bytes).unwrap();
+        assert_eq!(v.to_vec::<i32>().unwrap(), vec![1, -2]);
+        assert!(matches!(v.to_vec::<u32>(), Err(Error::DTypeMismatch { .. })));
+    }
+
+    #[test]
+    fn bools_are_validated() {
+        let h = header("|b1", &[3]);
+        let bytes = [1, 0, 2];
+        let v = ArrayView::from_bytes(&h, &bytes).unwrap();
+        assert!(matches!(v.as_slice::<bool>(), Err(Error::InvalidBool { index: 2, value: 2, .. })));
+        assert!(matches!(v.to_vec::<bool>(), Err(Error::InvalidBool { index: 2, .. })));
+        let ok = [1, 0, 1];
+        let v = ArrayView::from_bytes(&h, &ok).unwrap();
+        assert_eq!(v.as_slice::<bool>().unwrap(), &[true, false, true]);
+    }
+
+    #[test]
+    fn size_must_match() {
+        let h = header("<i2", &[3]);
+        assert!(matches!(ArrayView::from_bytes(&h, &[0; 5]), Err(Error::DataTooShort { expected: 6, actual: 5, .. })));
+        assert!(matches!(ArrayView::from_bytes(&h, &[0; 7]), Err(Error::DataTooLong { .. })));
+        assert!(ArrayView::from_slice(&[1u8, 2, 3], &[2, 2], Order::C).is_err());
+    }
+
+    #[test]
+    fn strings_decode() {
+        let h = header("<U2", &[2]);
+        let mut b = Vec::new();
+        for c in ['h', 'i', 'é', '\0'] {
+            b.extend_from_slice(&(c as u32).to_le_bytes());
+        }
+        let v = ArrayView::from_bytes(&h, &b).unwrap();
+        assert_eq!(v.to_strings().unwrap(), vec!["hi".to_string(), "é".to_string()]);
+        let h = header("|S3", &[2]);
+        let v = ArrayView::from_bytes(&h, b"ab\0xyz").unwrap();
+        assert_eq!(v.to_byte_strings().unwrap(), vec![b"ab".to_vec(), b"xyz".to_vec()]);
+    }
+
+    #[test]
+    fn owned_outlives_source() {
+        let owned = {
+            let data = vec![1u16, 2, 3];
+            ArrayView::from_slice(&data, &[3], Order::C).unwrap().into_owned().unwrap()
+        };
+        assert_eq!(owned.as_slice::<u16>().unwrap(), &[1, 2, 3]);
+    }
+}

@@ -1,0 +1,1 @@
+//! The stored-only zip record layer.
