@@ -228,9 +228,8 @@ impl DType {
         let mut out = Vec::with_capacity(fields.len());
         let mut offset: u64 = 0;
         for (name, dtype, shape) in fields {
-            let size = checked_size(dtype.itemsize(), &shape).ok_or_else(|| {
-                descr_err(format!("field {name:?} is too large"))
-            })?;
+            let size = checked_size(dtype.itemsize(), &shape)
+                .ok_or_else(|| descr_err(format!("field {name:?} is too large")))?;
             out.push(Field {
                 name,
                 title: None,
@@ -628,7 +627,8 @@ impl Scalar {
                 let n = if tail.is_empty() { 0 } else { num(tail)? };
                 (
                     Kind::Unicode,
-                    n.checked_mul(4).ok_or_else(|| descr_err("U size overflows"))?,
+                    n.checked_mul(4)
+                        .ok_or_else(|| descr_err("U size overflows"))?,
                 )
             }
             'M' | 'm' => {
@@ -722,7 +722,9 @@ impl fmt::Display for Scalar {
 /// }
 /// assert_eq!(Point::dtype().itemsize(), 12);
 /// ```
-pub trait Element: bytemuck::CheckedBitPattern + bytemuck::NoUninit + Send + Sync + 'static {
+pub trait Element:
+    bytemuck::CheckedBitPattern + bytemuck::NoUninit + Send + Sync + 'static
+{
     /// The dtype of this type in native byte order.
     fn dtype() -> DType;
 }
@@ -773,9 +775,32 @@ mod tests {
     #[test]
     fn scalar_round_trips() {
         for s in [
-            "|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", ">u4", "<u8", "<f2", "<f4",
-            ">f8", "<c8", "<c16", "|S5", "<U7", ">U1", "|V16", "<M8[ns]", "<m8[s]",
-            "<M8[10ms]", "<M8", ">m8[3D]", "<M8[us]", "<f16", "|S0",
+            "|b1",
+            "|i1",
+            "<i2",
+            "<i4",
+            "<i8",
+            "|u1",
+            "<u2",
+            ">u4",
+            "<u8",
+            "<f2",
+            "<f4",
+            ">f8",
+            "<c8",
+            "<c16",
+            "|S5",
+            "<U7",
+            ">U1",
+            "|V16",
+            "<M8[ns]",
+            "<m8[s]",
+            "<M8[10ms]",
+            "<M8",
+            ">m8[3D]",
+            "<M8[us]",
+            "<f16",
+            "|S0",
         ] {
             let d = DType::parse(s).unwrap();
             assert_eq!(d.descr(), format!("'{s}'"), "{s}");
@@ -788,8 +813,15 @@ mod tests {
         assert_eq!(DType::parse(">i1").unwrap().to_string(), "|i1");
         assert_eq!(DType::parse("<S3").unwrap().to_string(), "|S3");
         assert_eq!(DType::parse("u1").unwrap().to_string(), "|u1");
-        let native = if cfg!(target_endian = "little") { "<" } else { ">" };
-        assert_eq!(DType::parse("=f8").unwrap().to_string(), format!("{native}f8"));
+        let native = if cfg!(target_endian = "little") {
+            "<"
+        } else {
+            ">"
+        };
+        assert_eq!(
+            DType::parse("=f8").unwrap().to_string(),
+            format!("{native}f8")
+        );
         assert_eq!(DType::parse("<U3").unwrap().itemsize(), 12);
     }
 
@@ -827,9 +859,20 @@ mod tests {
     #[test]
     fn bad_descrs_are_errors() {
         for s in [
-            "<i3", "<f5", "x", "", "<M8[xs]", "<M8[0s]", "[]", "[('a',)]", "[('a', 5)]",
-            "[('a', '<i4'), ('a', '<i4')]", "[('', '<i4')]", "<S99999999999999999999",
-            "<U9999999999999999999", "[('a', '<i4', (-1,))]",
+            "<i3",
+            "<f5",
+            "x",
+            "",
+            "<M8[xs]",
+            "<M8[0s]",
+            "[]",
+            "[('a',)]",
+            "[('a', 5)]",
+            "[('a', '<i4'), ('a', '<i4')]",
+            "[('', '<i4')]",
+            "<S99999999999999999999",
+            "<U9999999999999999999",
+            "[('a', '<i4', (-1,))]",
         ] {
             assert!(DType::parse(s).is_err(), "{s}");
         }
@@ -845,7 +888,10 @@ mod tests {
 
     #[test]
     fn swap_plan_covers_complex_and_records() {
-        assert_eq!(DType::parse(">c16").unwrap().swap_plan(), vec![(0, 8), (8, 8)]);
+        assert_eq!(
+            DType::parse(">c16").unwrap().swap_plan(),
+            vec![(0, 8), (8, 8)]
+        );
         let d = DType::parse("[('a', '>i2', (2,)), ('b', '|u1'), ('c', '<f4')]").unwrap();
         let plan = d.swap_plan();
         if cfg!(target_endian = "little") {
@@ -855,7 +901,11 @@ mod tests {
 
     #[test]
     fn elements_map_to_descrs() {
-        let native = if cfg!(target_endian = "little") { "<" } else { ">" };
+        let native = if cfg!(target_endian = "little") {
+            "<"
+        } else {
+            ">"
+        };
         assert_eq!(bool::dtype().to_string(), "|b1");
         assert_eq!(u8::dtype().to_string(), "|u1");
         assert_eq!(f64::dtype().to_string(), format!("{native}f8"));

@@ -124,7 +124,10 @@ impl Parser<'_> {
             Some(c) if c == b'-' || c == b'+' || c.is_ascii_digit() => self.int(),
             Some(c) if c.is_ascii_alphabetic() => {
                 let start = self.pos;
-                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
                     self.pos += 1;
                 }
                 match &self.src[start..self.pos] {
@@ -370,7 +373,10 @@ mod tests {
         assert_eq!(p("(5,)").unwrap(), Value::Tuple(vec![Value::Int(5)]));
         assert_eq!(p("(5)").unwrap(), Value::Int(5));
         assert_eq!(p("()").unwrap(), Value::Tuple(vec![]));
-        assert_eq!(p("(3L, 4L)").unwrap(), Value::Tuple(vec![Value::Int(3), Value::Int(4)]));
+        assert_eq!(
+            p("(3L, 4L)").unwrap(),
+            Value::Tuple(vec![Value::Int(3), Value::Int(4)])
+        );
     }
 
     #[test]
@@ -382,7 +388,16 @@ mod tests {
 
     #[test]
     fn rejects_garbage_without_panic() {
-        for s in ["", "{", "{'a' 1}", "[1,,2]", "abc", "((((", "99999999999999999999999999999999999999999", "'\\x4'"] {
+        for s in [
+            "",
+            "{",
+            "{'a' 1}",
+            "[1,,2]",
+            "abc",
+            "((((",
+            "99999999999999999999999999999999999999999",
+            "'\\x4'",
+        ] {
             assert!(p(s).is_err(), "{s}");
         }
         let deep = "[".repeat(100) + &"]".repeat(100);

@@ -45,10 +45,12 @@ impl AlignedBuf {
     pub fn zeroed(len: usize) -> Result<AlignedBuf> {
         let n = len.div_ceil(64);
         let mut chunks = Vec::new();
-        chunks.try_reserve_exact(n).map_err(|_| Error::InvalidArgument {
-            reason: format!("cannot allocate {len} bytes"),
-            at: Location::none(),
-        })?;
+        chunks
+            .try_reserve_exact(n)
+            .map_err(|_| Error::InvalidArgument {
+                reason: format!("cannot allocate {len} bytes"),
+                at: Location::none(),
+            })?;
         chunks.resize(n, Chunk([0; 64]));
         Ok(AlignedBuf { chunks, len })
     }
@@ -173,7 +175,11 @@ impl<'a> ArrayView<'a> {
     }
 
     /// A view whose length the caller has already checked against the header.
-    pub(crate) fn from_checked_parts(header: Cow<'a, Header>, data: Bytes<'a>, at: Location) -> ArrayView<'a> {
+    pub(crate) fn from_checked_parts(
+        header: Cow<'a, Header>,
+        data: Bytes<'a>,
+        at: Location,
+    ) -> ArrayView<'a> {
         debug_assert_eq!(header.data_len().ok(), Some(data.as_slice().len() as u64));
         ArrayView { header, data, at }
     }
@@ -184,7 +190,11 @@ impl<'a> ArrayView<'a> {
     }
 
     /// A view of a typed slice with the given shape and order.
-    pub fn from_slice<T: Element>(data: &'a [T], shape: &[u64], order: Order) -> Result<ArrayView<'a>> {
+    pub fn from_slice<T: Element>(
+        data: &'a [T],
+        shape: &[u64],
+        order: Order,
+    ) -> Result<ArrayView<'a>> {
         let header = Header::for_array(T::dtype(), shape.to_vec(), order);
         check_element_size::<T>(&header.dtype)?;
         let n = header.num_elements()?;
@@ -328,7 +338,7 @@ impl<'a> ArrayView<'a> {
         }
         let bytes = self.data.as_slice();
         let align = std::mem::align_of::<T>();
-        if (bytes.as_ptr() as usize) % align != 0 {
+        if !(bytes.as_ptr() as usize).is_multiple_of(align) {
             return Err(self.err_at(Error::View {
                 problem: ViewProblem::Unaligned,
                 detail: format!("data needs {align}-byte alignment"),
@@ -368,7 +378,8 @@ impl<'a> ArrayView<'a> {
     /// dtype's alignment (native order and aligned data).
     pub fn is_zero_copy(&self) -> bool {
         let align = natural_align(&self.header.dtype);
-        self.header.dtype.is_native() && (self.data.as_slice().as_ptr() as usize) % align == 0
+        self.header.dtype.is_native()
+            && (self.data.as_slice().as_ptr() as usize).is_multiple_of(align)
     }
 
     /// The data as a `Vec<T>` in memory order: copies, byte-swaps and
@@ -470,7 +481,11 @@ impl<'a> ArrayView<'a> {
                 .chunks_exact(4)
                 .map(|u| {
                     let a = [u[0], u[1], u[2], u[3]];
-                    if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+                    if big {
+                        u32::from_be_bytes(a)
+                    } else {
+                        u32::from_le_bytes(a)
+                    }
                 })
                 .collect();
             while units.last() == Some(&0) {
@@ -592,19 +607,28 @@ mod tests {
         let v = ArrayView::from_bytes(&h, &buf.as_slice()[1..]).unwrap();
         assert!(matches!(
             v.as_slice::<f64>(),
-            Err(Error::View { problem: ViewProblem::Unaligned, .. })
+            Err(Error::View {
+                problem: ViewProblem::Unaligned,
+                ..
+            })
         ));
         assert_eq!(v.to_vec::<f64>().unwrap(), vec![0.0, 0.0]);
         let v = ArrayView::from_bytes(&h, &buf.as_slice()[..16]).unwrap();
         assert!(matches!(
             v.as_slice::<i64>(),
-            Err(Error::View { problem: ViewProblem::DTypeMismatch, .. })
+            Err(Error::View {
+                problem: ViewProblem::DTypeMismatch,
+                ..
+            })
         ));
         let hb = header(">f8", &[2]);
         let v = ArrayView::from_bytes(&hb, &buf.as_slice()[..16]).unwrap();
         assert!(matches!(
             v.as_slice::<f64>(),
-            Err(Error::View { problem: ViewProblem::ByteOrder, .. })
+            Err(Error::View {
+                problem: ViewProblem::ByteOrder,
+                ..
+            })
         ));
     }
 
@@ -614,7 +638,10 @@ mod tests {
         let bytes = [0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe];
         let v = ArrayView::from_bytes(&h, &bytes).unwrap();
         assert_eq!(v.to_vec::<i32>().unwrap(), vec![1, -2]);
-        assert!(matches!(v.to_vec::<u32>(), Err(Error::DTypeMismatch { .. })));
+        assert!(matches!(
+            v.to_vec::<u32>(),
+            Err(Error::DTypeMismatch { .. })
+        ));
     }
 
     #[test]
@@ -622,8 +649,18 @@ mod tests {
         let h = header("|b1", &[3]);
         let bytes = [1, 0, 2];
         let v = ArrayView::from_bytes(&h, &bytes).unwrap();
-        assert!(matches!(v.as_slice::<bool>(), Err(Error::InvalidBool { index: 2, value: 2, .. })));
-        assert!(matches!(v.to_vec::<bool>(), Err(Error::InvalidBool { index: 2, .. })));
+        assert!(matches!(
+            v.as_slice::<bool>(),
+            Err(Error::InvalidBool {
+                index: 2,
+                value: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            v.to_vec::<bool>(),
+            Err(Error::InvalidBool { index: 2, .. })
+        ));
         let ok = [1, 0, 1];
         let v = ArrayView::from_bytes(&h, &ok).unwrap();
         assert_eq!(v.as_slice::<bool>().unwrap(), &[true, false, true]);
@@ -632,8 +669,18 @@ mod tests {
     #[test]
     fn size_must_match() {
         let h = header("<i2", &[3]);
-        assert!(matches!(ArrayView::from_bytes(&h, &[0; 5]), Err(Error::DataTooShort { expected: 6, actual: 5, .. })));
-        assert!(matches!(ArrayView::from_bytes(&h, &[0; 7]), Err(Error::DataTooLong { .. })));
+        assert!(matches!(
+            ArrayView::from_bytes(&h, &[0; 5]),
+            Err(Error::DataTooShort {
+                expected: 6,
+                actual: 5,
+                ..
+            })
+        ));
+        assert!(matches!(
+            ArrayView::from_bytes(&h, &[0; 7]),
+            Err(Error::DataTooLong { .. })
+        ));
         assert!(ArrayView::from_slice(&[1u8, 2, 3], &[2, 2], Order::C).is_err());
     }
 
@@ -645,17 +692,26 @@ mod tests {
             b.extend_from_slice(&(c as u32).to_le_bytes());
         }
         let v = ArrayView::from_bytes(&h, &b).unwrap();
-        assert_eq!(v.to_strings().unwrap(), vec!["hi".to_string(), "é".to_string()]);
+        assert_eq!(
+            v.to_strings().unwrap(),
+            vec!["hi".to_string(), "é".to_string()]
+        );
         let h = header("|S3", &[2]);
         let v = ArrayView::from_bytes(&h, b"ab\0xyz").unwrap();
-        assert_eq!(v.to_byte_strings().unwrap(), vec![b"ab".to_vec(), b"xyz".to_vec()]);
+        assert_eq!(
+            v.to_byte_strings().unwrap(),
+            vec![b"ab".to_vec(), b"xyz".to_vec()]
+        );
     }
 
     #[test]
     fn owned_outlives_source() {
         let owned = {
             let data = vec![1u16, 2, 3];
-            ArrayView::from_slice(&data, &[3], Order::C).unwrap().into_owned().unwrap()
+            ArrayView::from_slice(&data, &[3], Order::C)
+                .unwrap()
+                .into_owned()
+                .unwrap()
         };
         assert_eq!(owned.as_slice::<u16>().unwrap(), &[1, 2, 3]);
     }

@@ -78,7 +78,9 @@ impl NpyFile {
             // file is truncated by someone else while mapped, access to lost
             // pages faults (SIGBUS); this is documented on `NpyFile`. We never
             // create references that outlive the Arc holding the map.
-            MapOrEmpty::Map(unsafe { Mmap::map(&file) }.map_err(|e| Error::io_path("mmap", e, path))?)
+            MapOrEmpty::Map(
+                unsafe { Mmap::map(&file) }.map_err(|e| Error::io_path("mmap", e, path))?,
+            )
         };
         let bytes = map.as_ref();
         let parsed = read_header(bytes, opts.header_limit).map_err(|e| e.at_path(path))?;
@@ -169,7 +171,12 @@ impl NpyFile {
 /// Writes a typed slice as a `.npy` file (header byte-identical to
 /// `np.save`). Replaces an existing file. For crash-safe replacement use the
 /// atomic overwrite of the npy module.
-pub fn write<T: Element>(path: impl AsRef<Path>, data: &[T], shape: &[u64], order: Order) -> Result<()> {
+pub fn write<T: Element>(
+    path: impl AsRef<Path>,
+    data: &[T],
+    shape: &[u64],
+    order: Order,
+) -> Result<()> {
     let view = ArrayView::from_slice(data, shape, order)?;
     write_view(path, &view)
 }

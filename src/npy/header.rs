@@ -115,8 +115,7 @@ impl Header {
     /// above 1 (or with a zero) are recorded as C order. The bytes are the
     /// same either way.
     pub fn for_array(dtype: DType, shape: Vec<u64>, order: Order) -> Header {
-        let c_contiguous_too =
-            shape.contains(&0) || shape.iter().filter(|&&d| d != 1).count() <= 1;
+        let c_contiguous_too = shape.contains(&0) || shape.iter().filter(|&&d| d != 1).count() <= 1;
         let order = if order == Order::Fortran && c_contiguous_too {
             Order::C
         } else {
@@ -348,7 +347,9 @@ pub fn read_prefix(bytes: &[u8], limit: usize) -> Result<(Version, u64)> {
     }
     let hlen: u64 = match version {
         Version::V1 => u64::from(u16::from_le_bytes([bytes[8], bytes[9]])),
-        _ => u64::from(u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]])),
+        _ => u64::from(u32::from_le_bytes([
+            bytes[8], bytes[9], bytes[10], bytes[11],
+        ])),
     };
     if hlen > limit as u64 {
         return Err(Error::HeaderTooLarge {
@@ -404,7 +405,10 @@ pub fn read_header(bytes: &[u8], limit: usize) -> Result<ParsedHeader> {
 
 /// Parses the header dict text (`{'descr': ..., ...}` plus padding).
 pub fn parse_dict(text: &str) -> Result<Header> {
-    let v = literal::parse(text.trim_end_matches(['\n', ' ', '\0', '\r', '\t']), &literal::header_error)?;
+    let v = literal::parse(
+        text.trim_end_matches(['\n', ' ', '\0', '\r', '\t']),
+        &literal::header_error,
+    )?;
     let Value::Dict(items) = v else {
         return Err(literal::header_error(
             format!("header is not a dict but a {}", v.type_name()),
@@ -416,7 +420,10 @@ pub fn parse_dict(text: &str) -> Result<Header> {
     let mut shape = None;
     for (k, v) in items {
         let Value::Str(k) = k else {
-            return Err(literal::header_error("header keys must be strings".into(), 0));
+            return Err(literal::header_error(
+                "header keys must be strings".into(),
+                0,
+            ));
         };
         let slot = match k.as_str() {
             "descr" => &mut descr,
@@ -444,7 +451,10 @@ pub fn parse_dict(text: &str) -> Result<Header> {
         Value::Bool(b) => Order::from_fortran(b),
         other => {
             return Err(literal::header_error(
-                format!("'fortran_order' must be True or False, not {}", other.type_name()),
+                format!(
+                    "'fortran_order' must be True or False, not {}",
+                    other.type_name()
+                ),
                 0,
             ));
         }
@@ -454,17 +464,22 @@ pub fn parse_dict(text: &str) -> Result<Header> {
     };
     if dims.len() > MAX_DIMS {
         return Err(literal::header_error(
-            format!("shape has {} dimensions, at most {MAX_DIMS} allowed", dims.len()),
+            format!(
+                "shape has {} dimensions, at most {MAX_DIMS} allowed",
+                dims.len()
+            ),
             0,
         ));
     }
     let shape = dims
         .iter()
         .map(|d| match d {
-            Value::Int(n) => u64::try_from(*n).map_err(|_| {
-                literal::header_error(format!("invalid dimension {n} in 'shape'"), 0)
-            }),
-            _ => Err(literal::header_error("'shape' must hold integers".into(), 0)),
+            Value::Int(n) => u64::try_from(*n)
+                .map_err(|_| literal::header_error(format!("invalid dimension {n} in 'shape'"), 0)),
+            _ => Err(literal::header_error(
+                "'shape' must hold integers".into(),
+                0,
+            )),
         })
         .collect::<Result<Vec<u64>>>()?;
     let h = Header {
@@ -494,13 +509,17 @@ mod tests {
         assert_eq!(b, want);
         // 0-d array: no growth room
         let b = h("<i8", &[], Order::C).to_bytes().unwrap();
-        assert!(b.starts_with(b"\x93NUMPY\x01\x00v\x00{'descr': '<i8', 'fortran_order': False, 'shape': (), }"));
+        assert!(b.starts_with(
+            b"\x93NUMPY\x01\x00v\x00{'descr': '<i8', 'fortran_order': False, 'shape': (), }"
+        ));
         assert_eq!(b.len(), 128);
     }
 
     #[test]
     fn v3_for_non_latin1_names() {
-        let b = h("[('\u{4e2d}', '<i4')]", &[2], Order::C).to_bytes().unwrap();
+        let b = h("[('\u{4e2d}', '<i4')]", &[2], Order::C)
+            .to_bytes()
+            .unwrap();
         assert_eq!(&b[6..8], &[3, 0]);
         let p = read_header(&b, DEFAULT_HEADER_LIMIT).unwrap();
         assert_eq!(p.version, Version::V3);
@@ -543,14 +562,35 @@ mod tests {
 
     #[test]
     fn errors_are_typed() {
-        assert!(matches!(read_header(b"NOTNPY", 100), Err(Error::BadMagic { .. })));
-        assert!(matches!(read_header(b"\x93NUMPY\x04\x00\x00\x00", 100), Err(Error::UnsupportedVersion { major: 4, .. })));
-        assert!(matches!(read_header(b"\x93NUMPY\x01\x00\x40\x00{'d", 1000), Err(Error::Truncated { needed: 74, .. })));
-        assert!(matches!(read_header(b"\x93NUMPY\x02\x00\xff\xff\xff\x7f", 1000), Err(Error::HeaderTooLarge { .. })));
-        assert!(matches!(read_header(b"\x93NU", 1000), Err(Error::Truncated { .. })));
-        assert!(matches!(read_header(b"\x93NX", 1000), Err(Error::BadMagic { .. })));
+        assert!(matches!(
+            read_header(b"NOTNPY", 100),
+            Err(Error::BadMagic { .. })
+        ));
+        assert!(matches!(
+            read_header(b"\x93NUMPY\x04\x00\x00\x00", 100),
+            Err(Error::UnsupportedVersion { major: 4, .. })
+        ));
+        assert!(matches!(
+            read_header(b"\x93NUMPY\x01\x00\x40\x00{'d", 1000),
+            Err(Error::Truncated { needed: 74, .. })
+        ));
+        assert!(matches!(
+            read_header(b"\x93NUMPY\x02\x00\xff\xff\xff\x7f", 1000),
+            Err(Error::HeaderTooLarge { .. })
+        ));
+        assert!(matches!(
+            read_header(b"\x93NU", 1000),
+            Err(Error::Truncated { .. })
+        ));
+        assert!(matches!(
+            read_header(b"\x93NX", 1000),
+            Err(Error::BadMagic { .. })
+        ));
         let overflow = h("<f8", &[1 << 62, 1 << 62], Order::C).to_bytes().unwrap();
-        assert!(matches!(read_header(&overflow, 1000), Err(Error::ShapeOverflow { .. })));
+        assert!(matches!(
+            read_header(&overflow, 1000),
+            Err(Error::ShapeOverflow { .. })
+        ));
     }
 
     #[test]
@@ -560,18 +600,42 @@ mod tests {
         let grown = h("<f8", &[1 << 59, 3], Order::C);
         let r = grown.to_bytes_exact(Version::V1, b.len() as u64).unwrap();
         assert_eq!(r.len(), b.len());
-        assert_eq!(read_header(&r, DEFAULT_HEADER_LIMIT).unwrap().header.shape[0], 1 << 59);
+        assert_eq!(
+            read_header(&r, DEFAULT_HEADER_LIMIT).unwrap().header.shape[0],
+            1 << 59
+        );
         // a header with no room left is an error, never a longer header
-        let err = h("<f8", &[1 << 59], Order::C).to_bytes_exact(Version::V1, 64).unwrap_err();
-        assert!(matches!(err, Error::HeaderFull { needed: 85, available: 64, .. }));
+        let err = h("<f8", &[1 << 59], Order::C)
+            .to_bytes_exact(Version::V1, 64)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::HeaderFull {
+                needed: 85,
+                available: 64,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn for_array_normalises_fortran_like_numpy() {
         let d = DType::parse("<f8").unwrap();
-        assert_eq!(Header::for_array(d.clone(), vec![5], Order::Fortran).order, Order::C);
-        assert_eq!(Header::for_array(d.clone(), vec![1, 5], Order::Fortran).order, Order::C);
-        assert_eq!(Header::for_array(d.clone(), vec![0, 5], Order::Fortran).order, Order::C);
-        assert_eq!(Header::for_array(d, vec![2, 5], Order::Fortran).order, Order::Fortran);
+        assert_eq!(
+            Header::for_array(d.clone(), vec![5], Order::Fortran).order,
+            Order::C
+        );
+        assert_eq!(
+            Header::for_array(d.clone(), vec![1, 5], Order::Fortran).order,
+            Order::C
+        );
+        assert_eq!(
+            Header::for_array(d.clone(), vec![0, 5], Order::Fortran).order,
+            Order::C
+        );
+        assert_eq!(
+            Header::for_array(d, vec![2, 5], Order::Fortran).order,
+            Order::Fortran
+        );
     }
 }

@@ -1,0 +1,1 @@
+//! Rebuilding an archive from its local headers (being built).

@@ -1,0 +1,1 @@
+//! Archive writer (being built).
