@@ -388,30 +388,26 @@ impl<'a> ArrayView<'a> {
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         self.check_dtype::<T>()?;
         let bytes = self.data.as_slice();
-        let n = bytes.len() / std::mem::size_of::<T>().max(1);
+        let aligned = (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>());
+        // Bulk copies only: one memcpy when the bytes can be seen as `[T]`,
+        // otherwise an aligned, byte-swapped copy first.
+        let copy;
+        let native: &[u8] = if aligned && self.header.dtype.is_native() {
+            bytes
+        } else {
+            copy = self.to_native_bytes()?;
+            copy.as_slice()
+        };
+        let typed = bytemuck::checked::try_cast_slice::<u8, T>(native)
+            .map_err(|_| self.err_at(self.first_invalid_bool()))?;
         let mut out: Vec<T> = Vec::new();
-        out.try_reserve_exact(n).map_err(|_| {
+        out.try_reserve_exact(typed.len()).map_err(|_| {
             self.err_at(Error::InvalidArgument {
                 reason: format!("cannot allocate {} bytes", bytes.len()),
                 at: Location::none(),
             })
         })?;
-        let plan = self.header.dtype.swap_plan();
-        let item = self.header.dtype.itemsize() as usize;
-        let mut tmp = vec![0u8; item];
-        if item == 0 {
-            return Ok(out);
-        }
-        for chunk in bytes.chunks_exact(item) {
-            tmp.copy_from_slice(chunk);
-            for &(o, l) in &plan {
-                tmp[o as usize..(o + l) as usize].reverse();
-            }
-            match bytemuck::checked::try_pod_read_unaligned::<T>(&tmp) {
-                Ok(v) => out.push(v),
-                Err(_) => return Err(self.err_at(self.first_invalid_bool())),
-            }
-        }
+        out.extend_from_slice(typed);
         Ok(out)
     }
 
@@ -421,11 +417,38 @@ impl<'a> ArrayView<'a> {
         let mut buf = AlignedBuf::copy_from(self.data.as_slice())?;
         let plan = self.header.dtype.swap_plan();
         let item = self.header.dtype.itemsize() as usize;
-        if !plan.is_empty() && item > 0 {
-            for chunk in buf.as_mut_slice().chunks_exact_mut(item) {
-                for &(o, l) in &plan {
-                    chunk[o as usize..(o + l) as usize].reverse();
-                }
+        if plan.is_empty() || item == 0 {
+            return Ok(buf);
+        }
+        let bytes = buf.as_mut_slice();
+        // Common case: every unit of the item is swapped with the same width
+        // (plain scalars, complex halves, UCS-4 strings).
+        let unit = plan[0].1;
+        let uniform = plan
+            .iter()
+            .enumerate()
+            .all(|(i, &(o, l))| l == unit && o == i as u64 * unit)
+            && plan.len() as u64 * unit == item as u64;
+        if uniform {
+            match unit {
+                2 => bytemuck::cast_slice_mut::<u8, u16>(bytes)
+                    .iter_mut()
+                    .for_each(|v| *v = v.swap_bytes()),
+                4 => bytemuck::cast_slice_mut::<u8, u32>(bytes)
+                    .iter_mut()
+                    .for_each(|v| *v = v.swap_bytes()),
+                8 => bytemuck::cast_slice_mut::<u8, u64>(bytes)
+                    .iter_mut()
+                    .for_each(|v| *v = v.swap_bytes()),
+                _ => bytes
+                    .chunks_exact_mut(unit as usize)
+                    .for_each(|c| c.reverse()),
+            }
+            return Ok(buf);
+        }
+        for chunk in bytes.chunks_exact_mut(item) {
+            for &(o, l) in &plan {
+                chunk[o as usize..(o + l) as usize].reverse();
             }
         }
         Ok(buf)
@@ -642,6 +665,26 @@ mod tests {
             v.to_vec::<u32>(),
             Err(Error::DTypeMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn native_bytes_swap_mixed_records() {
+        let h = header("[('a', '>u2'), ('b', '|u1'), ('c', '<u4')]", &[2]);
+        let bytes = [0x01, 0x02, 9, 1, 0, 0, 0, 0x0a, 0x0b, 8, 2, 0, 0, 0];
+        let v = ArrayView::from_bytes(&h, &bytes).unwrap();
+        let n = v.to_native_bytes().unwrap();
+        if cfg!(target_endian = "little") {
+            assert_eq!(
+                n.as_slice(),
+                &[0x02, 0x01, 9, 1, 0, 0, 0, 0x0b, 0x0a, 8, 2, 0, 0, 0]
+            );
+        }
+        let h = header(">c8", &[1]);
+        let bytes = [0x3f, 0x80, 0, 0, 0x40, 0, 0, 0];
+        let v = ArrayView::from_bytes(&h, &bytes).unwrap();
+        let n = v.to_native_bytes().unwrap();
+        let f: &[f32] = bytemuck::cast_slice(n.as_slice());
+        assert_eq!(f, &[1.0, 2.0]);
     }
 
     #[test]
