@@ -1,0 +1,44 @@
+//! JSON forms of dtypes, mirroring numpy's `dtype.descr` with tuples as arrays.
+
+use npzmap::DType;
+use serde_json::{Value, json};
+
+/// `"<f8"` for plain dtypes; for structured ones a list of
+/// `[name, descr]` / `[name, descr, [shape...]]`, with `[title, name]` in
+/// place of the name for titled fields.
+pub fn descr(d: &DType) -> Value {
+    match d {
+        DType::Scalar(s) => Value::String(s.to_string()),
+        DType::Record { fields, .. } => Value::Array(
+            fields
+                .iter()
+                .map(|f| {
+                    let name = match &f.title {
+                        Some(t) => json!([t, f.name]),
+                        None => json!(f.name),
+                    };
+                    if f.shape.is_empty() {
+                        json!([name, descr(&f.dtype)])
+                    } else {
+                        json!([name, descr(&f.dtype), f.shape])
+                    }
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_numpy_descr() {
+        let d = DType::parse("[(('T', 'a'), '<i4'), ('b', [('c', '<f8')]), ('e', '<f4', (2, 2))]").unwrap();
+        assert_eq!(
+            descr(&d).to_string(),
+            r#"[[["T","a"],"<i4"],["b",[["c","<f8"]]],["e","<f4",[2,2]]]"#
+        );
+        assert_eq!(descr(&DType::parse("<M8[ns]").unwrap()), json!("<M8[ns]"));
+    }
+}
