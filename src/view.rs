@@ -328,7 +328,7 @@ impl<'a> ArrayView<'a> {
         }
         let bytes = self.data.as_slice();
         let align = std::mem::align_of::<T>();
-        if (bytes.as_ptr() as usize) % align != 0 {
+        if !(bytes.as_ptr() as usize).is_multiple_of(align) {
             return Err(self.err_at(Error::View {
                 problem: ViewProblem::Unaligned,
                 detail: format!("data needs {align}-byte alignment"),
@@ -368,7 +368,7 @@ impl<'a> ArrayView<'a> {
     /// dtype's alignment (native order and aligned data).
     pub fn is_zero_copy(&self) -> bool {
         let align = natural_align(&self.header.dtype);
-        self.header.dtype.is_native() && (self.data.as_slice().as_ptr() as usize) % align == 0
+        self.header.dtype.is_native() && (self.data.as_slice().as_ptr() as usize).is_multiple_of(align)
     }
 
     /// The data as a `Vec<T>` in memory order: copies, byte-swaps and
