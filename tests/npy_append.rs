@@ -80,7 +80,8 @@ fn matrix_order_rewrite_origin_reopen() {
                         let (data, shape) = block(order, g, g + k);
                         app.append(&data, &shape).unwrap();
                         g += k;
-                        if !rewrite && !(reopen && i > 0) {
+                        let reopened = reopen && i > 0;
+                        if !rewrite && !reopened {
                             // binary log: the header on disk lags behind
                             assert_ne!(on_disk_shape(&path), shape_for(order, g));
                         }

@@ -90,10 +90,10 @@ fn sigkill_during_appends_loses_nothing() {
             let mut last = 0u64;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(n) = line.strip_prefix("APPENDED ") {
-                    if let Ok(n) = n.trim().parse::<u64>() {
-                        last = n;
-                    }
+                if let Some(n) = line.strip_prefix("APPENDED ")
+                    && let Ok(n) = n.trim().parse::<u64>()
+                {
+                    last = n;
                 }
             }
             last

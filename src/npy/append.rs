@@ -391,10 +391,10 @@ impl NpyAppender {
 
 impl Drop for NpyAppender {
     fn drop(&mut self) {
-        if let Ok(g) = self.inner.get_mut() {
-            if g.file.is_some() {
-                let _ = g.flush_header(&self.path);
-            }
+        if let Ok(g) = self.inner.get_mut()
+            && g.file.is_some()
+        {
+            let _ = g.flush_header(&self.path);
         }
     }
 }

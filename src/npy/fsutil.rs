@@ -164,13 +164,24 @@ impl FileState {
 /// overwrites bytes not yet moved (from the end when moving towards the end).
 /// The file must already be long enough for the destination.
 pub(crate) fn move_data(file: &File, path: &Path, src: u64, dst: u64, len: u64) -> Result<()> {
+    move_data_chunked(file, path, src, dst, len, move_chunk())
+}
+
+fn move_data_chunked(
+    file: &File,
+    path: &Path,
+    src: u64,
+    dst: u64,
+    len: u64,
+    chunk: usize,
+) -> Result<()> {
     if src == dst || len == 0 {
         return Ok(());
     }
     let overflow = || Error::ShapeOverflow { at: loc(path, src) };
     src.checked_add(len).ok_or_else(overflow)?;
     dst.checked_add(len).ok_or_else(overflow)?;
-    let chunk = u64::try_from(move_chunk()).unwrap_or(u64::MAX).min(len);
+    let chunk = u64::try_from(chunk.max(1)).unwrap_or(u64::MAX).min(len);
     // chunk <= len and <= the configured chunk size, so it fits in usize.
     let mut buf = vec![0u8; usize::try_from(chunk).map_err(|_| overflow())?];
     let mut copy = |pos: u64, n: u64| -> Result<()> {
@@ -284,5 +295,87 @@ impl Drop for TempFile {
         if !self.keep {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(bytes: &[u8]) -> (tempfile::TempDir, PathBuf, File) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
+        let f = open_rw(&path).unwrap();
+        (dir, path, f)
+    }
+
+    #[test]
+    fn moves_overlapping_ranges_both_ways() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for chunk in [1, 3, 64, 999, 1000, 5000] {
+            for (src, dst) in [(10u64, 17u64), (17, 10), (0, 500), (500, 0), (5, 5)] {
+                let (_d, path, f) = file_with(&data);
+                f.set_len(1600).unwrap();
+                move_data_chunked(&f, &path, src, dst, 900, chunk).unwrap();
+                let got = std::fs::read(&path).unwrap();
+                let mut src_bytes = data.clone();
+                src_bytes.resize(1600, 0);
+                let want = &src_bytes[src as usize..src as usize + 900];
+                assert_eq!(
+                    &got[dst as usize..dst as usize + 900],
+                    want,
+                    "chunk {chunk} {src}->{dst}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn move_past_end_is_an_error_not_a_panic() {
+        let (_d, path, f) = file_with(&[1, 2, 3]);
+        assert!(matches!(
+            move_data_chunked(&f, &path, 0, 10, 100, 4),
+            Err(Error::Io { .. })
+        ));
+        assert!(matches!(
+            move_data_chunked(&f, &path, u64::MAX - 1, 0, 100, 4),
+            Err(Error::ShapeOverflow { .. })
+        ));
+    }
+
+    #[test]
+    fn header_reads_are_bounded() {
+        // a length field claiming 4 GiB is refused before allocation
+        let (_d, path, f) = file_with(b"\x93NUMPY\x02\x00\xff\xff\xff\xff{");
+        assert!(matches!(
+            read_file_header(&f, &path),
+            Err(Error::HeaderTooLarge { .. })
+        ));
+        let (_d, path, f) = file_with(b"\x93NUMPY\x01\x00\x40\x00{'descr'");
+        let e = read_file_header(&f, &path).unwrap_err();
+        assert!(matches!(e, Error::Truncated { .. }), "{e}");
+        assert_eq!(e.location().path.as_deref(), Some(path.as_path()));
+        let (_d, path, f) = file_with(b"");
+        assert!(read_file_header(&f, &path).is_err());
+    }
+
+    #[test]
+    fn temp_file_is_removed_unless_persisted() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t.npy");
+        let t = TempFile::new_beside(&target).unwrap();
+        let p = t.path.clone();
+        assert!(p.exists());
+        drop(t);
+        assert!(!p.exists());
+        let t = TempFile::new_beside(&target).unwrap();
+        t.persist(&target, None).unwrap();
+        assert!(target.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

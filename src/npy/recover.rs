@@ -353,9 +353,11 @@ pub enum AppendableMode {
 /// use npzmap::{npy, npy::AppendableMode, Order, Header, Element};
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("legacy.npy");
-/// // a legacy header without spare room: exactly 64 bytes
+/// // a legacy header without spare room: as short as its text allows
 /// let h = Header::new(u8::dtype(), vec![3], Order::C);
-/// let mut bytes = h.to_bytes_exact(npy::Version::V1, 64).unwrap();
+/// let mut bytes = (16..200)
+///     .find_map(|n| h.to_bytes_exact(npy::Version::V1, n).ok())
+///     .unwrap();
 /// bytes.extend_from_slice(&[1, 2, 3]);
 /// std::fs::write(&path, &bytes).unwrap();
 /// assert!(npy::ensure_appendable(&path, AppendableMode::InPlace).unwrap());
@@ -427,5 +429,30 @@ fn has_growth_room(
         Ok(_) => Ok(true),
         Err(Error::HeaderFull { .. }) => Ok(false),
         Err(e) => Err(e.at_path(path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::Element;
+
+    #[test]
+    fn growth_room_means_21_digits() {
+        let h = Header::new(u8::dtype(), vec![7, 2], Order::C);
+        // np.save-style header: exactly the room numpy leaves
+        let full = h.to_bytes().unwrap();
+        assert!(has_growth_room(&h, 0, Version::V1, full.len() as u64, Path::new("x")).unwrap());
+        // the tightest header that still holds 21 digits
+        let text = h.dict_text().len() as u64;
+        let need = 10 + text - 1 + 21 + 1;
+        assert!(has_growth_room(&h, 0, Version::V1, need, Path::new("x")).unwrap());
+        assert!(!has_growth_room(&h, 0, Version::V1, need - 1, Path::new("x")).unwrap());
+        // Fortran: the last axis grows
+        let f = Header::new(u8::dtype(), vec![2, 7], Order::Fortran);
+        let text = f.dict_text().len() as u64;
+        let need = 10 + text - 1 + 21 + 1;
+        assert!(has_growth_room(&f, 1, Version::V1, need, Path::new("x")).unwrap());
+        assert!(!has_growth_room(&f, 1, Version::V1, need - 1, Path::new("x")).unwrap());
     }
 }
