@@ -9,7 +9,7 @@
 //! let fields = dt.fields().unwrap();
 //! assert_eq!(fields[2].offset, 8);
 //! assert_eq!(dt.descr(), "[('x', '<f4'), ('pad', '|V4'), ('y', '>i8', (2, 3))]");
-//! assert_eq!(DType::parse("=u2").unwrap().descr(), "<u2"); // on little-endian hosts
+//! assert_eq!(DType::parse("=u2").unwrap().to_string(), "<u2"); // on little-endian hosts
 //! ```
 
 use crate::error::{Error, Location, Result};

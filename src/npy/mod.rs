@@ -1,6 +1,13 @@
 //! The NPY layer: headers, whole files (memory-mapped read, write), and the
 //! append / recover / create / update machinery underneath the archive engine.
 //!
+//! * [`NpyAppender`]: append along the growth axis, thread-safe, locked,
+//!   rolled back on failure.
+//! * [`recover`], [`recover_with`], [`needs_recovery`], [`ensure_appendable`]:
+//!   repair interrupted files and make legacy files appendable.
+//! * [`create`], [`open_mmap`]: sparse creation and writable memory maps.
+//! * [`overwrite`], [`update`]: atomic replacement and in-place row updates.
+//!
 //! ```
 //! use npzmap::{npy, Order};
 //! let dir = tempfile::tempdir().unwrap();
@@ -13,7 +20,21 @@
 
 pub mod header;
 
+mod append;
+mod create;
 mod file;
+mod fsutil;
+mod recover;
+mod update;
 
+pub use append::{AppendOptions, NpyAppender};
+pub use create::{MmapArrayMut, Mode, create, open_mmap};
 pub use file::{NpyFile, NpyOptions, write, write_view};
+#[doc(hidden)]
+pub use fsutil::set_move_chunk_size;
 pub use header::{Header, Order, ParsedHeader, Version};
+pub use recover::{
+    AppendableMode, RecoverWith, RecoveryReport, ensure_appendable, needs_recovery, recover,
+    recover_with,
+};
+pub use update::{overwrite, overwrite_slice, update, update_view};

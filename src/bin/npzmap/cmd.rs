@@ -30,7 +30,11 @@ fn kind_of(path: &Path) -> Result<Kind, Failure> {
         .extension()
         .and_then(|e| e.to_str())
         .map(|e| e.eq_ignore_ascii_case("npy"));
-    Ok(if by_ext == Some(true) { Kind::Npy } else { Kind::Npz })
+    Ok(if by_ext == Some(true) {
+        Kind::Npy
+    } else {
+        Kind::Npz
+    })
 }
 
 fn stem(path: &Path) -> String {

@@ -34,7 +34,8 @@ mod tests {
 
     #[test]
     fn mirrors_numpy_descr() {
-        let d = DType::parse("[(('T', 'a'), '<i4'), ('b', [('c', '<f8')]), ('e', '<f4', (2, 2))]").unwrap();
+        let d = DType::parse("[(('T', 'a'), '<i4'), ('b', [('c', '<f8')]), ('e', '<f4', (2, 2))]")
+            .unwrap();
         assert_eq!(
             descr(&d).to_string(),
             r#"[[["T","a"],"<i4"],["b",[["c","<f8"]]],["e","<f4",[2,2]]]"#

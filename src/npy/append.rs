@@ -1,0 +1,581 @@
+//! Appending to `.npy` files along the growth axis.
+//!
+//! ```
+//! use npzmap::{npy::NpyAppender, DType, Order, Element};
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("log.npy");
+//! let app = NpyAppender::create(&path, f64::dtype(), &[3], Order::C).unwrap();
+//! app.append(&[1.0f64, 2.0, 3.0], &[1, 3]).unwrap();
+//! app.append(&[4.0f64, 5.0, 6.0, 7.0, 8.0, 9.0], &[2, 3]).unwrap();
+//! assert_eq!(app.shape(), vec![3, 3]);
+//! app.close().unwrap();
+//! let f = npzmap::npy::NpyFile::open(&path).unwrap();
+//! assert_eq!(f.view().to_vec::<f64>().unwrap()[3..6], [4.0, 5.0, 6.0]);
+//! ```
+
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Location, Result};
+use crate::npy::fsutil::{self, FileState, io_at, loc};
+use crate::npy::header::{Header, Order, Version};
+use crate::view::{ArrayView, Bytes};
+use std::borrow::Cow;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// Options for [`NpyAppender`]; start with [`NpyAppender::options`].
+///
+/// ```
+/// use npzmap::{npy::NpyAppender, Element, Order};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("log.npy");
+/// // "binary log" mode: the header is only rewritten on flush/close/drop
+/// let app = NpyAppender::options()
+///     .rewrite_header_on_append(false)
+///     .create(&path, u8::dtype(), &[2], Order::C)
+///     .unwrap();
+/// app.append(&[1u8, 2], &[1, 2]).unwrap();
+/// app.flush().unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct AppendOptions {
+    rewrite_header_on_append: bool,
+    replace_existing: bool,
+}
+
+impl Default for AppendOptions {
+    fn default() -> Self {
+        AppendOptions {
+            rewrite_header_on_append: true,
+            replace_existing: false,
+        }
+    }
+}
+
+impl AppendOptions {
+    /// Rewrite the header in place after every append (default `true`).
+    /// With `false` the header is only rewritten by
+    /// [`NpyAppender::flush`], [`NpyAppender::sync`], [`NpyAppender::close`]
+    /// and on drop; a crash in between leaves a file that
+    /// [`recover`](crate::npy::recover) repairs.
+    pub fn rewrite_header_on_append(mut self, yes: bool) -> Self {
+        self.rewrite_header_on_append = yes;
+        self
+    }
+
+    /// Let [`AppendOptions::create`] replace an existing file (default
+    /// `false`: [`Error::AlreadyExists`]). The existing file is locked before
+    /// it is truncated, so a file another appender is writing is never
+    /// clobbered ([`Error::Locked`]).
+    pub fn replace_existing(mut self, yes: bool) -> Self {
+        self.replace_existing = yes;
+        self
+    }
+
+    /// Creates a new, empty array file: shape `[0, tail...]` for C order or
+    /// `[tail..., 0]` for Fortran order. The header has numpy's spare room
+    /// for the growth axis.
+    pub fn create(
+        &self,
+        path: impl AsRef<Path>,
+        dtype: DType,
+        tail_shape: &[u64],
+        order: Order,
+    ) -> Result<NpyAppender> {
+        let path = path.as_ref();
+        let mut shape = Vec::with_capacity(tail_shape.len() + 1);
+        if order == Order::Fortran {
+            shape.extend_from_slice(tail_shape);
+            shape.push(0);
+        } else {
+            shape.push(0);
+            shape.extend_from_slice(tail_shape);
+        }
+        let header = Header::new(dtype, shape, order);
+        // Validates the tail shape (overflow) before touching the disk.
+        header.row_len().map_err(|e| e.at_path(path))?;
+        let bytes = header.to_bytes().map_err(|e| e.at_path(path))?;
+        let mut oo = OpenOptions::new();
+        oo.read(true).write(true);
+        if self.replace_existing {
+            oo.create(true);
+        } else {
+            oo.create_new(true);
+        }
+        let file = oo.open(path).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                Error::AlreadyExists {
+                    at: Location::path(path),
+                }
+            } else {
+                Error::io_path("create", e, path)
+            }
+        })?;
+        fsutil::lock_exclusive(&file, path)?;
+        file.set_len(0).map_err(|e| io_at("truncate", e, path, 0))?;
+        file.write_all_at(&bytes, 0)
+            .map_err(|e| io_at("write", e, path, 0))?;
+        let state = FileState::read(&file, path)?;
+        NpyAppender::from_state(path, file, state, self)
+    }
+
+    /// Opens an existing file (written by `np.save`, npy-append-array or
+    /// npzmap) for appending. The file length must agree with the header
+    /// (otherwise [`Error::DataTooShort`] / [`Error::DataTooLong`]: run
+    /// [`recover`](crate::npy::recover) first). 0-d arrays have no growth
+    /// axis and are refused.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<NpyAppender> {
+        let path = path.as_ref();
+        let file = fsutil::open_rw(path)?;
+        fsutil::lock_exclusive(&file, path)?;
+        let state = FileState::read(&file, path)?;
+        state.check_consistent(path)?;
+        NpyAppender::from_state(path, file, state, self)
+    }
+
+    /// Opens `path` if it exists (its dtype, tail shape and order must be
+    /// the ones given), else creates it.
+    pub fn open_or_create(
+        &self,
+        path: impl AsRef<Path>,
+        dtype: DType,
+        tail_shape: &[u64],
+        order: Order,
+    ) -> Result<NpyAppender> {
+        let path = path.as_ref();
+        let create = AppendOptions {
+            replace_existing: false,
+            ..self.clone()
+        };
+        match create.create(path, dtype.clone(), tail_shape, order) {
+            Err(Error::AlreadyExists { .. }) => {}
+            other => return other,
+        }
+        let app = self.open(path)?;
+        let (h, _) = app.snapshot();
+        let axis = h.growth_axis().unwrap_or(0);
+        let mut tail = h.shape.clone();
+        tail.remove(axis);
+        if h.dtype != dtype {
+            return Err(Error::DTypeMismatch {
+                expected: dtype.descr(),
+                found: h.dtype.descr(),
+                at: Location::path(path),
+            });
+        }
+        if tail != tail_shape || h.order != order {
+            return Err(Error::ShapeMismatch {
+                reason: format!(
+                    "existing file has shape {:?} in {:?} order, asked for tail {:?} in {:?} order",
+                    h.shape, h.order, tail_shape, order
+                ),
+                at: Location::path(path),
+            });
+        }
+        Ok(app)
+    }
+}
+
+/// Appends arrays to a `.npy` file along its growth axis (axis 0 for C order,
+/// the last axis for Fortran order), like `np.concatenate` on disk.
+///
+/// * The header is rewritten in place (same length, same version) after each
+///   append, or only on flush/close/drop in "binary log" mode
+///   ([`AppendOptions::rewrite_header_on_append`]). An append whose new shape
+///   would not fit the header fails with [`Error::HeaderFull`] before any byte
+///   is written (use [`ensure_appendable`](crate::npy::ensure_appendable)).
+/// * dtype and the non-growth dimensions must match exactly; nothing is cast.
+/// * A write that fails part-way is rolled back (the file is truncated to the
+///   last complete append and the header restored); the appender stays usable.
+/// * `append` takes `&self`: share the appender between threads; each block
+///   lands whole. A second appender on the same file (in this or another
+///   process) gets [`Error::Locked`] (OS advisory lock).
+#[derive(Debug)]
+pub struct NpyAppender {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    file: Option<File>,
+    header: Header,
+    version: Version,
+    data_offset: u64,
+    /// Committed data bytes (= rows x row_len).
+    data_len: u64,
+    row_len: u64,
+    axis: usize,
+    /// The header on disk does not reflect `header` yet.
+    dirty: bool,
+    rewrite: bool,
+    /// Set when a rollback itself failed: the file state is unknown.
+    broken: bool,
+    /// One-shot fault injection: fail after this many more bytes.
+    fault: Option<u64>,
+}
+
+impl NpyAppender {
+    /// Default options (header rewritten on every append, never replace).
+    pub fn options() -> AppendOptions {
+        AppendOptions::default()
+    }
+
+    /// Creates a new file for appending; [`Error::AlreadyExists`] if it
+    /// exists. See [`AppendOptions::create`].
+    pub fn create(
+        path: impl AsRef<Path>,
+        dtype: DType,
+        tail_shape: &[u64],
+        order: Order,
+    ) -> Result<NpyAppender> {
+        AppendOptions::default().create(path, dtype, tail_shape, order)
+    }
+
+    /// Opens an existing file for appending. See [`AppendOptions::open`].
+    ///
+    /// ```
+    /// use npzmap::{npy, npy::NpyAppender, Order};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("a.npy");
+    /// npy::write(&path, &[1i64, 2, 3, 4], &[2, 2], Order::C).unwrap(); // like np.save
+    /// let app = NpyAppender::open(&path).unwrap();
+    /// app.append(&[5i64, 6], &[1, 2]).unwrap();
+    /// assert!(matches!(
+    ///     app.append(&[5i32, 6], &[1, 2]),
+    ///     Err(npzmap::Error::DTypeMismatch { .. })
+    /// ));
+    /// assert_eq!(app.shape(), vec![3, 2]);
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<NpyAppender> {
+        AppendOptions::default().open(path)
+    }
+
+    fn from_state(
+        path: &Path,
+        file: File,
+        state: FileState,
+        opts: &AppendOptions,
+    ) -> Result<NpyAppender> {
+        let header = state.parsed.header;
+        let Some(axis) = header.growth_axis() else {
+            return Err(Error::ShapeMismatch {
+                reason: "a 0-d array has no growth axis and cannot be appended to".into(),
+                at: Location::path(path),
+            });
+        };
+        let row_len = header.row_len().map_err(|e| e.at_path(path))?.unwrap_or(0);
+        Ok(NpyAppender {
+            path: path.to_path_buf(),
+            inner: Mutex::new(Inner {
+                file: Some(file),
+                header,
+                version: state.parsed.version,
+                data_offset: state.parsed.data_offset,
+                data_len: state.data_len,
+                row_len,
+                axis,
+                dirty: false,
+                rewrite: opts.rewrite_header_on_append,
+                broken: false,
+                fault: None,
+            }),
+        })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        self.inner.lock().map_err(|_| Error::Closed {
+            at: Location::path(&self.path),
+        })
+    }
+
+    fn snapshot(&self) -> (Header, u64) {
+        match self.inner.lock() {
+            Ok(g) => (g.header.clone(), g.data_len),
+            Err(p) => {
+                let g = p.into_inner();
+                (g.header.clone(), g.data_len)
+            }
+        }
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current header (shape including every completed append).
+    pub fn header(&self) -> Header {
+        self.snapshot().0
+    }
+
+    /// The current shape.
+    pub fn shape(&self) -> Vec<u64> {
+        self.snapshot().0.shape
+    }
+
+    /// Length of the growth axis.
+    pub fn len(&self) -> u64 {
+        let h = self.snapshot().0;
+        h.growth_axis().map(|a| h.shape[a]).unwrap_or(0)
+    }
+
+    /// True if the growth axis is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a typed slice holding an array of `shape`, laid out in the
+    /// file's order. Its dtype and non-growth dimensions must match.
+    pub fn append<T: Element>(&self, data: &[T], shape: &[u64]) -> Result<()> {
+        let order = self.lock()?.header.order;
+        let header = Header::new(T::dtype(), shape.to_vec(), order);
+        let view = ArrayView::new(
+            Cow::Owned(header),
+            Bytes::Borrowed(bytemuck::cast_slice(data)),
+        )
+        .map_err(|e| match e {
+            Error::DataTooShort { .. } | Error::DataTooLong { .. } => Error::ShapeMismatch {
+                reason: format!(
+                    "shape {shape:?} does not match a slice of {} elements",
+                    data.len()
+                ),
+                at: Location::path(&self.path),
+            },
+            e => e.at_path(&self.path),
+        })?;
+        self.append_view(&view)
+    }
+
+    /// Appends an array view (any dtype, byte order kept). Its dtype must be
+    /// exactly the file's, its non-growth dimensions equal, and its order the
+    /// file's (or a shape that is both C- and Fortran-contiguous).
+    pub fn append_view(&self, view: &ArrayView<'_>) -> Result<()> {
+        let mut g = self.lock()?;
+        g.append(&self.path, view)
+    }
+
+    /// Writes the header if appends are pending ("binary log" mode).
+    pub fn flush(&self) -> Result<()> {
+        let mut g = self.lock()?;
+        g.flush_header(&self.path)
+    }
+
+    /// Makes every completed append durable: fsyncs the data, then writes
+    /// the header and fsyncs again.
+    pub fn sync(&self) -> Result<()> {
+        let mut g = self.lock()?;
+        g.sync(&self.path)
+    }
+
+    /// Flushes, syncs and releases the file (and its lock).
+    pub fn close(self) -> Result<()> {
+        let mut g = self.lock()?;
+        let r = g.sync(&self.path);
+        g.file = None;
+        r
+    }
+
+    /// Arms a one-shot write fault for tests: the next writes succeed for
+    /// `after_bytes` more bytes (data and header writes count), then fail
+    /// with an I/O error, as a full disk would.
+    #[doc(hidden)]
+    pub fn inject_write_fault(&self, after_bytes: u64) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.fault = Some(after_bytes);
+        }
+    }
+}
+
+impl Drop for NpyAppender {
+    fn drop(&mut self) {
+        if let Ok(g) = self.inner.get_mut()
+            && g.file.is_some()
+        {
+            let _ = g.flush_header(&self.path);
+        }
+    }
+}
+
+/// How many rows `block` adds to an array with header `file`: checks the
+/// dtype (exactly), the number of dimensions, the non-growth dimensions and
+/// the memory order.
+pub(crate) fn block_rows(file: &Header, block: &Header, path: &Path) -> Result<u64> {
+    if block.dtype != file.dtype {
+        return Err(Error::DTypeMismatch {
+            expected: file.dtype.descr(),
+            found: block.dtype.descr(),
+            at: Location::path(path),
+        });
+    }
+    let Some(axis) = file.growth_axis() else {
+        return Err(Error::ShapeMismatch {
+            reason: "a 0-d array has no growth axis".into(),
+            at: Location::path(path),
+        });
+    };
+    let mismatch = |reason: String| Error::ShapeMismatch {
+        reason,
+        at: Location::path(path),
+    };
+    if block.shape.len() != file.shape.len() {
+        return Err(mismatch(format!(
+            "block has {} dimensions {:?}, the array has {} {:?}",
+            block.shape.len(),
+            block.shape,
+            file.shape.len(),
+            file.shape
+        )));
+    }
+    for (i, (&b, &f)) in block.shape.iter().zip(&file.shape).enumerate() {
+        if i != axis && b != f {
+            return Err(mismatch(format!(
+                "block shape {:?} differs from array shape {:?} in axis {i} (growth axis is {axis})",
+                block.shape, file.shape
+            )));
+        }
+    }
+    if block.order != file.order {
+        let both = block.shape.contains(&0) || block.shape.iter().filter(|&&d| d != 1).count() <= 1;
+        if !both {
+            return Err(mismatch(format!(
+                "block is in {:?} order, the file in {:?} order",
+                block.order, file.order
+            )));
+        }
+    }
+    Ok(block.shape[axis])
+}
+
+impl Inner {
+    fn file(&self, path: &Path) -> Result<&File> {
+        if self.broken {
+            return Err(Error::Closed {
+                at: Location::path(path),
+            });
+        }
+        self.file.as_ref().ok_or_else(|| Error::Closed {
+            at: Location::path(path),
+        })
+    }
+
+    /// pwrite through the (test-only) fault injector.
+    fn write_at(&mut self, buf: &[u8], offset: u64, path: &Path) -> Result<()> {
+        if let Some(budget) = self.fault.take() {
+            let file = self.file(path)?;
+            let len = buf.len() as u64;
+            if budget < len {
+                // budget < buf.len(), so it fits in usize.
+                let k = budget as usize;
+                file.write_all_at(&buf[..k], offset)
+                    .map_err(|e| io_at("write", e, path, offset))?;
+                return Err(io_at(
+                    "write",
+                    io::Error::other("injected write fault"),
+                    path,
+                    offset + budget,
+                ));
+            }
+            self.fault = Some(budget - len);
+        }
+        let file = self.file(path)?;
+        file.write_all_at(buf, offset)
+            .map_err(|e| io_at("write", e, path, offset))
+    }
+
+    fn header_bytes(&self, header: &Header, path: &Path) -> Result<Vec<u8>> {
+        header
+            .to_bytes_exact(self.version, self.data_offset)
+            .map_err(|e| e.at_path(path))
+    }
+
+    fn append(&mut self, path: &Path, view: &ArrayView<'_>) -> Result<()> {
+        self.file(path)?;
+        let k = block_rows(&self.header, view.header(), path)?;
+        let bytes = view.as_bytes();
+        let expect = k.checked_mul(self.row_len).ok_or(Error::ShapeOverflow {
+            at: Location::path(path),
+        })?;
+        if bytes.len() as u64 != expect {
+            return Err(Error::ShapeMismatch {
+                reason: format!(
+                    "block of {k} rows needs {expect} bytes, has {}",
+                    bytes.len()
+                ),
+                at: Location::path(path),
+            });
+        }
+        let overflow = || Error::ShapeOverflow {
+            at: Location::path(path),
+        };
+        let mut new_header = self.header.clone();
+        new_header.shape[self.axis] = new_header.shape[self.axis]
+            .checked_add(k)
+            .ok_or_else(overflow)?;
+        let new_len = self.data_len.checked_add(expect).ok_or_else(overflow)?;
+        self.data_offset.checked_add(new_len).ok_or_else(overflow)?;
+        // The header must fit before a single byte is written.
+        let hb = self.header_bytes(&new_header, path)?;
+        let at = self.data_offset + self.data_len;
+        if let Err(e) = self.write_at(bytes, at, path) {
+            self.rollback(path, false);
+            return Err(e);
+        }
+        if self.rewrite {
+            if let Err(e) = self.write_at(&hb, 0, path) {
+                self.rollback(path, true);
+                return Err(e);
+            }
+        } else {
+            self.dirty = true;
+        }
+        self.header = new_header;
+        self.data_len = new_len;
+        Ok(())
+    }
+
+    /// Truncates to the last complete append and, if the header write was
+    /// started, restores the committed header. If this fails too, the
+    /// appender refuses further use ([`Error::Closed`]); run `recover`.
+    fn rollback(&mut self, path: &Path, restore_header: bool) {
+        let ok = (|| -> Result<()> {
+            let keep = self.data_offset + self.data_len;
+            let file = self.file(path)?;
+            file.set_len(keep)
+                .map_err(|e| io_at("truncate", e, path, keep))?;
+            if restore_header {
+                let hb = self.header_bytes(&self.header.clone(), path)?;
+                self.fault = None;
+                self.write_at(&hb, 0, path)?;
+            }
+            Ok(())
+        })();
+        if ok.is_err() {
+            self.broken = true;
+        }
+    }
+
+    fn flush_header(&mut self, path: &Path) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let hb = self.header_bytes(&self.header.clone(), path)?;
+        self.write_at(&hb, 0, path)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    fn sync(&mut self, path: &Path) -> Result<()> {
+        self.file(path)?
+            .sync_data()
+            .map_err(|e| Error::io("fsync", e, loc(path, 0)))?;
+        // Write the header (again) only once the data it describes is durable.
+        self.dirty = true;
+        self.flush_header(path)?;
+        self.file(path)?
+            .sync_all()
+            .map_err(|e| Error::io("fsync", e, loc(path, 0)))
+    }
+}

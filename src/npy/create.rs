@@ -1,0 +1,281 @@
+//! Creating `.npy` files of any size without materialising the array
+//! (sparse files), and memory-mapping them for reading and writing.
+//!
+//! ```
+//! use npzmap::{npy, Element, Order};
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("big.npy");
+//! let mut arr = npy::create(&path, f32::dtype(), &[1000, 1000], Order::C).unwrap();
+//! arr.as_slice_mut::<f32>().unwrap()[1_000 * 2 + 5] = 7.5; // element [2, 5]
+//! arr.flush().unwrap();
+//! drop(arr);
+//! let f = npy::NpyFile::open(&path).unwrap();
+//! assert_eq!(f.view().as_slice::<f32>().unwrap()[2005], 7.5);
+//! ```
+
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Location, Result, ViewProblem};
+use crate::npy::fsutil::{self, FileState, io_at, loc};
+use crate::npy::header::{Header, Order, ParsedHeader};
+use crate::view::{ArrayView, Bytes};
+use memmap2::{Mmap, MmapMut};
+use std::borrow::Cow;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// How [`open_mmap`] maps a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Read-only; mutable accessors return [`Error::InvalidArgument`].
+    ReadOnly,
+    /// Read-write, shared with the file (writes reach the file; call
+    /// [`MmapArrayMut::flush`] to make them durable). Takes the exclusive
+    /// advisory lock ([`Error::Locked`] if an appender holds it).
+    ReadWrite,
+}
+
+#[derive(Debug)]
+enum Map {
+    Ro(Mmap),
+    Rw(MmapMut),
+}
+
+/// A `.npy` file memory-mapped as a whole; the array data is a slice of the
+/// map. Made by [`create`] or [`open_mmap`].
+///
+/// As with every file mapping, another process truncating the file while it
+/// is mapped makes access to the lost pages fault (SIGBUS), and changes made
+/// by other processes show through. npzmap's own writers respect the
+/// advisory lock a read-write map holds.
+#[derive(Debug)]
+pub struct MmapArrayMut {
+    path: PathBuf,
+    // Keeps the advisory lock (read-write) for the map's lifetime.
+    _file: File,
+    map: Map,
+    parsed: ParsedHeader,
+    data_len: usize,
+}
+
+/// Creates a new `.npy` file for an array of `shape` without writing its
+/// data: the file is extended with `set_len`, so file systems with sparse
+/// files use no space for it and it reads as zeros. The header is exactly
+/// `np.save`'s (with spare room, so the file can later be appended to).
+/// Fails with [`Error::AlreadyExists`] if the file exists.
+///
+/// Returns a read-write map of the file (holding the advisory lock).
+pub fn create(
+    path: impl AsRef<Path>,
+    dtype: DType,
+    shape: &[u64],
+    order: Order,
+) -> Result<MmapArrayMut> {
+    let path = path.as_ref();
+    let header = Header::new(dtype, shape.to_vec(), order);
+    let data_len = header.data_len().map_err(|e| e.at_path(path))?;
+    let hb = header.to_bytes().map_err(|e| e.at_path(path))?;
+    let total = (hb.len() as u64)
+        .checked_add(data_len)
+        .ok_or(Error::ShapeOverflow {
+            at: Location::path(path),
+        })?;
+    // The whole file is mapped: it must fit the address space.
+    usize::try_from(total).map_err(|_| Error::ShapeOverflow {
+        at: Location::path(path),
+    })?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                Error::AlreadyExists {
+                    at: Location::path(path),
+                }
+            } else {
+                Error::io_path("create", e, path)
+            }
+        })?;
+    let made = (|| {
+        fsutil::lock_exclusive(&file, path)?;
+        file.write_all_at(&hb, 0)
+            .map_err(|e| io_at("write", e, path, 0))?;
+        file.set_len(total)
+            .map_err(|e| io_at("resize", e, path, total))?;
+        MmapArrayMut::map(path, file, Mode::ReadWrite)
+    })();
+    if made.is_err() {
+        // Do not leave a half-made file behind.
+        let _ = std::fs::remove_file(path);
+    }
+    made
+}
+
+/// Memory-maps an existing `.npy` file. The file length must agree with the
+/// header ([`Error::DataTooShort`] / [`Error::DataTooLong`] otherwise).
+///
+/// ```
+/// use npzmap::{npy, npy::Mode, Order};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.npy");
+/// npy::write(&path, &[1i32, 2, 3], &[3], Order::C).unwrap();
+/// let mut m = npy::open_mmap(&path, Mode::ReadWrite).unwrap();
+/// m.as_slice_mut::<i32>().unwrap()[1] = 20;
+/// m.flush().unwrap();
+/// drop(m);
+/// let r = npy::open_mmap(&path, Mode::ReadOnly).unwrap();
+/// assert_eq!(r.view().to_vec::<i32>().unwrap(), vec![1, 20, 3]);
+/// ```
+pub fn open_mmap(path: impl AsRef<Path>, mode: Mode) -> Result<MmapArrayMut> {
+    let path = path.as_ref();
+    let file = match mode {
+        Mode::ReadOnly => File::open(path).map_err(|e| Error::io_path("open", e, path))?,
+        Mode::ReadWrite => {
+            let f = fsutil::open_rw(path)?;
+            fsutil::lock_exclusive(&f, path)?;
+            f
+        }
+    };
+    MmapArrayMut::map(path, file, mode)
+}
+
+impl MmapArrayMut {
+    fn map(path: &Path, file: File, mode: Mode) -> Result<MmapArrayMut> {
+        let st = FileState::read(&file, path)?;
+        st.check_consistent(path)?;
+        let too_big = || Error::ShapeOverflow {
+            at: Location::path(path),
+        };
+        usize::try_from(st.file_len).map_err(|_| too_big())?;
+        let data_len = usize::try_from(st.data_len).map_err(|_| too_big())?;
+        // A parsed header is at least 10 bytes, so the file is never empty.
+        let map = match mode {
+            // SAFETY: a read-only shared map of a file we opened. Its length
+            // was checked against the header just above; if another process
+            // truncates the file, access faults (documented on the type).
+            // Slices handed out borrow `self`, so they never outlive the map.
+            Mode::ReadOnly => {
+                Map::Ro(unsafe { Mmap::map(&file) }.map_err(|e| Error::io_path("mmap", e, path))?)
+            }
+            // SAFETY: as above, read-write and shared. We hold the exclusive
+            // advisory lock, so npzmap writers (appenders, update, recover)
+            // in any process keep off the file while it is mapped. Mutable
+            // slices borrow `self` mutably, so Rust code in this process
+            // cannot alias them.
+            Mode::ReadWrite => Map::Rw(
+                unsafe { MmapMut::map_mut(&file) }.map_err(|e| Error::io_path("mmap", e, path))?,
+            ),
+        };
+        Ok(MmapArrayMut {
+            path: path.to_path_buf(),
+            _file: file,
+            map,
+            parsed: st.parsed,
+            data_len,
+        })
+    }
+
+    fn range(&self) -> std::ops::Range<usize> {
+        // data_offset + data_len == file length, which fits usize (checked).
+        let start = self.parsed.data_offset as usize;
+        start..start + self.data_len
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The header (dtype, shape, order).
+    pub fn header(&self) -> &Header {
+        &self.parsed.header
+    }
+
+    /// The parsed header with version and data offset.
+    pub fn parsed_header(&self) -> &ParsedHeader {
+        &self.parsed
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[u64] {
+        &self.parsed.header.shape
+    }
+
+    /// True if mapped read-write.
+    pub fn is_writable(&self) -> bool {
+        matches!(self.map, Map::Rw(_))
+    }
+
+    /// The array bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        let r = self.range();
+        match &self.map {
+            Map::Ro(m) => &m[r],
+            Map::Rw(m) => &m[r],
+        }
+    }
+
+    /// A view of the array (typed access through [`ArrayView`]).
+    pub fn view(&self) -> ArrayView<'_> {
+        // The length was checked against the header when the file was mapped.
+        ArrayView::from_checked_parts(
+            Cow::Borrowed(&self.parsed.header),
+            Bytes::Borrowed(self.as_bytes()),
+            loc(&self.path, self.parsed.data_offset),
+        )
+    }
+
+    /// The array bytes, writable. [`Error::InvalidArgument`] if mapped
+    /// read-only.
+    pub fn as_bytes_mut(&mut self) -> Result<&mut [u8]> {
+        let r = self.range();
+        match &mut self.map {
+            Map::Rw(m) => Ok(&mut m[r]),
+            Map::Ro(_) => Err(Error::InvalidArgument {
+                reason: "the file is mapped read-only".into(),
+                at: Location::path(&self.path),
+            }),
+        }
+    }
+
+    /// The data as a typed slice (memory order), without copying. The dtype
+    /// must be exactly `T`'s in native byte order and the data aligned for
+    /// `T` (always true for files npzmap creates); `bool` data is validated.
+    pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
+        // Checks dtype, byte order, alignment and bool validity.
+        self.view().as_slice::<T>().map(|_| ())?;
+        bytemuck::checked::try_cast_slice::<u8, T>(self.as_bytes()).map_err(|e| Error::View {
+            problem: ViewProblem::Unaligned,
+            detail: e.to_string(),
+            at: loc(&self.path, self.parsed.data_offset),
+        })
+    }
+
+    /// The data as a mutable typed slice (memory order). Same conditions as
+    /// [`MmapArrayMut::as_slice`], and the map must be read-write.
+    pub fn as_slice_mut<T: Element>(&mut self) -> Result<&mut [T]> {
+        // Checks dtype, byte order, alignment and bool validity once.
+        self.as_slice::<T>()?;
+        let path = self.path.clone();
+        let offset = self.parsed.data_offset;
+        let bytes = self.as_bytes_mut()?;
+        bytemuck::checked::try_cast_slice_mut::<u8, T>(bytes).map_err(|e| Error::View {
+            problem: ViewProblem::Unaligned,
+            detail: e.to_string(),
+            at: loc(&path, offset),
+        })
+    }
+
+    /// Writes changed pages back to the file (msync) and waits for it.
+    pub fn flush(&self) -> Result<()> {
+        match &self.map {
+            Map::Rw(m) => m
+                .flush()
+                .map_err(|e| Error::io_path("msync", e, &self.path)),
+            Map::Ro(_) => Ok(()),
+        }
+    }
+}
