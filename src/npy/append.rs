@@ -215,6 +215,13 @@ struct Inner {
     broken: bool,
     /// One-shot fault injection: fail after this many more bytes.
     fault: Option<u64>,
+    /// Growth-axis lengths below this are known to fit the header.
+    fits_below: u64,
+}
+
+/// Number of decimal digits of `n` (1 for 0).
+fn decimal_digits(n: u64) -> u32 {
+    n.checked_ilog10().map_or(1, |d| d + 1)
 }
 
 impl NpyAppender {
@@ -281,6 +288,7 @@ impl NpyAppender {
                 rewrite: opts.rewrite_header_on_append,
                 broken: false,
                 fault: None,
+                fits_below: 0,
             }),
         })
     }
@@ -330,7 +338,8 @@ impl NpyAppender {
     /// Appends a typed slice holding an array of `shape`, laid out in the
     /// file's order. Its dtype and non-growth dimensions must match.
     pub fn append<T: Element>(&self, data: &[T], shape: &[u64]) -> Result<()> {
-        let order = self.lock()?.header.order;
+        let mut g = self.lock()?;
+        let order = g.header.order;
         let header = Header::new(T::dtype(), shape.to_vec(), order);
         let view = ArrayView::new(
             Cow::Owned(header),
@@ -346,7 +355,7 @@ impl NpyAppender {
             },
             e => e.at_path(&self.path),
         })?;
-        self.append_view(&view)
+        g.append(&self.path, &view)
     }
 
     /// Appends an array view (any dtype, byte order kept). Its dtype must be
@@ -510,28 +519,40 @@ impl Inner {
         let overflow = || Error::ShapeOverflow {
             at: Location::path(path),
         };
-        let mut new_header = self.header.clone();
-        new_header.shape[self.axis] = new_header.shape[self.axis]
-            .checked_add(k)
-            .ok_or_else(overflow)?;
+        let old_rows = self.header.shape[self.axis];
+        let new_rows = old_rows.checked_add(k).ok_or_else(overflow)?;
         let new_len = self.data_len.checked_add(expect).ok_or_else(overflow)?;
         self.data_offset.checked_add(new_len).ok_or_else(overflow)?;
-        // The header must fit before a single byte is written.
-        let hb = self.header_bytes(&new_header, path)?;
+        // The header must fit before a single byte is written. Its text
+        // length depends only on the growth dimension's digit count, so once
+        // a count is known to fit, deferred appends skip the formatting.
+        let hb = if self.rewrite || new_rows >= self.fits_below {
+            self.header.shape[self.axis] = new_rows;
+            let hb = self.header_bytes(&self.header, path);
+            self.header.shape[self.axis] = old_rows;
+            let hb = hb?;
+            self.fits_below = 10u64
+                .checked_pow(decimal_digits(new_rows))
+                .unwrap_or(u64::MAX);
+            Some(hb)
+        } else {
+            None
+        };
         let at = self.data_offset + self.data_len;
         if let Err(e) = self.write_at(bytes, at, path) {
             self.rollback(path, false);
             return Err(e);
         }
-        if self.rewrite {
-            if let Err(e) = self.write_at(&hb, 0, path) {
-                self.rollback(path, true);
-                return Err(e);
+        match hb {
+            Some(hb) if self.rewrite => {
+                if let Err(e) = self.write_at(&hb, 0, path) {
+                    self.rollback(path, true);
+                    return Err(e);
+                }
             }
-        } else {
-            self.dirty = true;
+            _ => self.dirty = true,
         }
-        self.header = new_header;
+        self.header.shape[self.axis] = new_rows;
         self.data_len = new_len;
         Ok(())
     }
