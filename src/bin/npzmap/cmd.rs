@@ -2,7 +2,7 @@
 
 use crate::Failure;
 use crate::json;
-use npzmap::npy::NpyFile;
+use npzmap::npy::{self, NpyFile};
 use serde_json::json;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -135,26 +135,230 @@ fn npz_rows(_file: &Path) -> Result<Vec<Row>, Failure> {
     Err(Failure::usage("npz listing is not available yet"))
 }
 
-pub fn export(_file: &Path, _name: &str, _output: &Path) -> Res {
-    Err(Failure::usage("export is not available yet"))
+pub fn export(file: &Path, name: &str, output: &Path) -> Res {
+    match kind_of(file)? {
+        Kind::Npy => {
+            if name != stem(file) {
+                return Err(Failure::usage(format!(
+                    "{} holds one array named {:?}, not {name:?}",
+                    file.display(),
+                    stem(file)
+                )));
+            }
+            let f = NpyFile::open(file)?;
+            npy::write_view(output, &f.view())?;
+            Ok(())
+        }
+        Kind::Npz => npz_export(file, name, output),
+    }
 }
 
-pub fn verify(_file: &Path, _quiet: bool) -> Res {
-    Err(Failure::usage("verify is not available yet"))
+pub fn verify(file: &Path, quiet: bool) -> Res {
+    match kind_of(file)? {
+        Kind::Npy => {
+            let f = NpyFile::open(file)?;
+            let v = f.view();
+            // Element-level checks where the dtype has invalid bit patterns.
+            if let Some(s) = v.dtype().as_scalar() {
+                if s.kind == npzmap::dtype::Kind::Bool {
+                    v.as_slice::<bool>().map(|_| ()).or_else(|e| match e {
+                        npzmap::Error::View { .. } => v.to_vec::<bool>().map(|_| ()),
+                        e => Err(e),
+                    })?;
+                }
+            }
+            println!(
+                "{}: ok ({} {:?}, {} data bytes)",
+                file.display(),
+                v.dtype(),
+                v.shape(),
+                v.as_bytes().len()
+            );
+            Ok(())
+        }
+        Kind::Npz => npz_verify(file, quiet),
+    }
 }
 
-pub fn recover(_input: &Path, _output: &Path, _zerofill: bool) -> Res {
-    Err(Failure::usage("recover is not available yet"))
+pub fn recover(input: &Path, output: &Path, zerofill: bool) -> Res {
+    match kind_of(input)? {
+        Kind::Npy => {
+            if input != output {
+                std::fs::copy(input, output).map_err(|e| {
+                    Failure::usage(format!(
+                        "cannot copy {} to {}: {e}",
+                        input.display(),
+                        output.display()
+                    ))
+                })?;
+            }
+            let r = npy::recover(output, zerofill)?;
+            let before = r
+                .rows_before
+                .map_or("unreadable".to_string(), |n| n.to_string());
+            println!(
+                "{}: growth axis {} -> {} rows; {} bytes dropped, {} bytes zero-filled{}",
+                output.display(),
+                before,
+                r.rows_after,
+                r.bytes_dropped,
+                r.bytes_zero_filled,
+                if r.changed { "" } else { " (nothing to do)" }
+            );
+            Ok(())
+        }
+        Kind::Npz => npz_recover(input, output),
+    }
 }
 
-pub fn pack(_output: &Path, _inputs: &[String], _append: bool, _align: u64, _quiet: bool) -> Res {
+pub fn pack(output: &Path, inputs: &[String], append: bool, align: u64, quiet: bool) -> Res {
+    npz_pack(output, inputs, append, align, quiet)
+}
+
+/// The dimensions other than the growth axis.
+fn tail_shape(h: &npzmap::Header) -> Vec<u64> {
+    match h.growth_axis() {
+        Some(a) => h
+            .shape
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != a)
+            .map(|(_, &d)| d)
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+pub fn concat(output: &Path, inputs: &[PathBuf], quiet: bool) -> Res {
+    // Open and check everything before a byte is written.
+    let files = inputs
+        .iter()
+        .map(NpyFile::open)
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = files[0].header().clone();
+    let existing = if output.exists() {
+        Some(NpyFile::open(output)?.header().clone())
+    } else {
+        None
+    };
+    let target = existing.as_ref().unwrap_or(&first);
+    if target.shape.is_empty() {
+        return Err(Failure::usage(format!(
+            "{}: a 0-d array has no growth axis to concatenate along",
+            existing
+                .as_ref()
+                .map_or(inputs[0].as_path(), |_| output)
+                .display()
+        )));
+    }
+    let want_tail = tail_shape(target);
+    for f in &files {
+        let h = f.header();
+        if h.dtype != target.dtype {
+            return Err(Failure::usage(format!(
+                "{}: dtype {} differs from {}; nothing was written",
+                f.path().display(),
+                h.dtype,
+                target.dtype
+            )));
+        }
+        if h.shape.len() != target.shape.len() || tail_shape(h) != want_tail {
+            return Err(Failure::usage(format!(
+                "{}: shape {:?} does not match the tail shape {:?}; nothing was written",
+                f.path().display(),
+                h.shape,
+                want_tail
+            )));
+        }
+        let both = h.shape.contains(&0) || h.shape.iter().filter(|&&d| d != 1).count() <= 1;
+        if h.order != target.order && !both {
+            return Err(Failure::usage(format!(
+                "{}: {:?} order differs from {:?}; nothing was written",
+                f.path().display(),
+                h.order,
+                target.order
+            )));
+        }
+    }
+    let app = npy::NpyAppender::options()
+        .rewrite_header_on_append(false)
+        .open_or_create(output, target.dtype.clone(), &want_tail, target.order)?;
+    let total: u64 = files.iter().map(|f| f.view().as_bytes().len() as u64).sum();
+    let bar = progress::bytes(total, quiet);
+    for f in &files {
+        let v = f.view();
+        // One append per input: it lands whole or is rolled back whole.
+        app.append_view(&v)?;
+        bar.inc(v.as_bytes().len() as u64);
+    }
+    app.close()?;
+    bar.finish_and_clear();
+    if !quiet {
+        eprintln!(
+            "{}: appended {} file(s), {} bytes",
+            output.display(),
+            files.len(),
+            total
+        );
+    }
+    Ok(())
+}
+
+fn npz_export(_file: &Path, _name: &str, _output: &Path) -> Res {
+    Err(Failure::usage("npz export is not available yet"))
+}
+
+fn npz_verify(_file: &Path, _quiet: bool) -> Res {
+    Err(Failure::usage("npz verify is not available yet"))
+}
+
+fn npz_recover(_input: &Path, _output: &Path) -> Res {
+    Err(Failure::usage("npz recover is not available yet"))
+}
+
+fn npz_pack(_output: &Path, _inputs: &[String], _append: bool, _align: u64, _quiet: bool) -> Res {
     Err(Failure::usage("pack is not available yet"))
-}
-
-pub fn concat(_output: &Path, _inputs: &[PathBuf], _quiet: bool) -> Res {
-    Err(Failure::usage("concat is not available yet"))
 }
 
 pub fn demo(_dir: Option<PathBuf>, _samples: u64, _quiet: bool) -> Res {
     Err(Failure::usage("demo is not available yet"))
+}
+
+/// Progress bars on stderr, only when it is a terminal and not `--quiet`.
+pub mod progress {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+
+    fn visible(quiet: bool) -> bool {
+        !quiet && std::io::stderr().is_terminal()
+    }
+
+    /// A byte-count bar.
+    pub fn bytes(total: u64, quiet: bool) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        if !visible(quiet) {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    }
+
+    /// An item-count bar.
+    #[allow(dead_code)] // used by pack and demo
+    pub fn items(total: u64, what: &str, quiet: bool) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        if !visible(quiet) {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        if let Ok(style) = ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what} {{per_sec}} eta {{eta}}"
+        )) {
+            bar.set_style(style);
+        }
+        bar
+    }
 }
