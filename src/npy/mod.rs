@@ -15,5 +15,5 @@ pub mod header;
 
 mod file;
 
-pub use file::{NpyFile, NpyOptions, write, write_view};
+pub use file::{NpyFile, NpyOptions, view_from_bytes, write, write_view};
 pub use header::{Header, Order, ParsedHeader, Version};
