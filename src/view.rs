@@ -396,17 +396,15 @@ impl<'a> ArrayView<'a> {
                 at: Location::none(),
             })
         })?;
-        let plan = self.header.dtype.swap_plan();
-        let item = self.header.dtype.itemsize() as usize;
+        let dtype = &self.header.dtype;
+        let item = dtype.itemsize() as usize;
         let mut tmp = vec![0u8; item];
         if item == 0 {
             return Ok(out);
         }
         for chunk in bytes.chunks_exact(item) {
             tmp.copy_from_slice(chunk);
-            for &(o, l) in &plan {
-                tmp[o as usize..(o + l) as usize].reverse();
-            }
+            dtype.swap_item(&mut tmp);
             match bytemuck::checked::try_pod_read_unaligned::<T>(&tmp) {
                 Ok(v) => out.push(v),
                 Err(_) => return Err(self.err_at(self.first_invalid_bool())),
@@ -419,13 +417,13 @@ impl<'a> ArrayView<'a> {
     /// the dtype requires), e.g. for records read field by field.
     pub fn to_native_bytes(&self) -> Result<AlignedBuf> {
         let mut buf = AlignedBuf::copy_from(self.data.as_slice())?;
-        let plan = self.header.dtype.swap_plan();
-        let item = self.header.dtype.itemsize() as usize;
-        if !plan.is_empty() && item > 0 {
+        let dtype = &self.header.dtype;
+        let item = dtype.itemsize() as usize;
+        // No plan is materialised: its size would follow the dtype, which a
+        // file controls even when it holds no data.
+        if item > 0 && !dtype.is_native() {
             for chunk in buf.as_mut_slice().chunks_exact_mut(item) {
-                for &(o, l) in &plan {
-                    chunk[o as usize..(o + l) as usize].reverse();
-                }
+                dtype.swap_item(chunk);
             }
         }
         Ok(buf)
@@ -445,7 +443,7 @@ impl<'a> ArrayView<'a> {
             }
         };
         if size == 0 {
-            return Ok(vec![Vec::new(); self.header.num_elements()? as usize]);
+            return Ok(vec![Vec::new(); self.zero_size_count()?]);
         }
         Ok(self
             .data
@@ -471,7 +469,7 @@ impl<'a> ArrayView<'a> {
             }
         };
         if size == 0 {
-            return Ok(vec![String::new(); self.header.num_elements()? as usize]);
+            return Ok(vec![String::new(); self.zero_size_count()?]);
         }
         let big = order == crate::dtype::ByteOrder::Big;
         let mut out = Vec::new();
@@ -502,6 +500,25 @@ impl<'a> ArrayView<'a> {
             out.push(s);
         }
         Ok(out)
+    }
+
+    /// The element count of a zero-itemsize array (`S0`, `U0`), whose data
+    /// is empty whatever the shape: the count comes from the header alone,
+    /// so it is capped instead of sizing an allocation.
+    fn zero_size_count(&self) -> Result<usize> {
+        /// Largest element count of zero-itemsize data we materialise.
+        const MAX_EMPTY_ELEMENTS: u64 = 1 << 24;
+        let n = self.header.num_elements().map_err(|e| self.err_at(e))?;
+        if n > MAX_EMPTY_ELEMENTS {
+            return Err(self.err_at(Error::InvalidArgument {
+                reason: format!(
+                    "{n} elements of a zero-size dtype ({}): more than {MAX_EMPTY_ELEMENTS} refused",
+                    self.header.dtype
+                ),
+                at: Location::none(),
+            }));
+        }
+        Ok(n as usize)
     }
 
     /// Zero-copy `ndarray` view with strides for the array's order.
@@ -702,6 +719,44 @@ mod tests {
             v.to_byte_strings().unwrap(),
             vec![b"ab".to_vec(), b"xyz".to_vec()]
         );
+    }
+
+    #[test]
+    fn zero_size_strings_never_allocate_by_shape() {
+        // A tiny file may claim 2**60 elements of `S0`/`U0`: the data is
+        // empty and valid, so the count must be capped, not allocated.
+        for d in ["|S0", "<U0"] {
+            let h = header(d, &[1 << 60]);
+            let v = ArrayView::from_bytes(&h, &[]).unwrap();
+            let r = if d == "|S0" {
+                v.to_byte_strings().map(|_| ())
+            } else {
+                v.to_strings().map(|_| ())
+            };
+            assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{d}");
+        }
+        let h = header("|S0", &[3]);
+        let v = ArrayView::from_bytes(&h, &[]).unwrap();
+        assert_eq!(v.to_byte_strings().unwrap(), vec![Vec::<u8>::new(); 3]);
+    }
+
+    #[test]
+    fn native_bytes_of_empty_huge_dtype_is_quick() {
+        // Found by fuzzing: an empty array whose dtype is 44 GB per item.
+        let h = header(">U11111111111", &[0]);
+        let v = ArrayView::from_bytes(&h, &[]).unwrap();
+        assert!(v.to_native_bytes().unwrap().is_empty());
+        let h = header("[('a', '>i2'), ('b', '>U3', (2,))]", &[1]);
+        let mut b = vec![0, 1];
+        for c in ['x', 'y', 'z', 'é', '€', '\0'] {
+            b.extend_from_slice(&(c as u32).to_be_bytes());
+        }
+        let v = ArrayView::from_bytes(&h, &b).unwrap();
+        let n = v.to_native_bytes().unwrap();
+        assert_eq!(&n.as_slice()[..2], &1u16.to_ne_bytes());
+        assert_eq!(&n.as_slice()[2..6], &('x' as u32).to_ne_bytes());
+        assert_eq!(&n.as_slice()[18..22], &('€' as u32).to_ne_bytes());
+        assert_eq!(&n.as_slice()[22..26], &[0; 4]);
     }
 
     #[test]
