@@ -415,22 +415,23 @@ impl<'a> ArrayView<'a> {
     /// the dtype requires), e.g. for records read field by field.
     pub fn to_native_bytes(&self) -> Result<AlignedBuf> {
         let mut buf = AlignedBuf::copy_from(self.data.as_slice())?;
-        let plan = self.header.dtype.swap_plan();
-        let item = self.header.dtype.itemsize() as usize;
-        if plan.is_empty() || item == 0 {
+        let dtype = &self.header.dtype;
+        let item = dtype.itemsize() as usize;
+        if item == 0 || dtype.is_native() {
             return Ok(buf);
         }
         let bytes = buf.as_mut_slice();
-        // Common case: every unit of the item is swapped with the same width
-        // (plain scalars, complex halves, UCS-4 strings).
-        let unit = plan[0].1;
-        let uniform = plan
-            .iter()
-            .enumerate()
-            .all(|(i, &(o, l))| l == unit && o == i as u64 * unit)
-            && plan.len() as u64 * unit == item as u64;
-        if uniform {
+        // Plain scalars (and complex halves, UCS-4 code units) swap in fixed
+        // units: do it word-wise. Records walk each item without building a
+        // plan, whose size a file could inflate.
+        if let DType::Scalar(s) = dtype {
+            let unit = match s.kind {
+                Kind::Complex => s.size / 2,
+                Kind::Unicode => 4,
+                _ => s.size,
+            };
             match unit {
+                0 | 1 => {}
                 2 => bytemuck::cast_slice_mut::<u8, u16>(bytes)
                     .iter_mut()
                     .for_each(|v| *v = v.swap_bytes()),
@@ -440,16 +441,12 @@ impl<'a> ArrayView<'a> {
                 8 => bytemuck::cast_slice_mut::<u8, u64>(bytes)
                     .iter_mut()
                     .for_each(|v| *v = v.swap_bytes()),
-                _ => bytes
-                    .chunks_exact_mut(unit as usize)
-                    .for_each(|c| c.reverse()),
+                u => bytes.chunks_exact_mut(u as usize).for_each(|c| c.reverse()),
             }
             return Ok(buf);
         }
         for chunk in bytes.chunks_exact_mut(item) {
-            for &(o, l) in &plan {
-                chunk[o as usize..(o + l) as usize].reverse();
-            }
+            dtype.swap_item(chunk);
         }
         Ok(buf)
     }
@@ -468,7 +465,7 @@ impl<'a> ArrayView<'a> {
             }
         };
         if size == 0 {
-            return Ok(vec![Vec::new(); self.header.num_elements()? as usize]);
+            return Ok(vec![Vec::new(); self.zero_size_count()?]);
         }
         Ok(self
             .data
@@ -494,7 +491,7 @@ impl<'a> ArrayView<'a> {
             }
         };
         if size == 0 {
-            return Ok(vec![String::new(); self.header.num_elements()? as usize]);
+            return Ok(vec![String::new(); self.zero_size_count()?]);
         }
         let big = order == crate::dtype::ByteOrder::Big;
         let mut out = Vec::new();
@@ -525,6 +522,25 @@ impl<'a> ArrayView<'a> {
             out.push(s);
         }
         Ok(out)
+    }
+
+    /// The element count of a zero-itemsize array (`S0`, `U0`), whose data
+    /// is empty whatever the shape: the count comes from the header alone,
+    /// so it is capped instead of sizing an allocation.
+    fn zero_size_count(&self) -> Result<usize> {
+        /// Largest element count of zero-itemsize data we materialise.
+        const MAX_EMPTY_ELEMENTS: u64 = 1 << 24;
+        let n = self.header.num_elements().map_err(|e| self.err_at(e))?;
+        if n > MAX_EMPTY_ELEMENTS {
+            return Err(self.err_at(Error::InvalidArgument {
+                reason: format!(
+                    "{n} elements of a zero-size dtype ({}): more than {MAX_EMPTY_ELEMENTS} refused",
+                    self.header.dtype
+                ),
+                at: Location::none(),
+            }));
+        }
+        Ok(n as usize)
     }
 
     /// Zero-copy `ndarray` view with strides for the array's order.
@@ -745,6 +761,44 @@ mod tests {
             v.to_byte_strings().unwrap(),
             vec![b"ab".to_vec(), b"xyz".to_vec()]
         );
+    }
+
+    #[test]
+    fn zero_size_strings_never_allocate_by_shape() {
+        // A tiny file may claim 2**60 elements of `S0`/`U0`: the data is
+        // empty and valid, so the count must be capped, not allocated.
+        for d in ["|S0", "<U0"] {
+            let h = header(d, &[1 << 60]);
+            let v = ArrayView::from_bytes(&h, &[]).unwrap();
+            let r = if d == "|S0" {
+                v.to_byte_strings().map(|_| ())
+            } else {
+                v.to_strings().map(|_| ())
+            };
+            assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{d}");
+        }
+        let h = header("|S0", &[3]);
+        let v = ArrayView::from_bytes(&h, &[]).unwrap();
+        assert_eq!(v.to_byte_strings().unwrap(), vec![Vec::<u8>::new(); 3]);
+    }
+
+    #[test]
+    fn native_bytes_of_empty_huge_dtype_is_quick() {
+        // Found by fuzzing: an empty array whose dtype is 44 GB per item.
+        let h = header(">U11111111111", &[0]);
+        let v = ArrayView::from_bytes(&h, &[]).unwrap();
+        assert!(v.to_native_bytes().unwrap().is_empty());
+        let h = header("[('a', '>i2'), ('b', '>U3', (2,))]", &[1]);
+        let mut b = vec![0, 1];
+        for c in ['x', 'y', 'z', 'é', '€', '\0'] {
+            b.extend_from_slice(&(c as u32).to_be_bytes());
+        }
+        let v = ArrayView::from_bytes(&h, &b).unwrap();
+        let n = v.to_native_bytes().unwrap();
+        assert_eq!(&n.as_slice()[..2], &1u16.to_ne_bytes());
+        assert_eq!(&n.as_slice()[2..6], &('x' as u32).to_ne_bytes());
+        assert_eq!(&n.as_slice()[18..22], &('€' as u32).to_ne_bytes());
+        assert_eq!(&n.as_slice()[22..26], &[0; 4]);
     }
 
     #[test]

@@ -82,32 +82,7 @@ impl NpyFile {
                 unsafe { Mmap::map(&file) }.map_err(|e| Error::io_path("mmap", e, path))?,
             )
         };
-        let bytes = map.as_ref();
-        let parsed = read_header(bytes, opts.header_limit).map_err(|e| e.at_path(path))?;
-        let need = parsed.header.data_len().map_err(|e| e.at_path(path))?;
-        let have = (bytes.len() as u64).saturating_sub(parsed.data_offset);
-        if have < need {
-            return Err(Error::DataTooShort {
-                expected: need,
-                actual: have,
-                at: Location {
-                    path: Some(path.to_path_buf()),
-                    member: None,
-                    offset: Some(parsed.data_offset),
-                },
-            });
-        }
-        if have > need && !opts.allow_trailing {
-            return Err(Error::DataTooLong {
-                expected: need,
-                actual: have,
-                at: Location {
-                    path: Some(path.to_path_buf()),
-                    member: None,
-                    offset: Some(parsed.data_offset),
-                },
-            });
-        }
+        let parsed = check_file(map.as_ref(), opts).map_err(|e| e.at_path(path))?;
         Ok(NpyFile {
             path: path.to_path_buf(),
             map: Arc::new(map),
@@ -131,10 +106,8 @@ impl NpyFile {
     }
 
     fn data_range(&self) -> (usize, usize) {
-        // Both fit: checked against the mapped length at open.
-        let start = self.parsed.data_offset as usize;
-        let len = self.parsed.header.data_len().unwrap_or(0) as usize;
-        (start, len)
+        // Checked against the mapped length at open.
+        data_range(&self.parsed)
     }
 
     /// A zero-copy view of the array, borrowing the map.
@@ -166,6 +139,67 @@ impl NpyFile {
             offset: Some(self.parsed.data_offset),
         }
     }
+}
+
+/// Parses the header of a whole `.npy` file held in `bytes` and checks the
+/// data length against it: [`Error::DataTooShort`] when the file ends early,
+/// [`Error::DataTooLong`] when bytes follow the data (unless
+/// `opts.allow_trailing`). Nothing is allocated in proportion to a size
+/// read from the header.
+fn check_file(bytes: &[u8], opts: &NpyOptions) -> Result<ParsedHeader> {
+    let parsed = read_header(bytes, opts.header_limit)?;
+    let need = parsed.header.data_len()?;
+    let have = (bytes.len() as u64).saturating_sub(parsed.data_offset);
+    let at = Location::offset(parsed.data_offset);
+    if have < need {
+        return Err(Error::DataTooShort {
+            expected: need,
+            actual: have,
+            at,
+        });
+    }
+    if have > need && !opts.allow_trailing {
+        return Err(Error::DataTooLong {
+            expected: need,
+            actual: have,
+            at,
+        });
+    }
+    Ok(parsed)
+}
+
+/// A view of a whole `.npy` file held in memory (the same checks as
+/// [`NpyFile::open`], which uses this code path): header parsed, data
+/// length checked, bytes borrowed without copying.
+///
+/// ```
+/// use npzmap::npy::{self, NpyOptions};
+/// use npzmap::{DType, Header, Order};
+/// let h = Header::new(DType::parse("<u2").unwrap(), vec![2], Order::C);
+/// let mut file = h.to_bytes().unwrap();
+/// file.extend_from_slice(&[1, 0, 2, 0]);
+/// let v = npy::view_from_bytes(&file, &NpyOptions::default()).unwrap();
+/// assert_eq!(v.to_vec::<u16>().unwrap(), vec![1, 2]);
+/// file.pop();
+/// assert!(npy::view_from_bytes(&file, &NpyOptions::default()).is_err());
+/// ```
+pub fn view_from_bytes<'a>(bytes: &'a [u8], opts: &NpyOptions) -> Result<ArrayView<'a>> {
+    let parsed = check_file(bytes, opts)?;
+    let (start, len) = data_range(&parsed);
+    let at = Location::offset(parsed.data_offset);
+    Ok(ArrayView::from_checked_parts(
+        Cow::Owned(parsed.header),
+        Bytes::Borrowed(&bytes[start..start + len]),
+        at,
+    ))
+}
+
+/// `(start, len)` of the data of a file whose length [`check_file`] accepted.
+fn data_range(parsed: &ParsedHeader) -> (usize, usize) {
+    // Both fit in usize: checked against the length of an in-memory buffer.
+    let start = parsed.data_offset as usize;
+    let len = parsed.header.data_len().unwrap_or(0) as usize;
+    (start, len)
 }
 
 /// Writes a typed slice as a `.npy` file (header byte-identical to
