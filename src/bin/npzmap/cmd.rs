@@ -158,14 +158,18 @@ pub fn verify(file: &Path, quiet: bool) -> Res {
         Kind::Npy => {
             let f = NpyFile::open(file)?;
             let v = f.view();
-            // Element-level checks where the dtype has invalid bit patterns.
-            if let Some(s) = v.dtype().as_scalar() {
-                if s.kind == npzmap::dtype::Kind::Bool {
-                    v.as_slice::<bool>().map(|_| ()).or_else(|e| match e {
-                        npzmap::Error::View { .. } => v.to_vec::<bool>().map(|_| ()),
-                        e => Err(e),
-                    })?;
-                }
+            // Element-level check where the dtype has invalid bit patterns.
+            let is_bool = v
+                .dtype()
+                .as_scalar()
+                .is_some_and(|s| s.kind == npzmap::dtype::Kind::Bool);
+            if is_bool && let Some(i) = v.as_bytes().iter().position(|&b| b > 1) {
+                return Err(Failure::check(format!(
+                    "{}: bool element {i} holds {} (offset {})",
+                    file.display(),
+                    v.as_bytes()[i],
+                    f.parsed_header().data_offset + i as u64
+                )));
             }
             println!(
                 "{}: ok ({} {:?}, {} data bytes)",
