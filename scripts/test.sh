@@ -72,6 +72,6 @@ phase ""
 printf '\n==> summary\n'
 grep -E '^test result:' "$LOG" || { echo "no test results found" >&2; exit 1; }
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i } }
-     END { printf "tests: %d passed, %d failed, %d ignored\n", p, f, g }' "$LOG"
+     END { printf "ignored tests: %d\ntests: %d passed, %d failed\n", g, p, f }' "$LOG"
 printf '%s\n' "${TIMES[@]}"
 printf '%5ss  total\n' $(($(date +%s) - T0))
