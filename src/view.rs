@@ -142,7 +142,9 @@ impl fmt::Debug for Bytes<'_> {
 pub struct ArrayView<'a> {
     header: Cow<'a, Header>,
     data: Bytes<'a>,
-    at: Location,
+    // Borrowed from a reader's per-member cache on the hot path, so building
+    // a view allocates nothing.
+    at: Cow<'a, Location>,
 }
 
 /// A view that owns (shares) its bytes and can outlive the reader that made it.
@@ -170,7 +172,7 @@ impl<'a> ArrayView<'a> {
         Ok(ArrayView {
             header,
             data,
-            at: Location::none(),
+            at: Cow::Owned(Location::none()),
         })
     }
 
@@ -179,6 +181,15 @@ impl<'a> ArrayView<'a> {
         header: Cow<'a, Header>,
         data: Bytes<'a>,
         at: Location,
+    ) -> ArrayView<'a> {
+        Self::from_checked_parts_at(header, data, Cow::Owned(at))
+    }
+
+    /// As [`ArrayView::from_checked_parts`], with a possibly borrowed location.
+    pub(crate) fn from_checked_parts_at(
+        header: Cow<'a, Header>,
+        data: Bytes<'a>,
+        at: Cow<'a, Location>,
     ) -> ArrayView<'a> {
         debug_assert_eq!(header.data_len().ok(), Some(data.as_slice().len() as u64));
         ArrayView { header, data, at }
@@ -216,7 +227,7 @@ impl<'a> ArrayView<'a> {
 
     /// Attaches a location (file, member, offset of the data) used in errors.
     pub fn with_location(mut self, at: Location) -> Self {
-        self.at = at;
+        self.at = Cow::Owned(at);
         self
     }
 
@@ -283,7 +294,7 @@ impl<'a> ArrayView<'a> {
         Ok(ArrayView {
             header: Cow::Owned(self.header.into_owned()),
             data,
-            at: self.at,
+            at: Cow::Owned(self.at.into_owned()),
         })
     }
 
@@ -419,15 +430,7 @@ impl<'a> ArrayView<'a> {
     /// the dtype requires), e.g. for records read field by field.
     pub fn to_native_bytes(&self) -> Result<AlignedBuf> {
         let mut buf = AlignedBuf::copy_from(self.data.as_slice())?;
-        let plan = self.header.dtype.swap_plan();
-        let item = self.header.dtype.itemsize() as usize;
-        if !plan.is_empty() && item > 0 {
-            for chunk in buf.as_mut_slice().chunks_exact_mut(item) {
-                for &(o, l) in &plan {
-                    chunk[o as usize..(o + l) as usize].reverse();
-                }
-            }
-        }
+        swap_to_native(&self.header.dtype, buf.as_mut_slice());
         Ok(buf)
     }
 
@@ -555,6 +558,24 @@ impl<'a> ArrayView<'a> {
                 })
             })
             .collect()
+    }
+}
+
+/// Byte-swaps `bytes` (whole elements of `dtype`) in place to native order.
+/// Nothing happens for native or single-byte dtypes, or for empty data.
+pub(crate) fn swap_to_native(dtype: &DType, bytes: &mut [u8]) {
+    let item = dtype.itemsize() as usize;
+    if bytes.is_empty() || item == 0 || dtype.is_native() {
+        return;
+    }
+    let plan = dtype.swap_plan();
+    if plan.is_empty() {
+        return;
+    }
+    for chunk in bytes.chunks_exact_mut(item) {
+        for &(o, l) in &plan {
+            chunk[o as usize..(o + l) as usize].reverse();
+        }
     }
 }
 
