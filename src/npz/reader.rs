@@ -218,6 +218,8 @@ struct Entry {
     uncompressed: u64,
     name_start: u32,
     name_len: u32,
+    /// Length of the raw (undecoded) name, as in the local header.
+    raw_name_len: u16,
     crc32: u32,
     method: u16,
     flags: u16,
@@ -490,6 +492,7 @@ impl NpzReader {
                 uncompressed: e.uncompressed_size,
                 name_start,
                 name_len,
+                raw_name_len: e.name.len() as u16,
                 crc32: e.crc32,
                 method: e.method,
                 flags: e.flags,
@@ -561,7 +564,7 @@ impl NpzReader {
             let e = &self.entries[i as usize];
             let min_end = off
                 .saturating_add(LOCAL_HEADER_LEN as u64)
-                .saturating_add(u64::from(e.name_len).min(0xFFFF))
+                .saturating_add(u64::from(e.raw_name_len))
                 .saturating_add(e.compressed);
             if min_end > next {
                 let name = self.name(i as usize).to_string();
@@ -1234,8 +1237,9 @@ impl NpzReader {
 
     fn preload(&mut self) -> Result<()> {
         let this = &*self;
+        // Non-.npy members have no NPY header to preload.
         let live: Vec<usize> = (0..this.entries.len())
-            .filter(|&i| this.entries[i].live)
+            .filter(|&i| this.entries[i].live && this.name(i).ends_with(".npy"))
             .collect();
         let results = par_map(live.len(), 64, |k| {
             let i = live[k];
