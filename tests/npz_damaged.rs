@@ -157,7 +157,7 @@ fn overlapping_members() {
 fn local_central_mismatch() {
     let data = npy("<i4", &[1], Order::C, &le(&[1i32]));
     let m = stored("a.npy", data.clone());
-    let (mut a, offs) = archive_with_offsets(&[m.clone()], b"");
+    let (mut a, offs) = archive_with_offsets(std::slice::from_ref(&m), b"");
     a[offs[0] as usize + 30] = b'z'; // local name "z.npy"
     let e = get_err(&a, "a");
     assert!(
@@ -165,7 +165,7 @@ fn local_central_mismatch() {
         "{e}"
     );
     assert_eq!(member_of(&e), Some("a.npy"));
-    let (mut a, offs) = archive_with_offsets(&[m.clone()], b"");
+    let (mut a, offs) = archive_with_offsets(std::slice::from_ref(&m), b"");
     a[offs[0] as usize + 8] = 8; // local method deflate
     let e = get_err(&a, "a");
     assert!(
