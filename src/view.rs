@@ -142,7 +142,9 @@ impl fmt::Debug for Bytes<'_> {
 pub struct ArrayView<'a> {
     header: Cow<'a, Header>,
     data: Bytes<'a>,
-    at: Location,
+    // Borrowed from a reader's per-member cache on the hot path, so building
+    // a view allocates nothing.
+    at: Cow<'a, Location>,
 }
 
 /// A view that owns (shares) its bytes and can outlive the reader that made it.
@@ -170,7 +172,7 @@ impl<'a> ArrayView<'a> {
         Ok(ArrayView {
             header,
             data,
-            at: Location::none(),
+            at: Cow::Owned(Location::none()),
         })
     }
 
@@ -179,6 +181,15 @@ impl<'a> ArrayView<'a> {
         header: Cow<'a, Header>,
         data: Bytes<'a>,
         at: Location,
+    ) -> ArrayView<'a> {
+        Self::from_checked_parts_at(header, data, Cow::Owned(at))
+    }
+
+    /// As [`ArrayView::from_checked_parts`], with a possibly borrowed location.
+    pub(crate) fn from_checked_parts_at(
+        header: Cow<'a, Header>,
+        data: Bytes<'a>,
+        at: Cow<'a, Location>,
     ) -> ArrayView<'a> {
         debug_assert_eq!(header.data_len().ok(), Some(data.as_slice().len() as u64));
         ArrayView { header, data, at }
@@ -216,7 +227,7 @@ impl<'a> ArrayView<'a> {
 
     /// Attaches a location (file, member, offset of the data) used in errors.
     pub fn with_location(mut self, at: Location) -> Self {
-        self.at = at;
+        self.at = Cow::Owned(at);
         self
     }
 
@@ -283,7 +294,7 @@ impl<'a> ArrayView<'a> {
         Ok(ArrayView {
             header: Cow::Owned(self.header.into_owned()),
             data,
-            at: self.at,
+            at: Cow::Owned(self.at.into_owned()),
         })
     }
 
@@ -415,39 +426,7 @@ impl<'a> ArrayView<'a> {
     /// the dtype requires), e.g. for records read field by field.
     pub fn to_native_bytes(&self) -> Result<AlignedBuf> {
         let mut buf = AlignedBuf::copy_from(self.data.as_slice())?;
-        let dtype = &self.header.dtype;
-        let item = dtype.itemsize() as usize;
-        if item == 0 || dtype.is_native() {
-            return Ok(buf);
-        }
-        let bytes = buf.as_mut_slice();
-        // Plain scalars (and complex halves, UCS-4 code units) swap in fixed
-        // units: do it word-wise. Records walk each item without building a
-        // plan, whose size a file could inflate.
-        if let DType::Scalar(s) = dtype {
-            let unit = match s.kind {
-                Kind::Complex => s.size / 2,
-                Kind::Unicode => 4,
-                _ => s.size,
-            };
-            match unit {
-                0 | 1 => {}
-                2 => bytemuck::cast_slice_mut::<u8, u16>(bytes)
-                    .iter_mut()
-                    .for_each(|v| *v = v.swap_bytes()),
-                4 => bytemuck::cast_slice_mut::<u8, u32>(bytes)
-                    .iter_mut()
-                    .for_each(|v| *v = v.swap_bytes()),
-                8 => bytemuck::cast_slice_mut::<u8, u64>(bytes)
-                    .iter_mut()
-                    .for_each(|v| *v = v.swap_bytes()),
-                u => bytes.chunks_exact_mut(u as usize).for_each(|c| c.reverse()),
-            }
-            return Ok(buf);
-        }
-        for chunk in bytes.chunks_exact_mut(item) {
-            dtype.swap_item(chunk);
-        }
+        swap_to_native(&self.header.dtype, buf.as_mut_slice());
         Ok(buf)
     }
 
@@ -594,6 +573,46 @@ impl<'a> ArrayView<'a> {
                 })
             })
             .collect()
+    }
+}
+
+/// Byte-swaps `bytes` (whole elements of `dtype`) in place to native order.
+/// Nothing happens for native or single-byte dtypes, or for empty data.
+pub(crate) fn swap_to_native(dtype: &DType, bytes: &mut [u8]) {
+    let item = dtype.itemsize() as usize;
+    if bytes.is_empty() || item == 0 || dtype.is_native() {
+        return;
+    }
+    // Plain scalars (and complex halves, UCS-4 code units) swap in fixed
+    // units: do it word-wise when the slice is aligned for the word. Records
+    // walk each item without building a plan, whose size a file could
+    // inflate (see `DType::swap_item`).
+    if let DType::Scalar(s) = dtype {
+        let unit = match s.kind {
+            Kind::Complex => s.size / 2,
+            Kind::Unicode => 4,
+            _ => s.size,
+        };
+        match unit {
+            0 | 1 => {}
+            2 => match bytemuck::try_cast_slice_mut::<u8, u16>(bytes) {
+                Ok(w) => w.iter_mut().for_each(|v| *v = v.swap_bytes()),
+                Err(_) => bytes.chunks_exact_mut(2).for_each(|c| c.reverse()),
+            },
+            4 => match bytemuck::try_cast_slice_mut::<u8, u32>(bytes) {
+                Ok(w) => w.iter_mut().for_each(|v| *v = v.swap_bytes()),
+                Err(_) => bytes.chunks_exact_mut(4).for_each(|c| c.reverse()),
+            },
+            8 => match bytemuck::try_cast_slice_mut::<u8, u64>(bytes) {
+                Ok(w) => w.iter_mut().for_each(|v| *v = v.swap_bytes()),
+                Err(_) => bytes.chunks_exact_mut(8).for_each(|c| c.reverse()),
+            },
+            u => bytes.chunks_exact_mut(u as usize).for_each(|c| c.reverse()),
+        }
+        return;
+    }
+    for chunk in bytes.chunks_exact_mut(item) {
+        dtype.swap_item(chunk);
     }
 }
 

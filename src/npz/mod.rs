@@ -2,9 +2,13 @@
 //! the shared zip record layer, plus [`recover`](recover) for archives whose
 //! writer died.
 
+mod cache;
+mod names;
 pub mod reader;
 pub mod recover;
 pub mod writer;
+
+pub use reader::{NpzReader, ReaderOptions};
 
 /// The zip member name for an array key: `key + ".npy"`, not doubled when
 /// the key already ends in `.npy`.

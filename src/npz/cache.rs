@@ -1,0 +1,133 @@
+//! The bounded cache of aligned, native-order copies used by
+//! [`NpzReader`](super::reader::NpzReader) for data that cannot be viewed in
+//! place: unaligned or byte-swapped stored members and deflated members.
+//!
+//! The budget is in bytes. A copy larger than the whole budget is handed out
+//! but never cached, so memory held by the cache stays below the budget.
+
+use crate::view::AlignedBuf;
+use lru::LruCache;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A cached copy: `buf[start..start + len]` holds the array data, aligned for
+/// any element type and in native byte order.
+#[derive(Clone, Debug)]
+pub(crate) struct Copy {
+    pub buf: Arc<AlignedBuf>,
+    pub start: usize,
+    pub len: usize,
+}
+
+struct Inner {
+    lru: LruCache<u32, Copy>,
+    bytes: usize,
+}
+
+/// An LRU of copies keyed by member index, bounded by total bytes.
+pub(crate) struct CopyCache {
+    inner: Mutex<Inner>,
+    limit: usize,
+}
+
+impl CopyCache {
+    /// A cache holding at most `limit` bytes of copies.
+    pub fn new(limit: usize) -> CopyCache {
+        CopyCache {
+            inner: Mutex::new(Inner {
+                lru: LruCache::unbounded(),
+                bytes: 0,
+            }),
+            limit,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The cache holds no invariant a panicking holder could break
+        // half-way (insert and evict keep `bytes` consistent before
+        // returning), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached copy of member `idx`, marking it most recently used.
+    pub fn get(&self, idx: u32) -> Option<Copy> {
+        if self.limit == 0 {
+            return None;
+        }
+        self.lock().lru.get(&idx).cloned()
+    }
+
+    /// Caches `copy` for member `idx` (unless it alone exceeds the budget),
+    /// evicting least recently used copies until the total fits.
+    pub fn insert(&self, idx: u32, copy: Copy) {
+        let size = copy.buf.len();
+        if size > self.limit {
+            return;
+        }
+        let mut g = self.lock();
+        if let Some(old) = g.lru.put(idx, copy) {
+            g.bytes = g.bytes.saturating_sub(old.buf.len());
+        }
+        g.bytes = g.bytes.saturating_add(size);
+        while g.bytes > self.limit {
+            match g.lru.pop_lru() {
+                Some((_, old)) => g.bytes = g.bytes.saturating_sub(old.buf.len()),
+                None => {
+                    g.bytes = 0;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Bytes currently held.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// Number of copies currently held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().lru.len()
+    }
+
+    /// Drops every cached copy.
+    pub fn clear(&self) {
+        let mut g = self.lock();
+        g.lru.clear();
+        g.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(n: usize) -> Copy {
+        Copy {
+            buf: Arc::new(AlignedBuf::zeroed(n).unwrap()),
+            start: 0,
+            len: n,
+        }
+    }
+
+    #[test]
+    fn bounded_by_bytes() {
+        let c = CopyCache::new(100);
+        c.insert(1, copy(40));
+        c.insert(2, copy(40));
+        assert_eq!(c.bytes(), 80);
+        assert!(c.get(1).is_some()); // 1 is now most recent
+        c.insert(3, copy(40));
+        assert_eq!(c.bytes(), 80);
+        assert!(c.get(2).is_none());
+        assert!(c.get(1).is_some());
+        c.insert(4, copy(101)); // larger than the budget: not cached
+        assert!(c.get(4).is_none());
+        assert_eq!(c.len(), 2);
+        c.clear();
+        assert_eq!(c.bytes(), 0);
+        let off = CopyCache::new(0);
+        off.insert(1, copy(0));
+        assert!(off.get(1).is_none());
+    }
+}

@@ -1,0 +1,298 @@
+//! NpzReader against archives written by numpy, Python's zipfile (data
+//! descriptors), Info-ZIP and mmnpz; plus naming rules, options and threads.
+//! Interop tests need Python with numpy (see tests/common).
+
+mod common;
+mod npz_support;
+
+use npz_support::*;
+use npzmap::npz::{NpzReader, ReaderOptions};
+use npzmap::zip::records::FLAG_UTF8;
+use npzmap::{DType, Error, Order};
+use std::path::Path;
+use std::sync::Arc;
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Zeroes the bytes of padding fields (numpy leaves them uninitialised).
+fn mask_padding(dtype: &DType, bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let item = dtype.itemsize() as usize;
+    if let Some(fields) = dtype.fields() {
+        for chunk in out.chunks_exact_mut(item.max(1)) {
+            for f in fields.iter().filter(|f| f.is_padding()) {
+                let (o, n) = (f.offset as usize, f.size() as usize);
+                chunk[o..o + n].fill(0);
+            }
+        }
+    }
+    out
+}
+
+/// Compares every key of `archive` with the manifest numpy wrote for it.
+fn check_against_manifest(archive: &Path, opts: ReaderOptions) -> usize {
+    let manifest = std::fs::read_to_string(archive.with_extension("npz.txt")).unwrap();
+    let npz = NpzReader::open_with(archive, opts).unwrap();
+    let what = archive.display();
+    let mut n = 0;
+    for line in manifest.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (key, descr, shape, fortran, hex) = (f[0], f[1], f[2], f[3], f[4]);
+        let shape: Vec<u64> = shape
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let want = unhex(hex);
+        let dtype = DType::parse(descr).unwrap();
+        let order = if fortran == "1" {
+            Order::Fortran
+        } else {
+            Order::C
+        };
+        let v = npz
+            .get_native(key)
+            .unwrap_or_else(|e| panic!("{what} {key}: {e}"));
+        assert_eq!(v.dtype(), &dtype, "{what} {key}");
+        assert_eq!(v.shape(), &shape[..], "{what} {key}");
+        assert_eq!(v.order(), order, "{what} {key}");
+        let want = mask_padding(&dtype, &want);
+        assert_eq!(mask_padding(&dtype, v.as_bytes()), want, "{what} {key}");
+        assert!(v.is_zero_copy(), "{what} {key}");
+        // the as-stored view, swapped by the view itself, agrees
+        let raw = npz.get(key).unwrap();
+        let raw_native = raw.to_native_bytes().unwrap();
+        assert_eq!(
+            mask_padding(&dtype, raw_native.as_slice()),
+            want,
+            "{what} {key}"
+        );
+        let owned = npz.get_owned(key).unwrap();
+        let owned_native = owned.to_native_bytes().unwrap();
+        assert_eq!(
+            mask_padding(&dtype, owned_native.as_slice()),
+            want,
+            "{what} {key}"
+        );
+        n += 1;
+    }
+    assert_eq!(
+        n,
+        npz.keys().filter(|k| k.as_bytes() != b"readme.txt").count(),
+        "{what}"
+    );
+    let report = npz.verify();
+    assert!(
+        report.is_ok(),
+        "{what}: {:?}",
+        report.errors().collect::<Vec<_>>()
+    );
+    n
+}
+
+#[test]
+fn numpy_and_zip_tools_interop() {
+    let Some(py) = common::python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/npz_support/interop.py");
+    let out = std::process::Command::new(&py)
+        .arg(script)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "npz") {
+            for opts in [
+                ReaderOptions::new(),
+                ReaderOptions::new()
+                    .cache(false)
+                    .cache_bytes(0)
+                    .verify_on_access(true),
+                ReaderOptions::new().preload(true).strict(true),
+            ] {
+                check_against_manifest(&p, opts);
+            }
+            seen.push(p.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    seen.sort();
+    for must in [
+        "savez.npz",
+        "savez_compressed.npz",
+        "descriptors.npz",
+        "comment.npz",
+    ] {
+        assert!(seen.iter().any(|s| s == must), "{seen:?}");
+    }
+    if std::path::Path::new("/usr/bin/zip").exists() {
+        for must in ["zip0.npz", "zip6.npz", "zipfz.npz"] {
+            assert!(seen.iter().any(|s| s == must), "{seen:?}");
+        }
+    }
+    if common::has_module(&py, "mmnpz") {
+        assert!(seen.iter().any(|s| s == "mmnpz.npz"), "{seen:?}");
+    }
+
+    // specifics
+    let npz = NpzReader::open(dir.path().join("savez.npz")).unwrap();
+    assert_eq!(
+        npz.get("U").unwrap().to_strings().unwrap(),
+        ["a", "éé", "日本語", ""]
+    );
+    assert_eq!(
+        npz.get("big_U").unwrap().to_strings().unwrap(),
+        ["héllo", "wörld", "名前"]
+    );
+    assert_eq!(
+        npz.get("S").unwrap().to_byte_strings().unwrap(),
+        [b"ab".to_vec(), b"".to_vec(), b"xyz\0q".to_vec()]
+    );
+    assert_eq!(npz.get("zero_d").unwrap().to_vec::<f64>().unwrap(), [3.25]);
+    assert!(npz.get("empty").unwrap().is_empty());
+    assert_eq!(
+        npz.get_slice::<u16>("dir/nested key").unwrap().to_vec(),
+        [0, 1, 2]
+    );
+    assert_eq!(
+        npz.get("v2_many_fields")
+            .unwrap()
+            .dtype()
+            .fields()
+            .unwrap()
+            .len(),
+        5000
+    );
+    let c = NpzReader::open(dir.path().join("comment.npz")).unwrap();
+    assert_eq!(c.comment(), b"an archive comment");
+    assert_eq!(
+        c.read_member("readme.txt").unwrap().as_ref(),
+        b"not an array"
+    );
+    assert!(c.keys().any(|k| k == "readme.txt"));
+    assert!(c.get("readme.txt").is_err());
+}
+
+#[test]
+fn pickled_member_is_refused() {
+    let Some(py) = common::python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("obj.npz");
+    common::run(
+        &py,
+        "import numpy as np, sys\nnp.savez(sys.argv[1], obj=np.array([{'a': 1}, None], dtype=object), ok=np.arange(3))",
+        &[&p],
+    );
+    let npz = NpzReader::open(&p).unwrap();
+    assert!(matches!(npz.get("obj"), Err(Error::ObjectArray { .. })));
+    assert_eq!(npz.get("ok").unwrap().to_vec::<i64>().unwrap(), [0, 1, 2]);
+    let pre = NpzReader::open_with(&p, ReaderOptions::new().preload(true)).unwrap();
+    assert_eq!(pre.preload_errors().len(), 1);
+    assert_eq!(pre.preload_errors()[0].0, "obj.npy");
+    let e = NpzReader::open_with(&p, ReaderOptions::new().preload(true).strict(true)).unwrap_err();
+    assert_eq!(e.location().member.as_deref(), Some("obj.npy"));
+}
+
+#[test]
+fn names_duplicates_and_cp437() {
+    let one = npy("<i4", &[1], Order::C, &le(&[1i32]));
+    let two = npy("<i4", &[1], Order::C, &le(&[2i32]));
+    let three = npy("<i4", &[1], Order::C, &le(&[3i32]));
+    let mut cp = stored("x", one.clone());
+    cp.name = b"\x82t\xe9.npy".to_vec(); // cp437: "étΘ.npy"
+    cp.flags = 0;
+    let mut utf = stored("ü.npy", two.clone());
+    utf.flags = FLAG_UTF8;
+    let bytes = archive(&[
+        stored("a.npy", one.clone()),
+        stored("b.npy", two.clone()),
+        stored("a.npy", three.clone()), // duplicate: last wins
+        stored("c", one.clone()),       // exact name beats c.npy (np.load)
+        stored("c.npy", two.clone()),
+        cp,
+        utf,
+    ]);
+    let (_d, path) = temp(&bytes);
+    let npz = NpzReader::open(&path).unwrap();
+    assert_eq!(npz.keys().collect::<Vec<_>>(), ["b", "a", "c", "étΘ", "ü"]);
+    assert_eq!(npz.len(), 5);
+    assert_eq!(npz.duplicates(), ["a.npy", "c.npy"]);
+    assert_eq!(npz.get("a").unwrap().to_vec::<i32>().unwrap(), [3]);
+    assert_eq!(npz.get("a.npy").unwrap().to_vec::<i32>().unwrap(), [3]);
+    assert_eq!(npz.get("étΘ").unwrap().to_vec::<i32>().unwrap(), [1]);
+    assert_eq!(npz.get("ü").unwrap().to_vec::<i32>().unwrap(), [2]);
+    assert_eq!(npz.read_member("c").unwrap().as_ref(), &one[..]);
+    assert_eq!(npz.members().count(), 7);
+    assert_eq!(npz.members().filter(|m| m.shadowed).count(), 2);
+    assert_eq!(npz.iter().count(), 5);
+}
+
+#[test]
+fn many_threads_read_random_members() {
+    let n = 300usize;
+    let members: Vec<M> = (0..n)
+        .map(|i| {
+            let vals: Vec<f64> = (0..(i % 17 + 1)).map(|j| (i * 100 + j) as f64).collect();
+            let data = if i % 3 == 0 {
+                let be: Vec<u8> = vals.iter().flat_map(|v| v.to_be_bytes()).collect();
+                npy(">f8", &[vals.len() as u64], Order::C, &be)
+            } else {
+                npy("<f8", &[vals.len() as u64], Order::C, &le(&vals))
+            };
+            if i % 5 == 0 {
+                deflated(&format!("m{i}.npy"), data)
+            } else {
+                stored(&format!("m{i}.npy"), data)
+            }
+        })
+        .collect();
+    let (_d, path) = temp(&archive(&members));
+    for (opts, budget) in [
+        (ReaderOptions::new().cache_bytes(4096), 4096),
+        (
+            ReaderOptions::new().cache(false).cache_bytes(1 << 20),
+            1 << 20,
+        ),
+    ] {
+        let npz = Arc::new(NpzReader::open_with(&path, opts).unwrap());
+        std::thread::scope(|s| {
+            for t in 0..8u64 {
+                let npz = npz.clone();
+                s.spawn(move || {
+                    let mut x = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                    for _ in 0..2000 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let i = (x % n as u64) as usize;
+                        let s = npz.get_slice::<f64>(&format!("m{i}")).unwrap();
+                        assert_eq!(s.len(), i % 17 + 1);
+                        assert_eq!(s[0], (i * 100) as f64);
+                        assert_eq!(s[s.len() - 1], (i * 100 + s.len() - 1) as f64);
+                        let v = npz.get(&format!("m{i}")).unwrap();
+                        assert_eq!(v.to_vec::<f64>().unwrap()[0], (i * 100) as f64);
+                    }
+                });
+            }
+        });
+        assert!(npz.cached_bytes() <= budget);
+        assert!(npz.verify().is_ok());
+    }
+}
+
+#[test]
+fn reader_is_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<NpzReader>();
+    check::<npzmap::npz::reader::ArraySlice<'static, u8>>();
+}
