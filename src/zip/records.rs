@@ -497,13 +497,8 @@ impl EndOfCentralDirectory {
                 at: Location::offset(0),
             });
         };
-        Self::parse_at_window(buf, pos as u64, base).map_err(|e| {
-            if base == 0 {
-                e
-            } else {
-                e.shift_offset(base)
-            }
-        })
+        Self::parse_at_window(buf, pos as u64, base)
+            .map_err(|e| if base == 0 { e } else { e.shift_offset(base) })
     }
 
     /// Parses the EOCD record known to be at `pos`.

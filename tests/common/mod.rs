@@ -55,7 +55,11 @@ pub fn run(py: &Path, script: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Str
 }
 
 /// Like [`run`] but returns `Err(stderr)` instead of panicking.
-pub fn try_run(py: &Path, script: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Result<String, String> {
+pub fn try_run(
+    py: &Path,
+    script: &str,
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+) -> Result<String, String> {
     let mut cmd = Command::new(py);
     cmd.arg("-c").arg(script);
     for a in args {
