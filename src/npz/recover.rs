@@ -208,8 +208,16 @@ impl Src<'_> {
 }
 
 enum Member {
-    Good { entry: CentralEntry, end: u64 },
-    Bad { reason: String, resume: u64 },
+    Good {
+        entry: CentralEntry,
+        end: u64,
+    },
+    Bad {
+        reason: String,
+        /// Where the member's data would end, if known (diagnostic only).
+        #[allow(dead_code)]
+        resume: u64,
+    },
 }
 
 struct Scan {
@@ -257,13 +265,16 @@ impl Scan {
                             scan.end = end;
                             end
                         }
-                        Member::Bad { reason, resume } => {
+                        Member::Bad { reason, .. } => {
                             scan.dropped.push(Dropped {
                                 name,
                                 offset: pos,
                                 reason,
                             });
-                            src.resync(resume)?
+                            // Resume right after this signature: a false
+                            // header (in a prefix, say) may claim a length
+                            // that would skip real members.
+                            src.resync(pos + 4)?
                         }
                     }
                 }

@@ -452,13 +452,50 @@ impl Sink {
             self.buf.extend_from_slice(data);
             return Ok(());
         }
-        self.flush_buf()?;
         if data.len() >= self.cap / 2 {
-            self.raw_write(data)
-        } else {
-            self.buf.extend_from_slice(data);
-            Ok(())
+            // Large: buffered bytes and `data` in one system call, no copy.
+            return self.raw_write_pair(data);
         }
+        self.flush_buf()?;
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Writes the buffer followed by `data` with vectored writes.
+    fn raw_write_pair(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.fail_after.is_some() || self.buf.is_empty() {
+            self.flush_buf()?;
+            return self.raw_write(data);
+        }
+        let total = self.buf.len() + data.len();
+        let mut done = 0usize;
+        while done < total {
+            let bufs = if done < self.buf.len() {
+                [io::IoSlice::new(&self.buf[done..]), io::IoSlice::new(data)]
+            } else {
+                [
+                    io::IoSlice::new(&data[done - self.buf.len()..]),
+                    io::IoSlice::new(&[]),
+                ]
+            };
+            match self.file.write_vectored(&bufs) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    done += n;
+                    self.flushed += n as u64;
+                    self.written += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Keep the logical state consistent: whatever was not
+                    // written is dropped by the caller's rollback.
+                    self.buf.clear();
+                    return Err(e);
+                }
+            }
+        }
+        self.buf.clear();
+        Ok(())
     }
 
     /// Overwrites bytes already written (flushing the buffer first).
@@ -771,10 +808,13 @@ impl NpzWriter {
         scratch.clear();
         lh.write(&mut scratch);
         scratch.extend_from_slice(hb);
+        // One system call per member in the common case; the member is
+        // handed to the OS before `write` returns (survives a process crash).
         let r = self
             .sink
             .write(&scratch)
-            .and_then(|_| self.sink.write(data));
+            .and_then(|_| self.sink.write(data))
+            .and_then(|_| self.sink.flush_buf());
         self.scratch = scratch;
         if let Err(e) = r {
             self.roll_back(start);
@@ -969,6 +1009,7 @@ impl Drop for NpzWriter {
 /// let mut e = w.begin("f", DType::parse("<f4").unwrap(), &[2], Order::Fortran).unwrap();
 /// e.append(&[1.0f32, 2.0]).unwrap(); // one column of 2 values
 /// assert!(e.append(&[3.0f32]).is_err()); // not a whole column: member removed
+/// drop(e);
 /// let mut e = w.begin("f", DType::parse("<f4").unwrap(), &[2], Order::Fortran).unwrap();
 /// e.append_bytes(&[0u8; 16]).unwrap();
 /// assert_eq!(e.rows(), 2);
@@ -1044,7 +1085,7 @@ impl EntryWriter<'_> {
             .at_member(self.member.clone()));
         }
         let n = bytes.len() as u64;
-        if n % self.row_len != 0 {
+        if !n.is_multiple_of(self.row_len) {
             let e = Error::ShapeMismatch {
                 reason: format!(
                     "{n} bytes is not a whole number of rows of {} bytes",
