@@ -34,4 +34,5 @@ pub mod zip;
 pub use dtype::{DType, Element};
 pub use error::{Error, Location, Result};
 pub use npy::header::{Header, Order};
+pub use npz::{NpzReader, NpzWriter, ReaderOptions, WriterOptions};
 pub use view::{ArrayView, OwnedArray};

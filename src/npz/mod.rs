@@ -9,6 +9,8 @@ pub mod recover;
 pub mod writer;
 
 pub use reader::{NpzReader, ReaderOptions};
+pub use recover::{RecoverReport, recover, recover_in_place};
+pub use writer::{DosDateTime, EntryWriter, NpzWriter, WriterOptions};
 
 /// The zip member name for an array key: `key + ".npy"`, not doubled when
 /// the key already ends in `.npy`.

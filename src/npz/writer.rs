@@ -1,1 +1,1181 @@
-//! Archive writer (being built).
+//! The archive writer: [`NpzWriter`].
+//!
+//! Writes `.npz` archives that `np.load` reads, one stored member per array,
+//! straight to disk: a member is a local header, the npy header (byte-identical
+//! to `np.save`) and the array bytes. Nothing but the central directory
+//! entries (about 40 bytes plus the name per member) is kept in memory.
+//!
+//! * **Alignment**: every member's data (the npy file) starts on a multiple of
+//!   64 bytes of the file (configurable, [`WriterOptions::align`]) through an
+//!   alignment extra field (ID `0xd935`) in the local header; as the npy header
+//!   is a multiple of 64 bytes long, the array data is aligned too.
+//! * **ZIP64 exactly when needed**: a known-size member gets a local ZIP64
+//!   extra only if it is 4 GiB or larger; streamed members ([`EntryWriter`])
+//!   always reserve it. The central directory carries ZIP64 fields only where
+//!   a value needs them and ZIP64 end records only when the entry count,
+//!   directory size or offset need them.
+//! * **Deterministic**: timestamps are 1980-01-01 00:00 unless set with
+//!   [`WriterOptions::timestamp`]; the same input gives the same bytes.
+//! * **Errors mid-entry** (an I/O error, a bad row in a stream, dropping an
+//!   unfinished [`EntryWriter`]) remove the partial member: the file is
+//!   truncated back to where the member began and the writer stays usable.
+//!
+//! # Appending and crash safety
+//!
+//! [`NpzWriter::append`] never modifies a byte that is already in the file.
+//! It reads the end records from the file's tail and copies the old central
+//! directory into memory (its size is checked against the file size and every
+//! entry is parsed). New members are written **after the old end records**, so
+//! the old archive stays a complete prefix of the file; [`NpzWriter::close`]
+//! then writes a new central directory — the old entries verbatim followed by
+//! the new ones — and new end records (keeping the archive comment and any
+//! bytes before the first entry). Readers find the last end record of the
+//! file and follow its offsets, so the old directory in the middle is just
+//! dead bytes.
+//!
+//! The central directory is only written at close. If the process dies
+//! before that, the file ends with members but no (new) directory;
+//! [`recover`](crate::npz::recover) rebuilds one from the local headers. It
+//! keeps every member whose [`NpzWriter::write`] or [`EntryWriter::finish`]
+//! had returned (each member's CRC is checked) and all members the archive
+//! had before an append began; a member being written at the time of the
+//! crash is dropped. [`NpzWriter::sync`] makes everything written so far
+//! durable (one `fsync` of the data: nothing else is needed, as the directory
+//! does not exist yet and recovery needs only the members); [`close`]
+//! fsyncs after writing the directory unless [`WriterOptions::fsync`] is off.
+//!
+//! A streamed member's local header is written first with an "unknown" size
+//! (`u64::MAX` in its ZIP64 extra) and patched with one positioned write of
+//! the local header and npy header when it is finished, so a crash mid-stream
+//! leaves a member recovery recognises as incomplete.
+//!
+//! [`close`]: NpzWriter::close
+//!
+//! ```
+//! use npzmap::npz::writer::NpzWriter;
+//! use npzmap::{DType, Order};
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("a.npz");
+//! let mut w = NpzWriter::create(&path).unwrap();
+//! w.write("x", &[1.0f64, 2.0, 3.0, 4.0], &[2, 2], Order::C).unwrap();
+//! let mut s = w.begin("rows", DType::parse("<i4").unwrap(), &[3], Order::C).unwrap();
+//! s.append(&[1i32, 2, 3]).unwrap();
+//! s.append(&[4i32, 5, 6, 7, 8, 9]).unwrap();
+//! assert_eq!(s.finish().unwrap(), 3);
+//! w.close().unwrap();
+//!
+//! // later: add more
+//! let mut w = NpzWriter::append(&path).unwrap();
+//! w.write("y", &[7u8], &[], Order::C).unwrap();
+//! assert_eq!(w.len(), 3);
+//! w.close().unwrap();
+//! ```
+
+use crate::dtype::{DType, Element, MAX_DIMS};
+use crate::error::{Error, Location, Result};
+use crate::npy::header::{Header, Order, Version};
+use crate::npz::member_name;
+use crate::view::ArrayView;
+use crate::zip::records::{
+    CentralEntry, CentralEntryRef, DOS_DATE_1980, EOCD_LEN, EndOfCentralDirectory,
+    LOCAL_HEADER_LEN, LOCAL_ZIP64_EXTRA_LEN, LocalHeader, LocalZip64, MAX32, TAIL_WINDOW,
+    align_padding, central_entries, write_end_records,
+};
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Default write buffer size; writes at least this large bypass the buffer.
+const BUF_SIZE: usize = 1 << 20;
+
+/// An MS-DOS timestamp as stored in zip headers (2-second resolution,
+/// years 1980-2107).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DosDateTime {
+    /// DOS date: `(year - 1980) << 9 | month << 5 | day`.
+    pub date: u16,
+    /// DOS time: `hour << 11 | minute << 5 | second / 2`.
+    pub time: u16,
+}
+
+impl DosDateTime {
+    /// 1980-01-01 00:00:00, the default (deterministic output).
+    pub const EPOCH: DosDateTime = DosDateTime {
+        date: DOS_DATE_1980,
+        time: 0,
+    };
+
+    /// From calendar fields; seconds are rounded down to even.
+    ///
+    /// ```
+    /// use npzmap::npz::writer::DosDateTime;
+    /// let t = DosDateTime::new(2024, 5, 17, 13, 45, 31).unwrap();
+    /// assert_eq!(t.date, (44 << 9) | (5 << 5) | 17);
+    /// assert_eq!(t.time, (13 << 11) | (45 << 5) | 15);
+    /// assert!(DosDateTime::new(1979, 1, 1, 0, 0, 0).is_err());
+    /// ```
+    pub fn new(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> Result<Self> {
+        if !(1980..=2107).contains(&year)
+            || !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return Err(Error::invalid_argument(format!(
+                "timestamp {year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02} \
+                 cannot be stored as an MS-DOS date (1980-2107)"
+            )));
+        }
+        Ok(DosDateTime {
+            date: ((year - 1980) << 9) | (u16::from(month) << 5) | u16::from(day),
+            time: (u16::from(hour) << 11) | (u16::from(minute) << 5) | u16::from(second / 2),
+        })
+    }
+
+    /// From raw DOS date and time fields.
+    pub const fn from_raw(date: u16, time: u16) -> Self {
+        DosDateTime { date, time }
+    }
+}
+
+impl Default for DosDateTime {
+    fn default() -> Self {
+        DosDateTime::EPOCH
+    }
+}
+
+/// Options for [`NpzWriter`]; start from [`NpzWriter::options`].
+///
+/// ```
+/// use npzmap::npz::writer::NpzWriter;
+/// use npzmap::Order;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.npz");
+/// std::fs::write(&path, b"old").unwrap();
+/// let mut w = NpzWriter::options().align(4096).replace(true).create(&path).unwrap();
+/// w.write("x", &[1u16, 2, 3], &[3], Order::C).unwrap();
+/// w.close().unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    align: u64,
+    replace: bool,
+    allow_duplicates: bool,
+    stamp: DosDateTime,
+    fsync: bool,
+    buffer: usize,
+    fail_after: Option<u64>,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            align: 64,
+            replace: false,
+            allow_duplicates: false,
+            stamp: DosDateTime::EPOCH,
+            fsync: true,
+            buffer: BUF_SIZE,
+            fail_after: None,
+        }
+    }
+}
+
+impl WriterOptions {
+    /// Member data starts on a multiple of `align` bytes (a power of two up
+    /// to 32768; 1 turns alignment off). Default 64.
+    pub fn align(mut self, align: u64) -> Self {
+        self.align = align;
+        self
+    }
+
+    /// [`WriterOptions::create`] replaces an existing file instead of failing
+    /// with [`Error::AlreadyExists`]. Default false.
+    pub fn replace(mut self, replace: bool) -> Self {
+        self.replace = replace;
+        self
+    }
+
+    /// Allow two members of the same name (np.load then sees the last one).
+    /// Default false: [`Error::DuplicateName`].
+    pub fn allow_duplicates(mut self, allow: bool) -> Self {
+        self.allow_duplicates = allow;
+        self
+    }
+
+    /// Timestamp of new members. Default 1980-01-01 00:00.
+    pub fn timestamp(mut self, stamp: DosDateTime) -> Self {
+        self.stamp = stamp;
+        self
+    }
+
+    /// `fsync` the file at [`NpzWriter::close`]. Default true.
+    pub fn fsync(mut self, fsync: bool) -> Self {
+        self.fsync = fsync;
+        self
+    }
+
+    /// Size of the write buffer in bytes (default 1 MiB); larger writes go
+    /// straight to the file.
+    pub fn buffer_size(mut self, bytes: usize) -> Self {
+        self.buffer = bytes.max(4096);
+        self
+    }
+
+    /// Testing aid: the write that would take the total written past
+    /// `bytes` writes what fits and fails, once (simulates an I/O error).
+    #[doc(hidden)]
+    pub fn fail_after_bytes(mut self, bytes: u64) -> Self {
+        self.fail_after = Some(bytes);
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        if !self.align.is_power_of_two() || self.align > 32768 {
+            return Err(Error::invalid_argument(format!(
+                "alignment must be a power of two between 1 and 32768, not {}",
+                self.align
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates a new archive at `path` ([`Error::AlreadyExists`] if there is
+    /// a file, unless [`WriterOptions::replace`]).
+    pub fn create(&self, path: impl AsRef<Path>) -> Result<NpzWriter> {
+        let path = path.as_ref();
+        self.check().map_err(|e| e.at_path(path))?;
+        let mut oo = OpenOptions::new();
+        oo.read(true).write(true);
+        if self.replace {
+            oo.create(true).truncate(true);
+        } else {
+            oo.create_new(true);
+        }
+        let file = oo.open(path).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                Error::AlreadyExists {
+                    at: Location::path(path),
+                }
+            } else {
+                Error::io_path("create", e, path)
+            }
+        })?;
+        Ok(NpzWriter::from_parts(
+            path,
+            file,
+            self.clone(),
+            OldArchive::default(),
+        ))
+    }
+
+    /// Opens an existing archive to add members (see the [module
+    /// docs](self) for how this stays crash-safe). A file that is not a zip
+    /// archive is refused with [`Error::NotAZip`] and left untouched.
+    pub fn append(&self, path: impl AsRef<Path>) -> Result<NpzWriter> {
+        let path = path.as_ref();
+        self.check().map_err(|e| e.at_path(path))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io_path("open", e, path))?;
+        let old = OldArchive::read(&file).map_err(|e| e.at_path(path))?;
+        Ok(NpzWriter::from_parts(path, file, self.clone(), old))
+    }
+}
+
+/// What an appended-to archive already holds.
+#[derive(Default)]
+struct OldArchive {
+    /// Bytes before the archive proper; recorded offsets are relative to it.
+    base: u64,
+    /// File length: new members start here.
+    end: u64,
+    /// The old central directory entries, verbatim.
+    cd: Vec<u8>,
+    entries: u64,
+    names: HashSet<Box<[u8]>>,
+    comment: Vec<u8>,
+}
+
+fn read_exact_at(file: &File, len: u64, offset: u64, what: &'static str) -> Result<Vec<u8>> {
+    let n = usize::try_from(len).map_err(|_| Error::Zip {
+        reason: format!("{what} of {len} bytes does not fit in memory"),
+        at: Location::offset(offset),
+    })?;
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(n).map_err(|_| Error::Zip {
+        reason: format!("{what} of {len} bytes does not fit in memory"),
+        at: Location::offset(offset),
+    })?;
+    buf.resize(n, 0);
+    file.read_exact_at(&mut buf, offset)
+        .map_err(|e| Error::io("read", e, Location::offset(offset)))?;
+    Ok(buf)
+}
+
+impl OldArchive {
+    fn read(file: &File) -> Result<OldArchive> {
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat", e, Location::none()))?
+            .len();
+        let tail_start = len.saturating_sub(TAIL_WINDOW as u64);
+        let tail = read_exact_at(file, len - tail_start, tail_start, "archive tail")?;
+        let end = EndOfCentralDirectory::find_in_window(&tail, tail_start)?;
+        // cd_start + cd_size = cd_end <= EOCD offset < len: bounded by the file.
+        let cd_start = end.cd_start();
+        let cd_len = end
+            .cd_end()
+            .checked_sub(cd_start)
+            .ok_or_else(|| Error::Zip {
+                reason: "central directory ends before it starts".into(),
+                at: Location::offset(cd_start),
+            })?;
+        if cd_start.checked_add(cd_len).is_none_or(|e| e > len) {
+            return Err(Error::Zip {
+                reason: "central directory runs past the end of the file".into(),
+                at: Location::offset(cd_start),
+            });
+        }
+        // Each entry takes at least 46 bytes: a count the directory cannot
+        // hold is an error, not an allocation.
+        if end.entries > cd_len / 46 {
+            return Err(Error::Zip {
+                reason: format!(
+                    "end record claims {} entries in a {cd_len}-byte central directory",
+                    end.entries
+                ),
+                at: Location::offset(end.eocd_offset),
+            });
+        }
+        let cd = read_exact_at(file, cd_len, cd_start, "central directory")?;
+        let rel = EndOfCentralDirectory {
+            eocd_offset: cd_len,
+            zip64_offset: None,
+            entries: end.entries,
+            cd_size: cd_len,
+            cd_offset: 0,
+            comment_len: end.comment_len,
+            prefix: 0,
+        };
+        let mut names = HashSet::new();
+        let mut used = 0u64;
+        let mut count = 0u64;
+        for e in central_entries(&cd, &rel) {
+            let e: CentralEntryRef<'_> = e.map_err(|e| e.shift_offset(cd_start))?;
+            used = e.offset + e.len();
+            count += 1;
+            names.insert(Box::<[u8]>::from(e.name));
+        }
+        if count != end.entries {
+            return Err(Error::Zip {
+                reason: format!(
+                    "central directory holds {count} entries, the end record says {}",
+                    end.entries
+                ),
+                at: Location::offset(cd_start),
+            });
+        }
+        let mut cd = cd;
+        cd.truncate(used as usize);
+        let c_start = end.eocd_offset + EOCD_LEN as u64;
+        let c_len = u64::from(end.comment_len).min(len.saturating_sub(c_start));
+        let comment = tail
+            .get((c_start - tail_start) as usize..)
+            .and_then(|t| t.get(..c_len as usize))
+            .unwrap_or(&[])
+            .to_vec();
+        Ok(OldArchive {
+            base: end.prefix,
+            end: len,
+            cd,
+            entries: count,
+            names,
+            comment,
+        })
+    }
+}
+
+/// The file plus a write buffer, tracking the logical end position.
+struct Sink {
+    file: File,
+    buf: Vec<u8>,
+    cap: usize,
+    /// File offset where the buffered bytes go.
+    flushed: u64,
+    /// Bytes written to the file in total (fault injection).
+    written: u64,
+    fail_after: Option<u64>,
+}
+
+impl Sink {
+    fn pos(&self) -> u64 {
+        self.flushed + self.buf.len() as u64
+    }
+
+    fn raw_write(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(limit) = self.fail_after {
+            let room = limit.saturating_sub(self.written);
+            if (data.len() as u64) > room {
+                let part = &data[..room as usize];
+                self.file.write_all(part)?;
+                self.written += part.len() as u64;
+                self.flushed += part.len() as u64;
+                self.fail_after = None; // one-shot
+                return Err(io::Error::other("injected write failure"));
+            }
+        }
+        self.file.write_all(data)?;
+        self.written += data.len() as u64;
+        self.flushed += data.len() as u64;
+        Ok(())
+    }
+
+    fn flush_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.raw_write(&buf);
+        self.buf = buf;
+        self.buf.clear();
+        r
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.buf.len() + data.len() <= self.cap {
+            self.buf.extend_from_slice(data);
+            return Ok(());
+        }
+        if data.len() >= self.cap / 2 {
+            // Large: buffered bytes and `data` in one system call, no copy.
+            return self.raw_write_pair(data);
+        }
+        self.flush_buf()?;
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Writes the buffer followed by `data` with vectored writes.
+    fn raw_write_pair(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.fail_after.is_some() || self.buf.is_empty() {
+            self.flush_buf()?;
+            return self.raw_write(data);
+        }
+        let total = self.buf.len() + data.len();
+        let mut done = 0usize;
+        while done < total {
+            let bufs = if done < self.buf.len() {
+                [io::IoSlice::new(&self.buf[done..]), io::IoSlice::new(data)]
+            } else {
+                [
+                    io::IoSlice::new(&data[done - self.buf.len()..]),
+                    io::IoSlice::new(&[]),
+                ]
+            };
+            match self.file.write_vectored(&bufs) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    done += n;
+                    self.flushed += n as u64;
+                    self.written += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Keep the logical state consistent: whatever was not
+                    // written is dropped by the caller's rollback.
+                    self.buf.clear();
+                    return Err(e);
+                }
+            }
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Overwrites bytes already written (flushing the buffer first).
+    fn write_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
+        self.flush_buf()?;
+        if let Some(limit) = self.fail_after
+            && self.written.saturating_add(data.len() as u64) > limit
+        {
+            self.fail_after = None;
+            return Err(io::Error::other("injected write failure"));
+        }
+        self.file.write_all_at(data, offset)?;
+        self.written += data.len() as u64;
+        Ok(())
+    }
+
+    /// Drops everything after `pos`: buffered bytes and file contents.
+    fn truncate(&mut self, pos: u64) -> io::Result<()> {
+        self.buf.clear();
+        self.file.set_len(pos)?;
+        self.file.seek(SeekFrom::Start(pos))?;
+        self.flushed = pos;
+        Ok(())
+    }
+}
+
+/// A member of the new central directory, compact.
+struct NewEntry {
+    name: Box<str>,
+    crc32: u32,
+    size: u64,
+    /// Local header offset relative to the archive start.
+    offset: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    /// A failure that could not be rolled back; only drop is possible.
+    Broken,
+    Closed,
+}
+
+/// Writes a `.npz` archive member by member; see the [module docs](self).
+///
+/// `NpzWriter` is `Send`. Call [`NpzWriter::close`] to write the central
+/// directory and see errors; dropping the writer closes it best-effort.
+pub struct NpzWriter {
+    path: PathBuf,
+    sink: Sink,
+    opts: WriterOptions,
+    old: OldArchive,
+    entries: Vec<NewEntry>,
+    names: HashSet<Box<str>>,
+    state: State,
+    /// The last npy header and its bytes (many members share a header).
+    header_cache: Option<(Header, Vec<u8>)>,
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for NpzWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpzWriter")
+            .field("path", &self.path)
+            .field("entries", &self.len())
+            .field("position", &self.sink.pos())
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+fn check_name(key: &str) -> Result<String> {
+    let bad = |reason: &str| Error::InvalidName {
+        name: key.to_string(),
+        reason: reason.to_string(),
+        at: Location::none(),
+    };
+    if key.is_empty() {
+        return Err(bad("the name is empty"));
+    }
+    if key.contains('\0') {
+        return Err(bad("the name contains a NUL character"));
+    }
+    let member = member_name(key);
+    if member.len() > 0xFFFF {
+        return Err(bad("the member name is longer than 65535 bytes"));
+    }
+    Ok(member)
+}
+
+fn check_header(header: &Header) -> Result<u64> {
+    if header.shape.len() > MAX_DIMS {
+        return Err(Error::ShapeMismatch {
+            reason: format!(
+                "{} dimensions; numpy allows at most {MAX_DIMS}",
+                header.shape.len()
+            ),
+            at: Location::none(),
+        });
+    }
+    header.data_len()
+}
+
+impl NpzWriter {
+    /// Options: alignment, replace, duplicates, timestamp, fsync.
+    pub fn options() -> WriterOptions {
+        WriterOptions::default()
+    }
+
+    /// Creates a new archive; [`Error::AlreadyExists`] if `path` exists.
+    pub fn create(path: impl AsRef<Path>) -> Result<NpzWriter> {
+        WriterOptions::default().create(path)
+    }
+
+    /// Creates a new archive, replacing any file at `path`.
+    pub fn create_or_replace(path: impl AsRef<Path>) -> Result<NpzWriter> {
+        WriterOptions::default().replace(true).create(path)
+    }
+
+    /// Opens an existing archive (written by anyone: numpy, Info-ZIP, ...)
+    /// to add members. Existing bytes are never modified; see the [module
+    /// docs](self).
+    pub fn append(path: impl AsRef<Path>) -> Result<NpzWriter> {
+        WriterOptions::default().append(path)
+    }
+
+    fn from_parts(path: &Path, file: File, opts: WriterOptions, old: OldArchive) -> NpzWriter {
+        let mut file = file;
+        // Appending: new members go after everything that is there.
+        let _ = file.seek(SeekFrom::Start(old.end));
+        NpzWriter {
+            path: path.to_path_buf(),
+            sink: Sink {
+                file,
+                buf: Vec::with_capacity(opts.buffer),
+                cap: opts.buffer,
+                flushed: old.end,
+                written: 0,
+                fail_after: opts.fail_after,
+            },
+            opts,
+            old,
+            entries: Vec::new(),
+            names: HashSet::new(),
+            state: State::Open,
+            header_cache: None,
+            scratch: Vec::with_capacity(4096),
+        }
+    }
+
+    /// The archive's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of members (including those of an appended-to archive).
+    pub fn len(&self) -> u64 {
+        self.old.entries + self.entries.len() as u64
+    }
+
+    /// True if the archive has no members.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a member for `key` exists (`key` as passed to `write`).
+    pub fn contains(&self, key: &str) -> bool {
+        let m = member_name(key);
+        self.names.contains(m.as_str()) || self.old.names.contains(m.as_bytes())
+    }
+
+    fn err_here(&self, e: Error, member: Option<&str>) -> Error {
+        let e = e.at_path(&self.path);
+        match member {
+            Some(m) => e.at_member(m),
+            None => e,
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        match self.state {
+            State::Open => Ok(()),
+            _ => Err(Error::Closed {
+                at: Location::path(&self.path),
+            }),
+        }
+    }
+
+    /// Validates a new member's name and header; returns the member name
+    /// and the data length.
+    fn prepare(&self, key: &str, header: &Header) -> Result<(String, u64)> {
+        self.check_open()?;
+        let member = check_name(key).map_err(|e| self.err_here(e, None))?;
+        if !self.opts.allow_duplicates
+            && (self.names.contains(member.as_str()) || self.old.names.contains(member.as_bytes()))
+        {
+            return Err(Error::DuplicateName {
+                name: member,
+                at: Location::path(&self.path),
+            });
+        }
+        let len = check_header(header).map_err(|e| self.err_here(e, Some(&member)))?;
+        Ok((member, len))
+    }
+
+    /// The npy header bytes, reusing the last ones when the header repeats.
+    fn header_bytes(&mut self, header: &Header) -> Result<()> {
+        if self.header_cache.as_ref().is_none_or(|(h, _)| h != header) {
+            let bytes = header.to_bytes()?;
+            self.header_cache = Some((header.clone(), bytes));
+        }
+        Ok(())
+    }
+
+    fn local_header(&self, member: &str, crc32: u32, size: u64, zip64: LocalZip64) -> LocalHeader {
+        let at = self.sink.pos();
+        let unpadded = (LOCAL_HEADER_LEN + member.len()) as u64
+            + if zip64 == LocalZip64::Yes {
+                LOCAL_ZIP64_EXTRA_LEN as u64
+            } else {
+                0
+            };
+        let pad = align_padding(at + unpadded, self.opts.align);
+        let mut lh = LocalHeader::stored(member, crc32, size, zip64, pad);
+        lh.date = self.opts.stamp.date;
+        lh.time = self.opts.stamp.time;
+        lh
+    }
+
+    /// Truncates back to `start` after a failed member; if even that fails
+    /// the writer is unusable.
+    fn roll_back(&mut self, start: u64) {
+        if self.sink.truncate(start).is_err() {
+            self.state = State::Broken;
+        }
+    }
+
+    /// Writes a typed array as member `key + ".npy"`.
+    ///
+    /// `data` holds the elements in `order`; `shape` may be empty (0-d).
+    /// Name, shape and size are checked before any byte is written; an I/O
+    /// error removes the partial member and leaves the writer usable.
+    pub fn write<T: Element>(
+        &mut self,
+        key: &str,
+        data: &[T],
+        shape: &[u64],
+        order: Order,
+    ) -> Result<()> {
+        let view = ArrayView::from_slice(data, shape, order)
+            .map_err(|e| e.at_path(&self.path).at_member(member_name(key)))?;
+        self.write_view(key, &view)
+    }
+
+    /// Writes an array view (any dtype and byte order, bytes copied as they
+    /// are): e.g. an array read from another archive.
+    pub fn write_view(&mut self, key: &str, view: &ArrayView<'_>) -> Result<()> {
+        let header = Header::for_array(view.dtype().clone(), view.shape().to_vec(), view.order());
+        self.write_npy_parts(key, &header, view.as_bytes())
+    }
+
+    /// Writes raw array bytes with a header; `data` must be exactly the
+    /// header's data length.
+    pub fn write_bytes(&mut self, key: &str, header: &Header, data: &[u8]) -> Result<()> {
+        self.write_npy_parts(key, header, data)
+    }
+
+    fn write_npy_parts(&mut self, key: &str, header: &Header, data: &[u8]) -> Result<()> {
+        let (member, len) = self.prepare(key, header)?;
+        if len != data.len() as u64 {
+            let e = if (data.len() as u64) < len {
+                Error::DataTooShort {
+                    expected: len,
+                    actual: data.len() as u64,
+                    at: Location::none(),
+                }
+            } else {
+                Error::DataTooLong {
+                    expected: len,
+                    actual: data.len() as u64,
+                    at: Location::none(),
+                }
+            };
+            return Err(self.err_here(e, Some(&member)));
+        }
+        self.header_bytes(header)
+            .map_err(|e| self.err_here(e, Some(&member)))?;
+        let Some((_, hb)) = self.header_cache.take() else {
+            return Err(Error::invalid_argument("internal: header cache empty"));
+        };
+        let r = self.write_member(&member, &hb, data);
+        self.header_cache = Some((header.clone(), hb));
+        r
+    }
+
+    fn write_member(&mut self, member: &str, hb: &[u8], data: &[u8]) -> Result<()> {
+        let size = hb.len() as u64 + data.len() as u64;
+        let mut h = crc32fast::Hasher::new();
+        h.update(hb);
+        h.update(data);
+        let crc = h.finalize();
+        let zip64 = if size >= MAX32 {
+            LocalZip64::Yes
+        } else {
+            LocalZip64::No
+        };
+        let start = self.sink.pos();
+        let lh = self.local_header(member, crc, size, zip64);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        lh.write(&mut scratch);
+        scratch.extend_from_slice(hb);
+        // One system call per member in the common case; the member is
+        // handed to the OS before `write` returns (survives a process crash).
+        let r = self
+            .sink
+            .write(&scratch)
+            .and_then(|_| self.sink.write(data))
+            .and_then(|_| self.sink.flush_buf());
+        self.scratch = scratch;
+        if let Err(e) = r {
+            self.roll_back(start);
+            return Err(Error::io("write", e, Location::offset(start))
+                .at_path(&self.path)
+                .at_member(member));
+        }
+        self.push_entry(member, crc, size, start);
+        Ok(())
+    }
+
+    fn push_entry(&mut self, member: &str, crc32: u32, size: u64, start: u64) {
+        let name: Box<str> = member.into();
+        if !self.opts.allow_duplicates {
+            self.names.insert(name.clone());
+        }
+        self.entries.push(NewEntry {
+            name,
+            crc32,
+            size,
+            offset: start - self.old.base,
+        });
+    }
+
+    /// Starts a member whose length along the growth axis is not known yet:
+    /// `tail_shape` is the shape without the growth axis (axis 0 for C
+    /// order, the last axis for Fortran order). Rows are appended with
+    /// [`EntryWriter::append`] and go straight to disk; see [`EntryWriter`].
+    ///
+    /// Rows must not be empty (`tail_shape` without zeros, non-zero
+    /// itemsize), as the row count is derived from the bytes appended.
+    pub fn begin(
+        &mut self,
+        key: &str,
+        dtype: DType,
+        tail_shape: &[u64],
+        order: Order,
+    ) -> Result<EntryWriter<'_>> {
+        let mut shape = Vec::with_capacity(tail_shape.len() + 1);
+        if order == Order::Fortran {
+            shape.extend_from_slice(tail_shape);
+            shape.push(0);
+        } else {
+            shape.push(0);
+            shape.extend_from_slice(tail_shape);
+        }
+        let header = Header::new(dtype, shape, order);
+        let (member, _) = self.prepare(key, &header)?;
+        let row_len = header
+            .row_len()
+            .map_err(|e| self.err_here(e, Some(&member)))?
+            .unwrap_or(0);
+        if row_len == 0 {
+            return Err(self.err_here(
+                Error::invalid_argument(
+                    "a streamed array needs non-empty rows (no zero in the tail shape, \
+                     non-zero itemsize); write it with `write` instead",
+                ),
+                Some(&member),
+            ));
+        }
+        let hb = header
+            .to_bytes()
+            .map_err(|e| self.err_here(e, Some(&member)))?;
+        let version = match hb.get(6) {
+            Some(1) => Version::V1,
+            Some(2) => Version::V2,
+            _ => Version::V3,
+        };
+        let start = self.sink.pos();
+        let lh = self.local_header(&member, 0, u64::MAX, LocalZip64::Yes);
+        let mut first = Vec::with_capacity(lh.len() as usize + hb.len());
+        lh.write(&mut first);
+        let local_len = first.len() as u64;
+        first.extend_from_slice(&hb);
+        if let Err(e) = self.sink.write(&first) {
+            self.roll_back(start);
+            return Err(Error::io("write", e, Location::offset(start))
+                .at_path(&self.path)
+                .at_member(member));
+        }
+        Ok(EntryWriter {
+            w: self,
+            member,
+            header,
+            version,
+            npy_header_len: hb.len() as u64,
+            local: lh,
+            local_len,
+            start,
+            row_len,
+            rows: 0,
+            bytes: 0,
+            hasher: crc32fast::Hasher::new(),
+            done: false,
+        })
+    }
+
+    /// Flushes buffered bytes and `fsync`s the file: every member written
+    /// so far survives a crash (recoverable with
+    /// [`recover`](crate::npz::recover)).
+    pub fn sync(&mut self) -> Result<()> {
+        self.check_open()?;
+        self.sink
+            .flush_buf()
+            .map_err(|e| Error::io_path("write", e, &self.path))?;
+        self.sink
+            .file
+            .sync_data()
+            .map_err(|e| Error::io_path("fsync", e, &self.path))
+    }
+
+    fn finish_archive(&mut self) -> Result<()> {
+        self.check_open()?;
+        self.state = State::Closed;
+        let cd_start = self.sink.pos();
+        let base = self.old.base;
+        let r = (|| -> io::Result<u64> {
+            let mut cd_size = self.old.cd.len() as u64;
+            let old_cd = std::mem::take(&mut self.old.cd);
+            self.sink.write(&old_cd)?;
+            let mut buf = Vec::with_capacity(256);
+            for e in &self.entries {
+                buf.clear();
+                let mut c = CentralEntry::stored(&e.name, e.crc32, e.size, e.offset);
+                c.date = self.opts.stamp.date;
+                c.time = self.opts.stamp.time;
+                c.write(&mut buf);
+                cd_size += buf.len() as u64;
+                self.sink.write(&buf)?;
+            }
+            buf.clear();
+            write_end_records(
+                &mut buf,
+                self.old.entries + self.entries.len() as u64,
+                cd_start - base,
+                cd_size,
+                &self.old.comment,
+            );
+            self.sink.write(&buf)?;
+            self.sink.flush_buf()?;
+            Ok(cd_size)
+        })();
+        if let Err(e) = r {
+            // Leave the members: recover() rebuilds the directory.
+            let _ = self.sink.truncate(cd_start);
+            self.state = State::Broken;
+            return Err(
+                Error::io("write central directory", e, Location::offset(cd_start))
+                    .at_path(&self.path),
+            );
+        }
+        if self.opts.fsync {
+            self.sink
+                .file
+                .sync_all()
+                .map_err(|e| Error::io_path("fsync", e, &self.path))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the central directory and end records, flushes, and (unless
+    /// turned off) fsyncs. Errors are reported here; dropping the writer
+    /// instead closes it silently.
+    pub fn close(mut self) -> Result<()> {
+        self.finish_archive()
+    }
+}
+
+impl Drop for NpzWriter {
+    fn drop(&mut self) {
+        if self.state == State::Open {
+            let _ = self.finish_archive();
+        }
+    }
+}
+
+/// A member being streamed; made by [`NpzWriter::begin`].
+///
+/// Rows go to disk through the writer's bounded buffer while the CRC is
+/// computed on the fly. [`EntryWriter::finish`] rewrites the npy header with
+/// the final shape (same length: numpy's header leaves room for it) and
+/// patches the local header's CRC and sizes with one positioned write.
+/// Dropping an unfinished `EntryWriter`, or any error while appending,
+/// removes the partial member; the [`NpzWriter`] stays usable.
+///
+/// ```
+/// use npzmap::npz::writer::NpzWriter;
+/// use npzmap::{DType, Order};
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut w = NpzWriter::create(dir.path().join("s.npz")).unwrap();
+/// let mut e = w.begin("f", DType::parse("<f4").unwrap(), &[2], Order::Fortran).unwrap();
+/// e.append(&[1.0f32, 2.0]).unwrap(); // one column of 2 values
+/// assert!(e.append(&[3.0f32]).is_err()); // not a whole column: member removed
+/// drop(e);
+/// let mut e = w.begin("f", DType::parse("<f4").unwrap(), &[2], Order::Fortran).unwrap();
+/// e.append_bytes(&[0u8; 16]).unwrap();
+/// assert_eq!(e.rows(), 2);
+/// e.finish().unwrap();
+/// w.close().unwrap();
+/// ```
+pub struct EntryWriter<'w> {
+    w: &'w mut NpzWriter,
+    member: String,
+    header: Header,
+    version: Version,
+    npy_header_len: u64,
+    local: LocalHeader,
+    local_len: u64,
+    start: u64,
+    row_len: u64,
+    rows: u64,
+    bytes: u64,
+    hasher: crc32fast::Hasher,
+    done: bool,
+}
+
+impl std::fmt::Debug for EntryWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryWriter")
+            .field("member", &self.member)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl EntryWriter<'_> {
+    /// The member name.
+    pub fn name(&self) -> &str {
+        &self.member
+    }
+
+    /// Rows (steps along the growth axis) appended so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        if !self.done {
+            self.done = true;
+            self.w.roll_back(self.start);
+        }
+        e.at_path(&self.w.path).at_member(self.member.clone())
+    }
+
+    /// Appends whole rows of elements (`T` must be exactly the member's
+    /// dtype). Anything else discards the member and returns the error.
+    pub fn append<T: Element>(&mut self, rows: &[T]) -> Result<()> {
+        let t = T::dtype();
+        if t != self.header.dtype {
+            let e = Error::DTypeMismatch {
+                expected: self.header.dtype.descr(),
+                found: format!("{} ({})", t.descr(), std::any::type_name::<T>()),
+                at: Location::none(),
+            };
+            return Err(self.fail(e));
+        }
+        self.append_bytes(bytemuck::cast_slice(rows))
+    }
+
+    /// Appends whole rows as raw bytes in the member's dtype and byte order.
+    /// Anything but a whole number of rows discards the member.
+    pub fn append_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.done {
+            return Err(Error::Closed {
+                at: Location::path(&self.w.path),
+            }
+            .at_member(self.member.clone()));
+        }
+        let n = bytes.len() as u64;
+        if !n.is_multiple_of(self.row_len) {
+            let e = Error::ShapeMismatch {
+                reason: format!(
+                    "{n} bytes is not a whole number of rows of {} bytes",
+                    self.row_len
+                ),
+                at: Location::none(),
+            };
+            return Err(self.fail(e));
+        }
+        let rows = self.rows.checked_add(n / self.row_len);
+        let Some(rows) = rows else {
+            return Err(self.fail(Error::ShapeOverflow {
+                at: Location::none(),
+            }));
+        };
+        let pos = self.w.sink.pos();
+        if let Err(e) = self.w.sink.write(bytes) {
+            return Err(self.fail(Error::io("write", e, Location::offset(pos))));
+        }
+        self.hasher.update(bytes);
+        self.rows = rows;
+        self.bytes += n;
+        Ok(())
+    }
+
+    /// Finishes the member: rewrites the npy header with the row count and
+    /// patches CRC and sizes. Returns the number of rows.
+    pub fn finish(mut self) -> Result<u64> {
+        if self.done {
+            return Err(Error::Closed {
+                at: Location::path(&self.w.path),
+            }
+            .at_member(self.member.clone()));
+        }
+        let mut shape = self.header.shape.clone();
+        if let Some(axis) = self.header.growth_axis() {
+            shape[axis] = self.rows;
+        }
+        let fin = Header::for_array(self.header.dtype.clone(), shape, self.header.order);
+        let hb = match fin.to_bytes_exact(self.version, self.npy_header_len) {
+            Ok(b) => b,
+            Err(e) => return Err(self.fail(e)),
+        };
+        let data_crc = std::mem::take(&mut self.hasher);
+        let mut h = crc32fast::Hasher::new();
+        h.update(&hb);
+        h.combine(&data_crc);
+        let crc = h.finalize();
+        let size = self.npy_header_len + self.bytes;
+        self.local.crc32 = crc;
+        self.local.size = size;
+        let mut patch = Vec::with_capacity((self.local_len + self.npy_header_len) as usize);
+        self.local.write(&mut patch);
+        debug_assert_eq!(patch.len() as u64, self.local_len);
+        patch.extend_from_slice(&hb);
+        if let Err(e) = self.w.sink.write_at(&patch, self.start) {
+            return Err(self.fail(Error::io("write", e, Location::offset(self.start))));
+        }
+        self.done = true;
+        let (member, start) = (std::mem::take(&mut self.member), self.start);
+        self.w.push_entry(&member, crc, size, start);
+        Ok(self.rows)
+    }
+}
+
+impl Drop for EntryWriter<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.w.roll_back(self.start);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn writer_is_send() {
+        assert_send::<NpzWriter>();
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("").is_err());
+        assert!(check_name("a\0b").is_err());
+        assert!(check_name(&"x".repeat(65532)).is_err());
+        assert_eq!(check_name(&"x".repeat(65531)).unwrap().len(), 65535);
+    }
+}

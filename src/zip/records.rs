@@ -38,6 +38,10 @@ pub const EOCD_LEN: usize = 22;
 pub const ZIP64_EOCD_LEN: usize = 56;
 /// Length of the ZIP64 locator.
 pub const ZIP64_LOCATOR_LEN: usize = 20;
+/// Bytes to read from the end of a file for
+/// [`EndOfCentralDirectory::find_in_window`]: the EOCD with the longest
+/// comment, the ZIP64 locator and record, and some slack.
+pub const TAIL_WINDOW: usize = EOCD_LEN + 0xFFFF + ZIP64_LOCATOR_LEN + ZIP64_EOCD_LEN + 1024;
 /// Length of a local ZIP64 extra field holding both sizes.
 pub const LOCAL_ZIP64_EXTRA_LEN: usize = 20;
 
@@ -454,6 +458,16 @@ impl EndOfCentralDirectory {
     /// over a comment of up to 65535 bytes, follows the ZIP64 locator, and
     /// works out how many bytes precede the archive.
     pub fn find(buf: &[u8]) -> Result<EndOfCentralDirectory> {
+        Self::find_in_window(buf, 0)
+    }
+
+    /// As [`EndOfCentralDirectory::find`], for a `window` holding the last
+    /// bytes of a file, starting at absolute offset `base` (a file's tail read
+    /// into memory, so the whole archive need not be). All returned offsets
+    /// are absolute. The window should hold the last `65_535 + 22` bytes plus
+    /// the ZIP64 record and locator ([`TAIL_WINDOW`] bytes suffice unless the
+    /// ZIP64 record carries extensible data).
+    pub fn find_in_window(buf: &[u8], base: u64) -> Result<EndOfCentralDirectory> {
         let len = buf.len();
         if len < EOCD_LEN {
             return Err(Error::NotAZip {
@@ -483,11 +497,18 @@ impl EndOfCentralDirectory {
                 at: Location::offset(0),
             });
         };
-        Self::parse_at(buf, pos as u64)
+        Self::parse_at_window(buf, pos as u64, base)
+            .map_err(|e| if base == 0 { e } else { e.shift_offset(base) })
     }
 
     /// Parses the EOCD record known to be at `pos`.
     pub fn parse_at(buf: &[u8], pos: u64) -> Result<EndOfCentralDirectory> {
+        Self::parse_at_window(buf, pos, 0)
+    }
+
+    /// Parses the EOCD at `pos` in a window starting at absolute `base`;
+    /// error offsets are window-relative, returned offsets absolute.
+    fn parse_at_window(buf: &[u8], pos: u64, base: u64) -> Result<EndOfCentralDirectory> {
         let rest = slice_from(buf, pos, "end of central directory")?;
         let rd = Rd {
             buf: rest,
@@ -518,7 +539,7 @@ impl EndOfCentralDirectory {
                 }
                 // The record normally ends right at the locator; prefer that
                 // position so prepended bytes do not break it.
-                let z_pos = find_zip64_record(buf, loc_pos, recorded)?;
+                let z_pos = find_zip64_record(buf, loc_pos, recorded.checked_sub(base))?;
                 let zrd = Rd {
                     buf: slice_from(buf, z_pos, "ZIP64 end of central directory")?,
                     base: z_pos,
@@ -532,7 +553,9 @@ impl EndOfCentralDirectory {
         if zip64_offset.is_none() && (disk != 0 || cd_disk != 0) {
             return Err(zip_err("multi-disk archives are not supported", pos));
         }
-        let cd_end = zip64_offset.unwrap_or(pos);
+        let zip64_offset = zip64_offset.map(|z| z.saturating_add(base));
+        let pos_abs = pos.saturating_add(base);
+        let cd_end = zip64_offset.unwrap_or(pos_abs);
         let cd_actual = cd_end
             .checked_sub(cd_size)
             .ok_or_else(|| zip_err("central directory size exceeds the file", pos))?;
@@ -540,7 +563,7 @@ impl EndOfCentralDirectory {
             .checked_sub(cd_offset)
             .ok_or_else(|| zip_err("central directory offset points past its end", pos))?;
         Ok(EndOfCentralDirectory {
-            eocd_offset: pos,
+            eocd_offset: pos_abs,
             zip64_offset,
             entries,
             cd_size,
@@ -551,7 +574,7 @@ impl EndOfCentralDirectory {
     }
 }
 
-fn find_zip64_record(buf: &[u8], loc_pos: u64, recorded: u64) -> Result<u64> {
+fn find_zip64_record(buf: &[u8], loc_pos: u64, recorded: Option<u64>) -> Result<u64> {
     let is_record = |p: u64| -> bool {
         usize::try_from(p)
             .ok()
@@ -564,7 +587,10 @@ fn find_zip64_record(buf: &[u8], loc_pos: u64, recorded: u64) -> Result<u64> {
     {
         return Ok(p);
     }
-    if recorded < loc_pos && is_record(recorded) {
+    if let Some(recorded) = recorded
+        && recorded < loc_pos
+        && is_record(recorded)
+    {
         return Ok(recorded);
     }
     Err(zip_err(
@@ -965,6 +991,27 @@ mod tests {
         assert!(lh.has_zip64);
         let d = lh.data_start() as usize;
         assert_eq!(&a[d..d + 6], b"world!");
+    }
+
+    #[test]
+    fn find_in_a_tail_window() {
+        let mut a = archive(&[("a.npy", b"hello"), ("b.npy", b"x")], b"PRE", b"c");
+        // make the archive ZIP64-ended too
+        let whole = EndOfCentralDirectory::find(&a).unwrap();
+        for cut in [0usize, 1, 10, 40] {
+            let w = EndOfCentralDirectory::find_in_window(&a[cut..], cut as u64).unwrap();
+            assert_eq!(w, whole, "cut {cut}");
+        }
+        let n = a.len();
+        let mut z = Vec::new();
+        write_end_records(&mut z, 70_000, whole.cd_offset, whole.cd_size, b"");
+        a.truncate(whole.eocd_offset as usize);
+        a.extend_from_slice(&z);
+        let w = EndOfCentralDirectory::find_in_window(&a[60..], 60).unwrap();
+        assert_eq!(w.entries, 70_000);
+        assert_eq!(w.prefix, 3);
+        assert_eq!(w.zip64_offset, Some(whole.eocd_offset));
+        assert!(n > 60);
     }
 
     #[test]

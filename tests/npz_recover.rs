@@ -1,0 +1,268 @@
+//! npz::recover: damaged archives, data descriptors, and a crash test that
+//! SIGKILLs a writer (fresh and appending) at random moments.
+
+mod common;
+
+use npzmap::npz::{NpzWriter, recover, recover_in_place};
+use npzmap::{DType, Header, Order};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn members(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    let f = std::fs::File::open(path).unwrap();
+    let mut z = zip::ZipArchive::new(f).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut m = z.by_index(i).unwrap();
+            let mut b = Vec::new();
+            m.read_to_end(&mut b).unwrap();
+            (m.name().unwrap().to_string(), b)
+        })
+        .collect()
+}
+
+/// Deterministic content for entry `i`: (key, dtype descr, shape, bytes).
+fn entry(i: u64) -> (String, Header, Vec<u8>) {
+    let n = (i * 7919 % 5000) as usize + 1;
+    let data: Vec<u8> = (0..n * 4)
+        .map(|k| (k as u64).wrapping_mul(i + 3) as u8)
+        .collect();
+    let h = Header::for_array(DType::parse("<i4").unwrap(), vec![n as u64], Order::C);
+    (format!("e{i}"), h, data)
+}
+
+fn npy_bytes(h: &Header, data: &[u8]) -> Vec<u8> {
+    let mut b = h.to_bytes().unwrap();
+    b.extend_from_slice(data);
+    b
+}
+
+const CHILD_ENV: &str = "NPZMAP_CRASH_CHILD";
+
+/// Child mode: writes entries forever (alternating whole and streamed),
+/// printing each key once its write returned.
+fn child(path: &str, append: bool) {
+    use std::io::Write;
+    let mut w = if append {
+        NpzWriter::append(path).unwrap()
+    } else {
+        NpzWriter::create_or_replace(path).unwrap()
+    };
+    let out = std::io::stdout();
+    for i in 0.. {
+        let (key, h, data) = entry(i);
+        if i % 3 == 2 {
+            let mut s = w.begin(&key, h.dtype.clone(), &[], Order::C).unwrap();
+            for part in data.chunks(4 * 97) {
+                s.append_bytes(part).unwrap();
+            }
+            s.finish().unwrap();
+        } else {
+            w.write_bytes(&key, &h, &data).unwrap();
+        }
+        let mut o = out.lock();
+        writeln!(o, "{key}").unwrap();
+        o.flush().unwrap();
+    }
+}
+
+#[test]
+fn crash_child() {
+    // Only does something when re-executed by `crash_and_recover`.
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        let (mode, path) = spec.split_once(':').unwrap();
+        child(path, mode == "append");
+    }
+}
+
+fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+#[test]
+fn crash_and_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+    let start = Instant::now();
+    let runs = 22;
+    for run in 0..runs {
+        let append = run % 2 == 1;
+        let path = dir.path().join(format!("c{run}.npz"));
+        let mut before = BTreeMap::new();
+        if append {
+            // a pre-existing archive (numpy's when available, else ours)
+            let made_by_numpy = common::python().is_some_and(|py| {
+                common::try_run(
+                    &py,
+                    "import sys, numpy as np; np.savez(sys.argv[1], old1=np.arange(5), old2=np.ones((2, 3)))",
+                    &[&path],
+                )
+                .is_ok()
+            });
+            if !made_by_numpy {
+                let mut w = NpzWriter::create(&path).unwrap();
+                w.write("old1", &[1i64, 2, 3], &[3], Order::C).unwrap();
+                w.write("old2", &[1.0f64; 6], &[2, 3], Order::C).unwrap();
+                w.close().unwrap();
+            }
+            before = members(&path);
+        }
+        let mode = if append { "append" } else { "create" };
+        let mut child = Command::new(&exe)
+            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, format!("{mode}:{}", path.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter(|l| l.starts_with('e'))
+                .collect::<Vec<String>>()
+        });
+        let delay = 10 + xorshift(&mut seed) % 140;
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let reported = reader.join().unwrap();
+        let fixed = dir.path().join(format!("c{run}.fixed.npz"));
+        let report = recover(&path, &fixed).unwrap();
+        let got = members(&fixed);
+        for key in &reported {
+            let i: u64 = key[1..].parse().unwrap();
+            let (_, h, data) = entry(i);
+            let m = got
+                .get(&format!("{key}.npy"))
+                .unwrap_or_else(|| panic!("run {run}: {key} lost; report {report:?}"));
+            assert_eq!(m, &npy_bytes(&h, &data), "run {run}: {key} differs");
+        }
+        for (name, bytes) in &before {
+            assert_eq!(got.get(name), Some(bytes), "run {run}: old {name} lost");
+        }
+        assert!(report.dropped.len() <= 1, "run {run}: {report:?}");
+        assert_eq!(got.len(), report.kept.len());
+        // the in-place variant agrees
+        let copy = dir.path().join(format!("c{run}.inplace.npz"));
+        std::fs::copy(&path, &copy).unwrap();
+        let r2 = recover_in_place(&copy).unwrap();
+        assert_eq!(r2.kept, report.kept);
+        assert_eq!(members(&copy), got);
+        for p in [path, fixed, copy] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    eprintln!("{runs} crash runs in {:?}", start.elapsed());
+}
+
+#[test]
+fn recovers_damaged_and_unfinished_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npz");
+    let mut w = NpzWriter::create(&path).unwrap();
+    for i in 0..4 {
+        let (k, h, d) = entry(i);
+        w.write_bytes(&k, &h, &d).unwrap();
+    }
+    let mut s = w
+        .begin("partial", DType::parse("<f8").unwrap(), &[2], Order::C)
+        .unwrap();
+    s.append(&[1.0f64, 2.0]).unwrap();
+    std::mem::forget(s);
+    w.sync().unwrap();
+    std::mem::forget(w);
+    let out = dir.path().join("out.npz");
+    let r = recover(&path, &out).unwrap();
+    assert_eq!(r.kept, ["e0.npy", "e1.npy", "e2.npy", "e3.npy"]);
+    assert_eq!(r.dropped.len(), 1);
+    assert_eq!(r.dropped[0].name, "partial.npy");
+    assert!(
+        r.dropped[0].reason.contains("never written"),
+        "{:?}",
+        r.dropped
+    );
+    assert_eq!(members(&out).len(), 4);
+    // a flipped data byte: that member is dropped, the others kept
+    let mut bytes = std::fs::read(&out).unwrap();
+    let f = std::fs::File::open(&out).unwrap();
+    let mut z = zip::ZipArchive::new(f).unwrap();
+    let at = z.by_name("e1.npy").unwrap().data_start().unwrap() as usize + 200;
+    bytes[at] ^= 0xff;
+    let bad = dir.path().join("bad.npz");
+    std::fs::write(&bad, &bytes).unwrap();
+    let r = recover(&bad, dir.path().join("bad.fixed.npz")).unwrap();
+    assert_eq!(r.kept, ["e0.npy", "e2.npy", "e3.npy"]);
+    assert!(r.dropped[0].reason.contains("CRC"), "{:?}", r.dropped);
+    // truncated anywhere: never panics, keeps a prefix of the members
+    for cut in (0..bytes.len()).step_by(97) {
+        let t = dir.path().join("t.npz");
+        std::fs::write(&t, &bytes[..cut]).unwrap();
+        let r = recover(&t, dir.path().join("t.fixed.npz")).unwrap();
+        assert!(r.kept.len() <= 4);
+    }
+    // a healthy archive (with junk in front) recovers to the same members
+    let mut junk = b"JUNK!PK\x03\x04".to_vec();
+    junk.extend_from_slice(&std::fs::read(&out).unwrap());
+    let j = dir.path().join("junk.npz");
+    std::fs::write(&j, &junk).unwrap();
+    let jf = dir.path().join("junk.fixed.npz");
+    let r = recover(&j, &jf).unwrap();
+    assert_eq!(r.kept.len(), 4);
+    assert_eq!(members(&jf), members(&out));
+    // recovering onto the input itself is refused
+    assert!(recover(&j, &j).is_err());
+}
+
+#[test]
+fn recovers_foreign_archives_with_data_descriptors() {
+    let Some(py) = common::python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let make = r#"
+import sys, os, io, zipfile, numpy as np
+d = sys.argv[1]
+class Unseekable(io.RawIOBase):
+    def __init__(self, f): self.f = f
+    def writable(self): return True
+    def write(self, b): return self.f.write(b)
+buf = io.BytesIO(); np.save(buf, np.arange(1000, dtype="<i8")); a = buf.getvalue()
+buf = io.BytesIO(); np.save(buf, np.zeros((30, 30))); b = buf.getvalue()
+# data that contains a descriptor signature
+c = b"PK\x07\x08" + bytes(range(256)) * 10
+with open(os.path.join(d, "stream.zip"), "wb") as raw:
+    with zipfile.ZipFile(Unseekable(raw), "w") as z:
+        z.writestr("a.npy", a)
+        z.writestr(zipfile.ZipInfo("b.npy"), b, compress_type=zipfile.ZIP_DEFLATED)
+        z.writestr("c.bin", c)
+        with z.open("d.bin", "w", force_zip64=True) as f:
+            f.write(c)
+np.savez_compressed(os.path.join(d, "compressed.npz"), a=np.arange(1000), b=np.zeros((30, 30)))
+"#;
+    common::run(&py, make, &[&d]);
+    for name in ["stream.zip", "compressed.npz"] {
+        let p = d.join(name);
+        let original = members(&p);
+        let out = d.join(format!("{name}.fixed"));
+        let r = recover(&p, &out).unwrap();
+        assert!(r.dropped.is_empty(), "{name}: {r:?}");
+        assert_eq!(members(&out), original, "{name}");
+        common::run(
+            &py,
+            "import sys, zipfile; assert zipfile.ZipFile(sys.argv[1]).testzip() is None",
+            &[&out],
+        );
+    }
+}
