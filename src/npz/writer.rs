@@ -5,10 +5,11 @@
 //! to `np.save`) and the array bytes. Nothing but the central directory
 //! entries (about 40 bytes plus the name per member) is kept in memory.
 //!
-//! * **Alignment**: every member's data (the npy file) starts on a multiple of
-//!   64 bytes of the file (configurable, [`WriterOptions::align`]) through an
-//!   alignment extra field (ID `0xd935`) in the local header; as the npy header
-//!   is a multiple of 64 bytes long, the array data is aligned too.
+//! * **Alignment**: every array's data starts on a multiple of 64 bytes of the
+//!   file (configurable, [`WriterOptions::align`], e.g. 4096 for page-aligned
+//!   arrays) through an alignment extra field (ID `0xd935`) in the local
+//!   header. With 64 the member (the npy file) starts aligned too, since the
+//!   npy header is a multiple of 64 bytes long.
 //! * **ZIP64 exactly when needed**: a known-size member gets a local ZIP64
 //!   extra only if it is 4 GiB or larger; streamed members ([`EntryWriter`])
 //!   always reserve it. The central directory carries ZIP64 fields only where
@@ -185,8 +186,9 @@ impl Default for WriterOptions {
 }
 
 impl WriterOptions {
-    /// Member data starts on a multiple of `align` bytes (a power of two up
-    /// to 32768; 1 turns alignment off). Default 64.
+    /// Array data starts on a multiple of `align` bytes (a power of two up
+    /// to 32768; 1 turns alignment off). Default 64; 4096 gives page-aligned
+    /// arrays (for `mmap` of single arrays or O_DIRECT reads).
     pub fn align(mut self, align: u64) -> Self {
         self.align = align;
         self
@@ -710,7 +712,17 @@ impl NpzWriter {
         Ok(())
     }
 
-    fn local_header(&self, member: &str, crc32: u32, size: u64, zip64: LocalZip64) -> LocalHeader {
+    /// The local header for a member whose npy header is `npy_header_len`
+    /// bytes: padded so the *array data* (after the npy header) starts on a
+    /// multiple of the alignment.
+    fn local_header(
+        &self,
+        member: &str,
+        crc32: u32,
+        size: u64,
+        zip64: LocalZip64,
+        npy_header_len: u64,
+    ) -> LocalHeader {
         let at = self.sink.pos();
         let unpadded = (LOCAL_HEADER_LEN + member.len()) as u64
             + if zip64 == LocalZip64::Yes {
@@ -718,7 +730,7 @@ impl NpzWriter {
             } else {
                 0
             };
-        let pad = align_padding(at + unpadded, self.opts.align);
+        let pad = align_padding(at + unpadded + npy_header_len, self.opts.align);
         let mut lh = LocalHeader::stored(member, crc32, size, zip64, pad);
         lh.date = self.opts.stamp.date;
         lh.time = self.opts.stamp.time;
@@ -803,7 +815,7 @@ impl NpzWriter {
             LocalZip64::No
         };
         let start = self.sink.pos();
-        let lh = self.local_header(member, crc, size, zip64);
+        let lh = self.local_header(member, crc, size, zip64, hb.len() as u64);
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         lh.write(&mut scratch);
@@ -885,7 +897,7 @@ impl NpzWriter {
             _ => Version::V3,
         };
         let start = self.sink.pos();
-        let lh = self.local_header(&member, 0, u64::MAX, LocalZip64::Yes);
+        let lh = self.local_header(&member, 0, u64::MAX, LocalZip64::Yes, hb.len() as u64);
         let mut first = Vec::with_capacity(lh.len() as usize + hb.len());
         lh.write(&mut first);
         let local_len = first.len() as u64;

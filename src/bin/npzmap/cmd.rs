@@ -3,6 +3,7 @@
 use crate::Failure;
 use crate::json;
 use npzmap::npy::{self, NpyFile};
+use npzmap::npz::{self, NpzReader, NpzWriter};
 use serde_json::json;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -131,8 +132,54 @@ pub fn ls(file: &Path, as_json: bool) -> Res {
     Ok(())
 }
 
-fn npz_rows(_file: &Path) -> Result<Vec<Row>, Failure> {
-    Err(Failure::usage("npz listing is not available yet"))
+fn npz_rows(file: &Path) -> Result<Vec<Row>, Failure> {
+    let r = NpzReader::open(file)?;
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for m in r.members() {
+        if m.shadowed || !m.name.ends_with(".npy") {
+            continue;
+        }
+        let compressed = m.method != npzmap::zip::records::METHOD_STORED;
+        let row = if compressed {
+            // Only the npy header is inflated; the data stays compressed.
+            r.header(m.key).map(|h| Row {
+                name: m.key.to_string(),
+                member: Some(m.name.to_string()),
+                descr: json::descr(&h.dtype),
+                dtype: h.dtype.to_string(),
+                shape: h.shape.clone(),
+                fortran_order: h.order.is_fortran(),
+                offset: None,
+                nbytes: h.data_len().unwrap_or(0),
+                compressed: true,
+                aligned: false,
+            })
+        } else {
+            r.get(m.key).map(|v| Row {
+                name: m.key.to_string(),
+                member: Some(m.name.to_string()),
+                descr: json::descr(v.dtype()),
+                dtype: v.dtype().to_string(),
+                shape: v.shape().to_vec(),
+                fortran_order: v.order().is_fortran(),
+                offset: v.location().offset,
+                nbytes: v.as_bytes().len() as u64,
+                compressed: false,
+                aligned: v.is_zero_copy(),
+            })
+        };
+        match row {
+            Ok(row) => rows.push(row),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        // Print what could be read, then fail naming every broken member.
+        print_rows(&rows, false);
+        return Err(Failure::check(problems.join("\n")));
+    }
+    Ok(rows)
 }
 
 pub fn export(file: &Path, name: &str, output: &Path) -> Res {
@@ -308,24 +355,137 @@ pub fn concat(output: &Path, inputs: &[PathBuf], quiet: bool) -> Res {
     Ok(())
 }
 
-fn npz_export(_file: &Path, _name: &str, _output: &Path) -> Res {
-    Err(Failure::usage("npz export is not available yet"))
+fn npz_export(file: &Path, name: &str, output: &Path) -> Res {
+    let r = NpzReader::open(file)?;
+    // Deflated members come back inflated (native order); stored ones as
+    // stored, byte order included: np.load reads both equal.
+    let v = r.get(name)?;
+    npy::write_view(output, &v)?;
+    Ok(())
 }
 
-fn npz_verify(_file: &Path, _quiet: bool) -> Res {
-    Err(Failure::usage("npz verify is not available yet"))
+fn npz_verify(file: &Path, _quiet: bool) -> Res {
+    let r = NpzReader::open(file)?;
+    let report = r.verify();
+    let mut problems: Vec<String> = report.errors().map(|(m, e)| format!("{m}: {e}")).collect();
+    // Array-level checks: every .npy member's header parses and its data
+    // length matches (structure beyond the CRC).
+    for m in r.members() {
+        if m.shadowed || !m.name.ends_with(".npy") {
+            continue;
+        }
+        if report.errors().any(|(n, _)| n == m.name) {
+            continue;
+        }
+        if let Err(e) = r.header(m.key) {
+            problems.push(format!("{}: {e}", m.name));
+        }
+    }
+    for d in r.duplicates() {
+        eprintln!("warning: duplicate member {d:?} (the last one wins, as in np.load)");
+    }
+    if problems.is_empty() {
+        println!("{}: ok ({} members)", file.display(), report.members.len());
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("{p}");
+        }
+        Err(Failure::check(format!(
+            "{}: {} problem(s) found",
+            file.display(),
+            problems.len()
+        )))
+    }
 }
 
-fn npz_recover(_input: &Path, _output: &Path) -> Res {
-    Err(Failure::usage("npz recover is not available yet"))
+fn npz_recover(input: &Path, output: &Path) -> Res {
+    if input == output {
+        return Err(Failure::usage(
+            "recover needs an output path different from the input",
+        ));
+    }
+    let rep = npz::recover(input, output)?;
+    for k in &rep.kept {
+        println!("kept     {k}");
+    }
+    for d in &rep.dropped {
+        println!("dropped  {} (offset {}): {}", d.name, d.offset, d.reason);
+    }
+    eprintln!(
+        "{}: {} member(s) kept, {} dropped, {} bytes",
+        output.display(),
+        rep.kept.len(),
+        rep.dropped.len(),
+        rep.output_len
+    );
+    Ok(())
 }
 
-fn npz_pack(_output: &Path, _inputs: &[String], _append: bool, _align: u64, _quiet: bool) -> Res {
-    Err(Failure::usage("pack is not available yet"))
+fn npz_pack(output: &Path, inputs: &[String], append: bool, align: u64, quiet: bool) -> Res {
+    if align == 0 || !align.is_power_of_two() {
+        return Err(Failure::usage(format!(
+            "--align must be a power of two, not {align}"
+        )));
+    }
+    // Open and name every input before anything is written.
+    let mut named = Vec::with_capacity(inputs.len());
+    for spec in inputs {
+        let (name, path) = match spec.split_once('=') {
+            Some((n, p)) if !n.is_empty() => (n.to_string(), PathBuf::from(p)),
+            _ => {
+                let p = PathBuf::from(spec);
+                (stem(&p), p)
+            }
+        };
+        let f = NpyFile::open(&path)?;
+        if named
+            .iter()
+            .any(|(n, _): &(String, NpyFile)| npz::member_name(n) == npz::member_name(&name))
+        {
+            return Err(Failure::usage(format!(
+                "array name {name:?} given twice; nothing was written"
+            )));
+        }
+        named.push((name, f));
+    }
+    let opts = NpzWriter::options().align(align);
+    let mut w = if append && output.exists() {
+        opts.append(output)?
+    } else {
+        opts.create(output)?
+    };
+    if let Some((n, _)) = named.iter().find(|(n, _)| w.contains(n)) {
+        return Err(Failure::usage(format!(
+            "{}: already holds an array named {n:?}; nothing was written",
+            output.display()
+        )));
+    }
+    let total: u64 = named
+        .iter()
+        .map(|(_, f)| f.view().as_bytes().len() as u64)
+        .sum();
+    let bar = progress::bytes(total, quiet);
+    for (name, f) in &named {
+        let v = f.view();
+        w.write_view(name, &v)?;
+        bar.inc(v.as_bytes().len() as u64);
+    }
+    w.close()?;
+    bar.finish_and_clear();
+    if !quiet {
+        eprintln!(
+            "{}: wrote {} array(s), {} bytes of data",
+            output.display(),
+            named.len(),
+            total
+        );
+    }
+    Ok(())
 }
 
-pub fn demo(_dir: Option<PathBuf>, _samples: u64, _quiet: bool) -> Res {
-    Err(Failure::usage("demo is not available yet"))
+pub fn demo(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Res {
+    crate::demo::run(dir, samples, quiet)
 }
 
 /// Progress bars on stderr, only when it is a terminal and not `--quiet`.
@@ -352,7 +512,6 @@ pub mod progress {
     }
 
     /// An item-count bar.
-    #[allow(dead_code)] // used by pack and demo
     pub fn items(total: u64, what: &str, quiet: bool) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         if !visible(quiet) {

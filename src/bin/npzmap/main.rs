@@ -4,6 +4,7 @@
 //! usage or an I/O error.
 
 mod cmd;
+mod demo;
 mod json;
 
 use clap::{Parser, Subcommand};
