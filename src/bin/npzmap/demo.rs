@@ -233,7 +233,7 @@ pub fn run(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Result<(), Failur
     });
 
     println!();
-    println!("{:<38} {:>10}  {}", "phase", "time", "throughput");
+    println!("{:<38} {:>10}  throughput", "phase", "time");
     println!("{}", "-".repeat(80));
     for row in &rows {
         println!(
