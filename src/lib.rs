@@ -36,3 +36,8 @@ pub use error::{Error, Location, Result};
 pub use npy::header::{Header, Order};
 pub use npz::{NpzReader, NpzWriter, ReaderOptions, WriterOptions};
 pub use view::{ArrayView, OwnedArray};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
