@@ -279,6 +279,28 @@ fn verify_reports_the_member() {
 }
 
 #[test]
+fn ls_json_stays_json_when_a_member_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("b.npz");
+    let mut w = npzmap::NpzWriter::create(&p).unwrap();
+    w.write("ok", &[1u8, 2, 3], &[3], npzmap::Order::C).unwrap();
+    w.write("broken", &[5u8; 4], &[4], npzmap::Order::C)
+        .unwrap();
+    w.close().unwrap();
+    // Damage the second member's npy magic.
+    let mut b = std::fs::read(&p).unwrap();
+    let at = b.windows(6).rposition(|w| w == b"\x93NUMPY").unwrap();
+    b[at + 1] = b'X';
+    std::fs::write(&p, &b).unwrap();
+    let o = npzmap(&[&"ls", &p, &"--json"]);
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("still JSON on stdout");
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["name"], "ok");
+    assert!(stderr(&o).contains("broken.npy"), "{}", stderr(&o));
+}
+
+#[test]
 fn export_pack_concat_with_numpy() {
     let Some(py) = common::python() else { return };
     let dir = tempfile::tempdir().unwrap();

@@ -124,15 +124,20 @@ fn npy_row(path: &Path) -> Result<Row, Failure> {
 }
 
 pub fn ls(file: &Path, as_json: bool) -> Res {
-    let rows = match kind_of(file)? {
-        Kind::Npy => vec![npy_row(file)?],
+    let (rows, problems) = match kind_of(file)? {
+        Kind::Npy => (vec![npy_row(file)?], Vec::new()),
         Kind::Npz => npz_rows(file)?,
     };
+    // What could be read is printed; broken members then fail the command.
     print_rows(&rows, as_json);
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::check(problems.join("\n")))
+    }
 }
 
-fn npz_rows(file: &Path) -> Result<Vec<Row>, Failure> {
+fn npz_rows(file: &Path) -> Result<(Vec<Row>, Vec<String>), Failure> {
     let r = NpzReader::open(file)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
@@ -174,12 +179,7 @@ fn npz_rows(file: &Path) -> Result<Vec<Row>, Failure> {
             Err(e) => problems.push(e.to_string()),
         }
     }
-    if !problems.is_empty() {
-        // Print what could be read, then fail naming every broken member.
-        print_rows(&rows, false);
-        return Err(Failure::check(problems.join("\n")));
-    }
-    Ok(rows)
+    Ok((rows, problems))
 }
 
 pub fn export(file: &Path, name: &str, output: &Path) -> Res {
