@@ -328,6 +328,11 @@ impl DType {
 
     /// True if two dtypes have the same layout and meaning regardless of byte order.
     pub fn same_ignoring_order(&self, other: &DType) -> bool {
+        if let (DType::Scalar(a), DType::Scalar(b)) = (self, other) {
+            // `Scalar::new` normalises the order from kind and size alone,
+            // so equal kinds and sizes are equal in native order.
+            return a.kind == b.kind && a.size == b.size;
+        }
         self.to_native() == other.to_native()
     }
 
@@ -882,6 +887,45 @@ mod tests {
             d.descr(),
             "[(('T', 'a'), '<i4'), ('', '|V4'), ('b', [('c', '<f8'), ('d', '|u1', (3,))]), ('e', '<f4', (2, 2))]"
         );
+    }
+
+    #[test]
+    fn same_ignoring_order_fast_path_agrees() {
+        let all = [
+            "<f8",
+            ">f8",
+            "|b1",
+            "<i1",
+            "|i1",
+            ">u2",
+            "<u2",
+            "<c16",
+            ">c8",
+            "|S5",
+            "|S6",
+            "<U3",
+            ">U3",
+            "|V4",
+            "<M8[ns]",
+            ">M8[ns]",
+            "<M8[s]",
+            "<m8[10ms]",
+            "<f2",
+            ">i8",
+            "<u8",
+            "[('a', '<f4')]",
+            "[('a', '>f4')]",
+        ];
+        for a in all {
+            for b in all {
+                let (x, y) = (DType::parse(a).unwrap(), DType::parse(b).unwrap());
+                assert_eq!(
+                    x.same_ignoring_order(&y),
+                    x.to_native() == y.to_native(),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]

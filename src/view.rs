@@ -330,7 +330,27 @@ impl<'a> ArrayView<'a> {
     /// for `T` and in native byte order; otherwise an [`Error::View`] says
     /// which condition failed (use [`ArrayView::to_vec`] then). `bool` data
     /// is validated (every byte 0 or 1).
+    #[inline]
     pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
+        // Fast path: a plain dtype exactly `T`'s (so native order), the
+        // right size, aligned data. Everything else, and every failure,
+        // takes the checked path below, which names the problem.
+        if let (DType::Scalar(have), DType::Scalar(want)) = (&self.header.dtype, &T::dtype())
+            && have == want
+            && have.size == std::mem::size_of::<T>() as u64
+        {
+            let bytes = self.data.as_slice();
+            if (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>())
+                && let Ok(s) = bytemuck::checked::try_cast_slice::<u8, T>(bytes)
+            {
+                return Ok(s);
+            }
+        }
+        self.as_slice_checked()
+    }
+
+    #[inline(never)]
+    fn as_slice_checked<T: Element>(&self) -> Result<&[T]> {
         let want = T::dtype();
         if !self.header.dtype.same_ignoring_order(&want) {
             return Err(self.err_at(Error::View {

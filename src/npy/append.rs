@@ -13,12 +13,11 @@
 //! assert_eq!(f.view().to_vec::<f64>().unwrap()[3..6], [4.0, 5.0, 6.0]);
 //! ```
 
-use crate::dtype::{DType, Element};
+use crate::dtype::{DType, Element, checked_size};
 use crate::error::{Error, Location, Result};
 use crate::npy::fsutil::{self, FileState, io_at, loc};
 use crate::npy::header::{Header, Order, Version};
-use crate::view::{ArrayView, Bytes};
-use std::borrow::Cow;
+use crate::view::ArrayView;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -338,24 +337,25 @@ impl NpyAppender {
     /// Appends a typed slice holding an array of `shape`, laid out in the
     /// file's order. Its dtype and non-growth dimensions must match.
     pub fn append<T: Element>(&self, data: &[T], shape: &[u64]) -> Result<()> {
-        let mut g = self.lock()?;
-        let order = g.header.order;
-        let header = Header::new(T::dtype(), shape.to_vec(), order);
-        let view = ArrayView::new(
-            Cow::Owned(header),
-            Bytes::Borrowed(bytemuck::cast_slice(data)),
-        )
-        .map_err(|e| match e {
-            Error::DataTooShort { .. } | Error::DataTooLong { .. } => Error::ShapeMismatch {
+        let dtype = T::dtype();
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        // The checks `ArrayView::new` would make, without building a view
+        // (no header or shape allocation per append).
+        let need = checked_size(dtype.itemsize(), shape).ok_or_else(|| Error::ShapeOverflow {
+            at: Location::path(&self.path),
+        })?;
+        if need != bytes.len() as u64 {
+            return Err(Error::ShapeMismatch {
                 reason: format!(
                     "shape {shape:?} does not match a slice of {} elements",
                     data.len()
                 ),
                 at: Location::path(&self.path),
-            },
-            e => e.at_path(&self.path),
-        })?;
-        g.append(&self.path, &view)
+            });
+        }
+        let mut g = self.lock()?;
+        let order = g.header.order;
+        g.append_parts(&self.path, &dtype, shape, order, bytes)
     }
 
     /// Appends an array view (any dtype, byte order kept). Its dtype must be
@@ -412,10 +412,21 @@ impl Drop for NpyAppender {
 /// dtype (exactly), the number of dimensions, the non-growth dimensions and
 /// the memory order.
 pub(crate) fn block_rows(file: &Header, block: &Header, path: &Path) -> Result<u64> {
-    if block.dtype != file.dtype {
+    block_rows_of(file, &block.dtype, &block.shape, block.order, path)
+}
+
+/// [`block_rows`] for a block given as dtype, shape and order.
+fn block_rows_of(
+    file: &Header,
+    dtype: &DType,
+    shape: &[u64],
+    order: Order,
+    path: &Path,
+) -> Result<u64> {
+    if *dtype != file.dtype {
         return Err(Error::DTypeMismatch {
             expected: file.dtype.descr(),
-            found: block.dtype.descr(),
+            found: dtype.descr(),
             at: Location::path(path),
         });
     }
@@ -429,33 +440,33 @@ pub(crate) fn block_rows(file: &Header, block: &Header, path: &Path) -> Result<u
         reason,
         at: Location::path(path),
     };
-    if block.shape.len() != file.shape.len() {
+    if shape.len() != file.shape.len() {
         return Err(mismatch(format!(
             "block has {} dimensions {:?}, the array has {} {:?}",
-            block.shape.len(),
-            block.shape,
+            shape.len(),
+            shape,
             file.shape.len(),
             file.shape
         )));
     }
-    for (i, (&b, &f)) in block.shape.iter().zip(&file.shape).enumerate() {
+    for (i, (&b, &f)) in shape.iter().zip(&file.shape).enumerate() {
         if i != axis && b != f {
             return Err(mismatch(format!(
                 "block shape {:?} differs from array shape {:?} in axis {i} (growth axis is {axis})",
-                block.shape, file.shape
+                shape, file.shape
             )));
         }
     }
-    if block.order != file.order {
-        let both = block.shape.contains(&0) || block.shape.iter().filter(|&&d| d != 1).count() <= 1;
+    if order != file.order {
+        let both = shape.contains(&0) || shape.iter().filter(|&&d| d != 1).count() <= 1;
         if !both {
             return Err(mismatch(format!(
                 "block is in {:?} order, the file in {:?} order",
-                block.order, file.order
+                order, file.order
             )));
         }
     }
-    Ok(block.shape[axis])
+    Ok(shape[axis])
 }
 
 impl Inner {
@@ -501,12 +512,25 @@ impl Inner {
     }
 
     fn append(&mut self, path: &Path, view: &ArrayView<'_>) -> Result<()> {
+        let h = view.header();
+        self.append_parts(path, &h.dtype, &h.shape, h.order, view.as_bytes())
+    }
+
+    fn append_parts(
+        &mut self,
+        path: &Path,
+        dtype: &DType,
+        shape: &[u64],
+        order: Order,
+        bytes: &[u8],
+    ) -> Result<()> {
         self.file(path)?;
-        let k = block_rows(&self.header, view.header(), path)?;
-        let bytes = view.as_bytes();
-        let expect = k.checked_mul(self.row_len).ok_or(Error::ShapeOverflow {
-            at: Location::path(path),
-        })?;
+        let k = block_rows_of(&self.header, dtype, shape, order, path)?;
+        let expect = k
+            .checked_mul(self.row_len)
+            .ok_or_else(|| Error::ShapeOverflow {
+                at: Location::path(path),
+            })?;
         if bytes.len() as u64 != expect {
             return Err(Error::ShapeMismatch {
                 reason: format!(

@@ -380,16 +380,26 @@ pub fn read_header(bytes: &[u8], limit: usize) -> Result<ParsedHeader> {
         });
     }
     let prefix = version.prefix_len();
-    let raw = &bytes[prefix..end];
-    let text: String = if version == Version::V3 {
+    let mut raw = &bytes[prefix..end];
+    // Padding (ASCII, so trimming bytes keeps char boundaries) is trimmed
+    // here, before the text is checked and converted.
+    while let [rest @ .., b'\n' | b' ' | b'\0' | b'\r' | b'\t'] = raw {
+        raw = rest;
+    }
+    // ASCII (every header numpy writes for plain dtypes) is the same in
+    // latin-1 and UTF-8: borrow it.
+    let text: std::borrow::Cow<'_, str> = if version == Version::V3 || raw.is_ascii() {
         std::str::from_utf8(raw)
             .map_err(|e| Error::InvalidHeader {
                 reason: "header is not valid UTF-8".into(),
                 at: Location::offset(prefix as u64 + e.valid_up_to() as u64),
             })?
-            .to_owned()
+            .into()
     } else {
-        raw.iter().map(|&b| char::from(b)).collect()
+        raw.iter()
+            .map(|&b| char::from(b))
+            .collect::<String>()
+            .into()
     };
     let header = parse_dict(&text).map_err(|e| {
         // Offsets from the literal parser count characters of the text; for
@@ -405,10 +415,80 @@ pub fn read_header(bytes: &[u8], limit: usize) -> Result<ParsedHeader> {
 
 /// Parses the header dict text (`{'descr': ..., ...}` plus padding).
 pub fn parse_dict(text: &str) -> Result<Header> {
-    let v = literal::parse(
-        text.trim_end_matches(['\n', ' ', '\0', '\r', '\t']),
-        &literal::header_error,
-    )?;
+    let pad = text
+        .bytes()
+        .rev()
+        .take_while(|b| matches!(b, b'\n' | b' ' | b'\0' | b'\r' | b'\t'))
+        .count();
+    let text = &text[..text.len() - pad];
+    if let Some(h) = parse_canonical(text) {
+        return Ok(h);
+    }
+    parse_dict_general(text)
+}
+
+/// The exact form numpy writes for a plain dtype,
+/// `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }`, parsed
+/// without building a literal tree. `None` for anything else (other key
+/// order or spacing, structured dtypes, escapes, leading zeros, `L`
+/// suffixes, too many dimensions, invalid descriptors, sizes that
+/// overflow): the general parser then decides, so both paths agree on
+/// every input this one accepts.
+fn parse_canonical(text: &str) -> Option<Header> {
+    let rest = text.strip_prefix("{'descr': '")?;
+    let q = rest.find('\'')?;
+    let descr = &rest[..q];
+    if !descr
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'<' | b'>' | b'|' | b'=' | b'[' | b']'))
+    {
+        return None;
+    }
+    let rest = rest[q..].strip_prefix("', 'fortran_order': ")?;
+    let (fortran, rest) = if let Some(r) = rest.strip_prefix("False") {
+        (false, r)
+    } else {
+        (true, rest.strip_prefix("True")?)
+    };
+    let rest = rest.strip_prefix(", 'shape': (")?;
+    let dims = rest.strip_suffix("), }")?;
+    let mut shape = Vec::with_capacity(4);
+    if !dims.is_empty() {
+        // "N," for one dimension, "N, M, ..." for more.
+        let (list, one) = match dims.strip_suffix(',') {
+            Some(d) => (d, true),
+            None => (dims, false),
+        };
+        for d in list.split(", ") {
+            if d.is_empty()
+                || d.len() > 20
+                || !d.bytes().all(|b| b.is_ascii_digit())
+                || (d.len() > 1 && d.starts_with('0'))
+            {
+                return None;
+            }
+            shape.push(d.parse::<u64>().ok()?);
+            if shape.len() > MAX_DIMS {
+                return None;
+            }
+        }
+        if one != (shape.len() == 1) {
+            return None;
+        }
+    }
+    let dtype = DType::parse_scalar_str(descr).ok()?;
+    let h = Header {
+        dtype,
+        shape,
+        order: Order::from_fortran(fortran),
+    };
+    h.data_len().ok()?;
+    Some(h)
+}
+
+/// The general header parser: any dict literal with the three keys.
+fn parse_dict_general(text: &str) -> Result<Header> {
+    let v = literal::parse(text, &literal::header_error)?;
     let Value::Dict(items) = v else {
         return Err(literal::header_error(
             format!("header is not a dict but a {}", v.type_name()),
@@ -616,6 +696,137 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// Both dict parsers on `text`: the fast one must either decline or
+    /// agree with the general one exactly (and never accept what the
+    /// general one refuses).
+    fn check_paths_agree(text: &str) -> bool {
+        let t = text.trim_end_matches(['\n', ' ', '\0', '\r', '\t']);
+        let slow = parse_dict_general(t);
+        match parse_canonical(t) {
+            Some(fast) => {
+                assert_eq!(slow.as_ref().ok(), Some(&fast), "{text:?}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn canonical_fast_path_agrees_with_general_parser() {
+        let descrs = [
+            "<f8",
+            ">f8",
+            "|b1",
+            "<i1",
+            "|u1",
+            ">i2",
+            "<u8",
+            "<c16",
+            ">c8",
+            "|S5",
+            "<U3",
+            "|V4",
+            "<M8[ns]",
+            ">m8[10ms]",
+            "<M8",
+            "<f2",
+            "<f16",
+            "|O",
+            "<f3",
+            "<q",
+            "x",
+            "",
+            "[('a', '<f4')]",
+            "[('a', '<f4'), ('b', '>i8', (2, 3))]",
+        ];
+        let shapes: [&[u64]; 9] = [
+            &[],
+            &[0],
+            &[7],
+            &[3, 4],
+            &[1, 1, 1],
+            &[10, 0, 2],
+            &[u64::MAX],
+            &[1 << 40, 1 << 40],
+            &[2; 64],
+        ];
+        let mut fast = 0;
+        for d in descrs {
+            let Ok(dt) = DType::parse(d) else { continue };
+            for sh in shapes {
+                for order in [Order::C, Order::Fortran] {
+                    let h = Header::new(dt.clone(), sh.to_vec(), order);
+                    let text = h.dict_text();
+                    if check_paths_agree(&text) {
+                        fast += 1;
+                    }
+                    // As written (padding, growth room, newline).
+                    if let Ok(b) = h.to_bytes() {
+                        let p = read_header(&b, DEFAULT_HEADER_LIMIT);
+                        if h.data_len().is_ok() {
+                            assert_eq!(p.unwrap().header, h);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(fast > 100, "fast path taken only {fast} times");
+        // Forms that must fall back (and what the general parser makes of them).
+        for text in [
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (03,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3L,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3_0,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (+3,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (-3,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,4), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3 ,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (18446744073709551616,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }",
+            "{'descr': '<f8', 'fortran_order': Falsey, 'shape': (3,), }",
+            "{'descr': '<f8', 'fortran_order': 0, 'shape': (3,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,)}",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'x': 1, }",
+            "{'descr': \"<f8\", 'fortran_order': False, 'shape': (3,), }",
+            "{'descr': '<f\\x38', 'fortran_order': False, 'shape': (3,), }",
+            "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }",
+            "{'descr': '<f8' , 'fortran_order': False, 'shape': (3,), }",
+            "{'fortran_order': False, 'descr': '<f8', 'shape': (3,), }",
+            "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), } x",
+        ] {
+            assert!(!check_paths_agree(text), "fast path took {text:?}");
+        }
+        let dims = vec!["1"; MAX_DIMS + 1].join(", ");
+        let text = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({dims}), }}");
+        assert!(!check_paths_agree(&text));
+        assert!(parse_dict(&text).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_fast_path_agrees_on_mutations(
+            descr in "[<>|=]?[a-zA-Z?][0-9]{0,3}(\\[[0-9]{0,2}[a-z]{1,2}\\])?",
+            fortran in "True|False|true|1",
+            dims in proptest::collection::vec("0|[1-9][0-9]{0,20}|0[0-9]|[0-9]L|", 0..5),
+            sep in ", |,| , ",
+            trailing in ",|, |",
+            tail in "\\), \\}|\\)\\}|\\), \\} |\\),\\}",
+        ) {
+            let mut shape = dims.join(&sep);
+            if dims.len() == 1 || !trailing.is_empty() && !dims.is_empty() {
+                shape.push_str(&trailing);
+            }
+            let text = format!(
+                "{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': ({shape}{tail}"
+            );
+            check_paths_agree(&text);
+        }
     }
 
     #[test]

@@ -81,7 +81,7 @@ use memmap2::Mmap;
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::io::Read;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -201,6 +201,9 @@ struct Parsed {
     data_start: u64,
     /// Array data length.
     data_len: u64,
+    /// Stored members: the data's range in the map (checked against the
+    /// map's length), so cached views need no conversion or check.
+    in_map: Option<(usize, usize)>,
     /// Stored, native and aligned for the dtype: views need no copy.
     zero_copy: bool,
     /// File, member and offset of the data, for errors raised by views.
@@ -218,6 +221,8 @@ struct Entry {
     uncompressed: u64,
     name_start: u32,
     name_len: u32,
+    /// Length of the key (the name without a `.npy` suffix).
+    key_len: u32,
     /// Length of the raw (undecoded) name, as in the local header.
     raw_name_len: u16,
     crc32: u32,
@@ -247,7 +252,9 @@ pub struct NpzReader {
     names: String,
     entries: Vec<Entry>,
     slots: Vec<Slot>,
-    hasher: RandomState,
+    /// Seeded per reader (foldhash, keyed like std's `RandomState`, so
+    /// crafted names cannot be made to collide without knowing the seed).
+    hasher: foldhash::quality::RandomState,
     live: usize,
     duplicates: Vec<String>,
     comment: (usize, usize),
@@ -492,6 +499,7 @@ impl NpzReader {
                 uncompressed: e.uncompressed_size,
                 name_start,
                 name_len,
+                key_len: key_of(&name).len() as u32,
                 raw_name_len: e.name.len() as u16,
                 crc32: e.crc32,
                 method: e.method,
@@ -532,7 +540,7 @@ impl NpzReader {
             names,
             entries,
             slots: Vec::new(),
-            hasher: RandomState::new(),
+            hasher: foldhash::quality::RandomState::default(),
             live: 0,
             duplicates: Vec::new(),
             comment,
@@ -575,6 +583,7 @@ impl NpzReader {
         Ok(())
     }
 
+    #[inline]
     fn hash(&self, key: &str) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -618,6 +627,22 @@ impl NpzReader {
         self.live = self.entries.iter().filter(|e| e.live).count();
     }
 
+    /// The key of member `i` as bytes (hot path: no UTF-8 boundary checks).
+    #[inline]
+    fn key_bytes(&self, i: usize) -> &[u8] {
+        match self.entries.get(i) {
+            Some(e) => {
+                let start = e.name_start as usize;
+                self.names
+                    .as_bytes()
+                    .get(start..start + e.key_len as usize)
+                    .unwrap_or_default()
+            }
+            None => &[],
+        }
+    }
+
+    #[inline]
     fn find(&self, key: &str) -> Option<usize> {
         let h = self.hash(key);
         let tag = (h >> 32) as u32;
@@ -628,7 +653,7 @@ impl NpzReader {
             if s.idx == EMPTY {
                 return None;
             }
-            if s.tag == tag && key_of(self.name(s.idx as usize)) == key {
+            if s.tag == tag && self.key_bytes(s.idx as usize) == key.as_bytes() {
                 return Some(s.idx as usize);
             }
             pos = (pos + 1) & mask;
@@ -636,10 +661,17 @@ impl NpzReader {
     }
 
     /// Index of the member for `key` (an array key, or a full member name).
+    #[inline]
     fn lookup(&self, key: &str) -> Result<usize> {
-        if let Some(i) = self.find(key) {
-            return Ok(i);
+        match self.find(key) {
+            Some(i) => Ok(i),
+            None => self.lookup_full_name(key),
         }
+    }
+
+    /// `key` given as a full member name (`x.npy`), or not found.
+    #[inline(never)]
+    fn lookup_full_name(&self, key: &str) -> Result<usize> {
         if let Some(stripped) = key.strip_suffix(".npy")
             && let Some(i) = self.find(stripped)
             && self.name(i) == key
@@ -834,7 +866,27 @@ impl NpzReader {
             .ok_or_else(|| zip_err("range outside the file", start))
     }
 
+    #[inline]
     fn view_at(&self, i: usize, native: bool) -> Result<ArrayView<'_>> {
+        // Hot path: headers cached and the bytes viewable in place (then the
+        // stored header is the native one). No conversion, lock or alloc.
+        if let Some(p) = self.entries.get(i).and_then(|e| e.parsed.get())
+            && let Some((s, e)) = p.in_map
+            && (!native || p.zero_copy)
+            && let Some(bytes) = self.map.get(s..e)
+        {
+            return Ok(ArrayView::from_checked_parts_at(
+                Cow::Borrowed(&p.header),
+                Bytes::Borrowed(bytes),
+                Cow::Borrowed(&p.loc),
+            ));
+        }
+        self.view_slow(i, native)
+    }
+
+    /// [`NpzReader::view_at`] on first access, or when a copy is needed.
+    #[inline(never)]
+    fn view_slow(&self, i: usize, native: bool) -> Result<ArrayView<'_>> {
         let got = self.member(i)?;
         let p = got.parsed();
         if self.entries[i].method == METHOD_STORED && (!native || p.zero_copy) {
@@ -996,11 +1048,19 @@ impl NpzReader {
             let addr = (self.map.as_ptr() as usize).wrapping_add(to_usize(data_start, data_at)?);
             addr.is_multiple_of(natural_align(&header.dtype))
         };
+        let in_map = if stored {
+            let s = to_usize(data_start, data_at)?;
+            let e = to_usize(data_start.saturating_add(need), data_at)?;
+            self.map.get(s..e).map(|_| (s, e))
+        } else {
+            None
+        };
         Ok(Parsed {
             header,
             native,
             data_start,
             data_len: need,
+            in_map,
             zero_copy,
             loc: Location {
                 path: Some(self.path.clone()),

@@ -78,9 +78,9 @@ use crate::npy::header::{Header, Order, Version};
 use crate::npz::member_name;
 use crate::view::ArrayView;
 use crate::zip::records::{
-    CentralEntry, CentralEntryRef, DOS_DATE_1980, EOCD_LEN, EndOfCentralDirectory,
+    CentralEntryRef, CentralFields, DOS_DATE_1980, EOCD_LEN, EndOfCentralDirectory,
     LOCAL_HEADER_LEN, LOCAL_ZIP64_EXTRA_LEN, LocalHeader, LocalZip64, MAX32, TAIL_WINDOW,
-    align_padding, central_entries, write_end_records,
+    align_padding, central_entries, write_end_records, write_local_stored,
 };
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -90,6 +90,11 @@ use std::path::{Path, PathBuf};
 
 /// Default write buffer size; writes at least this large bypass the buffer.
 const BUF_SIZE: usize = 1 << 20;
+
+/// Array data up to this size is copied next to its headers and written
+/// with one plain `write`; larger data goes straight from the caller's
+/// slice (vectored write).
+const SMALL_MEMBER: usize = 16 << 10;
 
 /// An MS-DOS timestamp as stored in zip headers (2-second resolution,
 /// years 1980-2107).
@@ -463,6 +468,12 @@ impl Sink {
         Ok(())
     }
 
+    /// Hands the buffered bytes and then `data` to the OS now, with
+    /// vectored writes (`data` is never copied into the buffer).
+    fn write_through(&mut self, data: &[u8]) -> io::Result<()> {
+        self.raw_write_pair(data)
+    }
+
     /// Writes the buffer followed by `data` with vectored writes.
     fn raw_write_pair(&mut self, data: &[u8]) -> io::Result<()> {
         if self.fail_after.is_some() || self.buf.is_empty() {
@@ -524,9 +535,11 @@ impl Sink {
     }
 }
 
-/// A member of the new central directory, compact.
+/// A member of the new central directory, compact: its name lives in
+/// [`NpzWriter`]'s `entry_names`.
 struct NewEntry {
-    name: Box<str>,
+    name_start: usize,
+    name_len: u16,
     crc32: u32,
     size: u64,
     /// Local header offset relative to the archive start.
@@ -551,11 +564,16 @@ pub struct NpzWriter {
     opts: WriterOptions,
     old: OldArchive,
     entries: Vec<NewEntry>,
-    names: HashSet<Box<str>>,
+    /// The names of `entries`, back to back.
+    entry_names: String,
+    /// Member names written, for the duplicate check (seeded foldhash).
+    names: HashSet<Box<str>, foldhash::fast::RandomState>,
     state: State,
     /// The last npy header and its bytes (many members share a header).
     header_cache: Option<(Header, Vec<u8>)>,
     scratch: Vec<u8>,
+    /// Reused for the member name of each `write`.
+    member_buf: String,
 }
 
 impl std::fmt::Debug for NpzWriter {
@@ -569,7 +587,15 @@ impl std::fmt::Debug for NpzWriter {
     }
 }
 
+#[cfg(test)]
 fn check_name(key: &str) -> Result<String> {
+    let mut member = String::new();
+    check_name_into(key, &mut member)?;
+    Ok(member)
+}
+
+/// Checks `key` and puts its member name in `member`.
+fn check_name_into(key: &str, member: &mut String) -> Result<()> {
     let bad = |reason: &str| Error::InvalidName {
         name: key.to_string(),
         reason: reason.to_string(),
@@ -581,11 +607,15 @@ fn check_name(key: &str) -> Result<String> {
     if key.contains('\0') {
         return Err(bad("the name contains a NUL character"));
     }
-    let member = member_name(key);
+    member.clear();
+    member.push_str(key);
+    if !key.ends_with(".npy") {
+        member.push_str(".npy");
+    }
     if member.len() > 0xFFFF {
         return Err(bad("the member name is longer than 65535 bytes"));
     }
-    Ok(member)
+    Ok(())
 }
 
 fn check_header(header: &Header) -> Result<u64> {
@@ -641,10 +671,12 @@ impl NpzWriter {
             opts,
             old,
             entries: Vec::new(),
-            names: HashSet::new(),
+            entry_names: String::new(),
+            names: HashSet::default(),
             state: State::Open,
             header_cache: None,
             scratch: Vec::with_capacity(4096),
+            member_buf: String::new(),
         }
     }
 
@@ -689,18 +721,24 @@ impl NpzWriter {
     /// Validates a new member's name and header; returns the member name
     /// and the data length.
     fn prepare(&self, key: &str, header: &Header) -> Result<(String, u64)> {
+        let mut member = String::new();
+        let len = self.prepare_into(key, header, &mut member)?;
+        Ok((member, len))
+    }
+
+    /// As [`NpzWriter::prepare`], with the member name put in `member`.
+    fn prepare_into(&self, key: &str, header: &Header, member: &mut String) -> Result<u64> {
         self.check_open()?;
-        let member = check_name(key).map_err(|e| self.err_here(e, None))?;
+        check_name_into(key, member).map_err(|e| self.err_here(e, None))?;
         if !self.opts.allow_duplicates
             && (self.names.contains(member.as_str()) || self.old.names.contains(member.as_bytes()))
         {
             return Err(Error::DuplicateName {
-                name: member,
+                name: member.clone(),
                 at: Location::path(&self.path),
             });
         }
-        let len = check_header(header).map_err(|e| self.err_here(e, Some(&member)))?;
-        Ok((member, len))
+        check_header(header).map_err(|e| self.err_here(e, Some(member)))
     }
 
     /// The npy header bytes, reusing the last ones when the header repeats.
@@ -712,9 +750,6 @@ impl NpzWriter {
         Ok(())
     }
 
-    /// The local header for a member whose npy header is `npy_header_len`
-    /// bytes: padded so the *array data* (after the npy header) starts on a
-    /// multiple of the alignment.
     fn local_header(
         &self,
         member: &str,
@@ -723,6 +758,17 @@ impl NpzWriter {
         zip64: LocalZip64,
         npy_header_len: u64,
     ) -> LocalHeader {
+        let pad = self.align_pad(member, zip64, npy_header_len);
+        let mut lh = LocalHeader::stored(member, crc32, size, zip64, pad);
+        lh.date = self.opts.stamp.date;
+        lh.time = self.opts.stamp.time;
+        lh
+    }
+
+    /// Alignment padding for a local header written at the current position,
+    /// for a member whose npy header is `npy_header_len` bytes: the *array
+    /// data* (after the npy header) starts on a multiple of the alignment.
+    fn align_pad(&self, member: &str, zip64: LocalZip64, npy_header_len: u64) -> u16 {
         let at = self.sink.pos();
         let unpadded = (LOCAL_HEADER_LEN + member.len()) as u64
             + if zip64 == LocalZip64::Yes {
@@ -730,11 +776,7 @@ impl NpzWriter {
             } else {
                 0
             };
-        let pad = align_padding(at + unpadded + npy_header_len, self.opts.align);
-        let mut lh = LocalHeader::stored(member, crc32, size, zip64, pad);
-        lh.date = self.opts.stamp.date;
-        lh.time = self.opts.stamp.time;
-        lh
+        align_padding(at + unpadded + npy_header_len, self.opts.align)
     }
 
     /// Truncates back to `start` after a failed member; if even that fails
@@ -759,7 +801,8 @@ impl NpzWriter {
     ) -> Result<()> {
         let view = ArrayView::from_slice(data, shape, order)
             .map_err(|e| e.at_path(&self.path).at_member(member_name(key)))?;
-        self.write_view(key, &view)
+        // from_slice already normalised the order as np.save does.
+        self.write_npy_parts(key, view.header(), view.as_bytes())
     }
 
     /// Writes an array view (any dtype and byte order, bytes copied as they
@@ -776,7 +819,21 @@ impl NpzWriter {
     }
 
     fn write_npy_parts(&mut self, key: &str, header: &Header, data: &[u8]) -> Result<()> {
-        let (member, len) = self.prepare(key, header)?;
+        let mut member = std::mem::take(&mut self.member_buf);
+        let r = self.write_npy_parts_named(key, header, data, &mut member);
+        self.member_buf = member;
+        r
+    }
+
+    fn write_npy_parts_named(
+        &mut self,
+        key: &str,
+        header: &Header,
+        data: &[u8],
+        member: &mut String,
+    ) -> Result<()> {
+        let len = self.prepare_into(key, header, member)?;
+        let member = member.as_str();
         if len != data.len() as u64 {
             let e = if (data.len() as u64) < len {
                 Error::DataTooShort {
@@ -791,15 +848,15 @@ impl NpzWriter {
                     at: Location::none(),
                 }
             };
-            return Err(self.err_here(e, Some(&member)));
+            return Err(self.err_here(e, Some(member)));
         }
         self.header_bytes(header)
-            .map_err(|e| self.err_here(e, Some(&member)))?;
-        let Some((_, hb)) = self.header_cache.take() else {
+            .map_err(|e| self.err_here(e, Some(member)))?;
+        let Some((h, hb)) = self.header_cache.take() else {
             return Err(Error::invalid_argument("internal: header cache empty"));
         };
-        let r = self.write_member(&member, &hb, data);
-        self.header_cache = Some((header.clone(), hb));
+        let r = self.write_member(member, &hb, data);
+        self.header_cache = Some((h, hb));
         r
     }
 
@@ -815,18 +872,27 @@ impl NpzWriter {
             LocalZip64::No
         };
         let start = self.sink.pos();
-        let lh = self.local_header(member, crc, size, zip64, hb.len() as u64);
+        let pad = self.align_pad(member, zip64, hb.len() as u64);
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        lh.write(&mut scratch);
+        let stamp = (self.opts.stamp.date, self.opts.stamp.time);
+        write_local_stored(&mut scratch, member, crc, size, zip64, pad, stamp);
         scratch.extend_from_slice(hb);
-        // One system call per member in the common case; the member is
-        // handed to the OS before `write` returns (survives a process crash).
-        let r = self
-            .sink
-            .write(&scratch)
-            .and_then(|_| self.sink.write(data))
-            .and_then(|_| self.sink.flush_buf());
+        // One (vectored) system call per member in the common case: headers
+        // from the buffer, the data straight from the caller's slice, never
+        // copied. The member is handed to the OS before `write` returns
+        // (survives a process crash).
+        let r = if data.len() <= SMALL_MEMBER {
+            // Small: one plain write of one buffer is cheaper than a vector.
+            scratch.extend_from_slice(data);
+            self.sink
+                .write(&scratch)
+                .and_then(|_| self.sink.write_through(&[]))
+        } else {
+            self.sink
+                .write(&scratch)
+                .and_then(|_| self.sink.write_through(data))
+        };
         self.scratch = scratch;
         if let Err(e) = r {
             self.roll_back(start);
@@ -839,12 +905,15 @@ impl NpzWriter {
     }
 
     fn push_entry(&mut self, member: &str, crc32: u32, size: u64, start: u64) {
-        let name: Box<str> = member.into();
         if !self.opts.allow_duplicates {
-            self.names.insert(name.clone());
+            self.names.insert(member.into());
         }
+        let name_start = self.entry_names.len();
+        self.entry_names.push_str(member);
         self.entries.push(NewEntry {
-            name,
+            name_start,
+            // Checked by `check_name_into`: at most 65535 bytes.
+            name_len: member.len() as u16,
             crc32,
             size,
             offset: start - self.old.base,
@@ -951,7 +1020,11 @@ impl NpzWriter {
             let mut buf = Vec::with_capacity(256);
             for e in &self.entries {
                 buf.clear();
-                let mut c = CentralEntry::stored(&e.name, e.crc32, e.size, e.offset);
+                let name = self
+                    .entry_names
+                    .get(e.name_start..e.name_start + usize::from(e.name_len))
+                    .unwrap_or_default();
+                let mut c = CentralFields::stored(name, e.crc32, e.size, e.offset);
                 c.date = self.opts.stamp.date;
                 c.time = self.opts.stamp.time;
                 c.write(&mut buf);

@@ -669,37 +669,57 @@ impl LocalHeader {
 
     /// Appends the encoded header to `out`.
     pub fn write(&self, out: &mut Vec<u8>) {
-        let zip64 = self.zip64 == LocalZip64::Yes;
-        let size32 = if zip64 {
-            MAX32 as u32
-        } else {
-            self.size as u32
-        };
-        let extra_len = if zip64 {
-            LOCAL_ZIP64_EXTRA_LEN as u16
-        } else {
-            0
-        } + self.align_pad;
-        out.extend_from_slice(&LOCAL_SIG.to_le_bytes());
-        out.extend_from_slice(&(if zip64 { 45u16 } else { 20u16 }).to_le_bytes());
-        out.extend_from_slice(&self.flags().to_le_bytes());
-        out.extend_from_slice(&METHOD_STORED.to_le_bytes());
-        out.extend_from_slice(&self.time.to_le_bytes());
-        out.extend_from_slice(&self.date.to_le_bytes());
-        out.extend_from_slice(&self.crc32.to_le_bytes());
-        out.extend_from_slice(&size32.to_le_bytes());
-        out.extend_from_slice(&size32.to_le_bytes());
-        out.extend_from_slice(&(self.name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&extra_len.to_le_bytes());
-        out.extend_from_slice(self.name.as_bytes());
-        if zip64 {
-            out.extend_from_slice(&EXTRA_ZIP64.to_le_bytes());
-            out.extend_from_slice(&16u16.to_le_bytes());
-            out.extend_from_slice(&self.size.to_le_bytes());
-            out.extend_from_slice(&self.size.to_le_bytes());
-        }
-        write_align_extra(self.align_pad, out);
+        write_local_stored(
+            out,
+            &self.name,
+            self.crc32,
+            self.size,
+            self.zip64,
+            self.align_pad,
+            (self.date, self.time),
+        );
     }
+}
+
+/// Encodes a stored-member local header ([`LocalHeader::write`]) without
+/// owning the name: the writer's per-member path allocates nothing.
+pub(crate) fn write_local_stored(
+    out: &mut Vec<u8>,
+    name: &str,
+    crc32: u32,
+    size: u64,
+    zip64: LocalZip64,
+    align_pad: u16,
+    (date, time): (u16, u16),
+) {
+    let zip64 = zip64 == LocalZip64::Yes;
+    let size32 = if zip64 { MAX32 as u32 } else { size as u32 };
+    let extra_len = if zip64 {
+        LOCAL_ZIP64_EXTRA_LEN as u16
+    } else {
+        0
+    } + align_pad;
+    let flags = if name.is_ascii() { 0 } else { FLAG_UTF8 };
+    out.reserve(LOCAL_HEADER_LEN + name.len() + usize::from(extra_len));
+    out.extend_from_slice(&LOCAL_SIG.to_le_bytes());
+    out.extend_from_slice(&(if zip64 { 45u16 } else { 20u16 }).to_le_bytes());
+    out.extend_from_slice(&flags.to_le_bytes());
+    out.extend_from_slice(&METHOD_STORED.to_le_bytes());
+    out.extend_from_slice(&time.to_le_bytes());
+    out.extend_from_slice(&date.to_le_bytes());
+    out.extend_from_slice(&crc32.to_le_bytes());
+    out.extend_from_slice(&size32.to_le_bytes());
+    out.extend_from_slice(&size32.to_le_bytes());
+    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    out.extend_from_slice(&extra_len.to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+    if zip64 {
+        out.extend_from_slice(&EXTRA_ZIP64.to_le_bytes());
+        out.extend_from_slice(&16u16.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+    }
+    write_align_extra(align_pad, out);
 }
 
 /// Writes an alignment padding extra field of exactly `pad` bytes (0 or >= 6):
@@ -831,6 +851,73 @@ impl CentralEntry {
 
     /// Appends the encoded entry; ZIP64 extra only for fields that need it.
     pub fn write(&self, out: &mut Vec<u8>) {
+        CentralFields {
+            name: &self.name,
+            crc32: self.crc32,
+            compressed_size: self.compressed_size,
+            uncompressed_size: self.uncompressed_size,
+            local_header_offset: self.local_header_offset,
+            method: self.method,
+            flags: self.flags,
+            time: self.time,
+            date: self.date,
+            external_attrs: self.external_attrs,
+            version_made_by: self.version_made_by,
+            other_extra: &self.other_extra,
+            comment: &self.comment,
+        }
+        .write(out);
+    }
+}
+
+/// A central directory entry with borrowed name, extra and comment: what
+/// [`CentralEntry::write`] encodes, usable without allocating.
+pub(crate) struct CentralFields<'a> {
+    pub name: &'a [u8],
+    pub crc32: u32,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    pub local_header_offset: u64,
+    pub method: u16,
+    pub flags: u16,
+    pub time: u16,
+    pub date: u16,
+    pub external_attrs: u32,
+    pub version_made_by: u16,
+    pub other_extra: &'a [u8],
+    pub comment: &'a [u8],
+}
+
+impl<'a> CentralFields<'a> {
+    /// A stored member written by us (as [`CentralEntry::stored`]).
+    pub fn stored(name: &'a str, crc32: u32, size: u64, local_header_offset: u64) -> Self {
+        CentralFields {
+            name: name.as_bytes(),
+            crc32,
+            compressed_size: size,
+            uncompressed_size: size,
+            local_header_offset,
+            method: METHOD_STORED,
+            flags: if name.is_ascii() { 0 } else { FLAG_UTF8 },
+            time: 0,
+            date: DOS_DATE_1980,
+            external_attrs: 0o100644 << 16,
+            version_made_by: (3 << 8) | 45,
+            other_extra: &[],
+            comment: &[],
+        }
+    }
+
+    fn zip64_fields(&self) -> (bool, bool, bool) {
+        (
+            self.uncompressed_size >= MAX32,
+            self.compressed_size >= MAX32,
+            self.local_header_offset >= MAX32,
+        )
+    }
+
+    /// Appends the encoded entry; ZIP64 extra only for fields that need it.
+    pub fn write(&self, out: &mut Vec<u8>) {
         let (u, c, o) = self.zip64_fields();
         let n = usize::from(u) + usize::from(c) + usize::from(o);
         let zlen = if n > 0 { 4 + 8 * n } else { 0 };
@@ -853,7 +940,7 @@ impl CentralEntry {
         out.extend_from_slice(&0u16.to_le_bytes()); // internal attrs
         out.extend_from_slice(&self.external_attrs.to_le_bytes());
         out.extend_from_slice(&f32(o, self.local_header_offset).to_le_bytes());
-        out.extend_from_slice(&self.name);
+        out.extend_from_slice(self.name);
         if n > 0 {
             out.extend_from_slice(&EXTRA_ZIP64.to_le_bytes());
             out.extend_from_slice(&((8 * n) as u16).to_le_bytes());
@@ -867,8 +954,8 @@ impl CentralEntry {
                 out.extend_from_slice(&self.local_header_offset.to_le_bytes());
             }
         }
-        out.extend_from_slice(&self.other_extra);
-        out.extend_from_slice(&self.comment);
+        out.extend_from_slice(self.other_extra);
+        out.extend_from_slice(self.comment);
     }
 }
 
