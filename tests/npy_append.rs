@@ -415,3 +415,85 @@ fn appender_is_send_and_sync() {
     check::<NpyAppender>();
     let _ = Cow::Borrowed(&0u8);
 }
+
+fn buffered(path: &Path, cap: usize) -> NpyAppender {
+    NpyAppender::options()
+        .rewrite_header_on_append(false)
+        .buffer_bytes(cap)
+        .create(path, u32::dtype(), &[4], Order::C)
+        .unwrap()
+}
+
+#[test]
+fn buffered_appends_equal_unbuffered_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+    let plain = NpyAppender::options()
+        .rewrite_header_on_append(false)
+        .create(&a, u32::dtype(), &[4], Order::C)
+        .unwrap();
+    let buf = buffered(&b, 100); // 6 rows of 16 bytes fit, then a write
+    for i in 0..50u32 {
+        // mixed sizes, including blocks larger than the buffer (direct writes)
+        let rows = u64::from(i % 9) + 1;
+        let data: Vec<u32> = (0..rows as u32 * 4).map(|x| x + i * 1000).collect();
+        plain.append(&data, &[rows, 4]).unwrap();
+        buf.append(&data, &[rows, 4]).unwrap();
+        assert_eq!(buf.len(), plain.len(), "logical length includes the buffer");
+    }
+    plain.close().unwrap();
+    buf.close().unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn buffer_needs_deferred_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.npy");
+    let r = NpyAppender::options()
+        .buffer_bytes(4096)
+        .create(&p, u8::dtype(), &[1], Order::C);
+    assert!(matches!(r, Err(Error::InvalidArgument { .. })));
+    assert!(!p.exists(), "nothing created");
+}
+
+#[test]
+fn flush_writes_the_buffer_and_a_failed_write_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("f.npy");
+    let app = buffered(&p, 1 << 16);
+    app.append(&[1u32, 1, 1, 1], &[1, 4]).unwrap();
+    let on_disk = |p: &Path| std::fs::metadata(p).unwrap().len();
+    let base = on_disk(&p);
+    app.flush().unwrap();
+    assert_eq!(on_disk(&p), base + 16, "flush writes the buffered rows");
+    assert_eq!(on_disk_shape(&p), vec![1, 4]);
+    // Two more buffered rows, then the write of the buffer fails part-way.
+    app.append(&[2u32; 8], &[2, 4]).unwrap();
+    app.inject_write_fault(20);
+    assert!(matches!(app.flush(), Err(Error::Io { .. })));
+    // Buffered rows are dropped, the file is back at the last flushed append.
+    assert_eq!(app.len(), 1);
+    assert_eq!(on_disk(&p), base + 16);
+    // Still usable.
+    app.append(&[3u32; 4], &[1, 4]).unwrap();
+    app.close().unwrap();
+    let f = NpyFile::open(&p).unwrap();
+    assert_eq!(f.header().shape, vec![2, 4]);
+    assert_eq!(f.view().to_vec::<u32>().unwrap(), [1, 1, 1, 1, 3, 3, 3, 3]);
+}
+
+#[test]
+fn dropped_buffered_appender_writes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("d.npy");
+    {
+        let app = buffered(&p, 1 << 20);
+        for i in 0..10u32 {
+            app.append(&[i; 4], &[1, 4]).unwrap();
+        }
+    }
+    let f = NpyFile::open(&p).unwrap();
+    assert_eq!(f.header().shape, vec![10, 4]);
+    assert_eq!(f.view().to_vec::<u32>().unwrap()[36..], [9, 9, 9, 9]);
+}
