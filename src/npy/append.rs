@@ -691,8 +691,8 @@ impl Inner {
         self.buf.clear();
         if let Err(e) = r {
             self.data_len -= n;
-            if self.row_len > 0 {
-                self.header.shape[self.axis] -= n / self.row_len;
+            if let Some(rows) = n.checked_div(self.row_len) {
+                self.header.shape[self.axis] -= rows;
             }
             self.rollback(path, false);
             return Err(e);
