@@ -142,3 +142,6 @@ for name, data in archives.items():
 # npz_roundtrip reads its input as choices, not as a file: a few patterns.
 for n, pat in [(64, b"\x01"), (256, b"\x03\x07\x00\xff"), (512, bytes(range(256)))]:
     put("npz_roundtrip", "pattern-%d" % n, (pat * n)[:n])
+
+# Regression seeds for npz targets are minimised crash inputs committed as
+# they are (fuzz/corpus/<target>/seed-regress-*): this script leaves them be.

@@ -266,3 +266,38 @@ np.savez_compressed(os.path.join(d, "compressed.npz"), a=np.arange(1000), b=np.z
         );
     }
 }
+
+/// Found by fuzzing (npz_recover): the comment of a damaged end record was
+/// copied after the new one, and an end record signature inside it made the
+/// recovered archive unreadable. The comment is now cut before it.
+#[test]
+fn recovered_comment_never_holds_an_end_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.npz");
+    let mut w = NpzWriter::options().fsync(false).create(&p).unwrap();
+    w.write("x", &[1u8, 2, 3], &[3], Order::C).unwrap();
+    w.close().unwrap();
+    let mut bytes = std::fs::read(&p).unwrap();
+    // An end record whose comment holds another (plausible) end record that
+    // ends where the file ends.
+    let fake: Vec<u8> = [
+        &b"PK\x05\x06"[..],
+        &[0; 6],
+        &[3, 0],
+        &[0xa3, 0, 0, 0],
+        &[0x28, 2, 0, 0],
+        &[0, 0],
+    ]
+    .concat();
+    let comment = [&b"junk"[..], &fake].concat();
+    let n = bytes.len();
+    bytes[n - 2..].copy_from_slice(&(comment.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(&comment);
+    std::fs::write(&p, &bytes).unwrap();
+    let out = dir.path().join("fixed.npz");
+    let r = recover(&p, &out).unwrap();
+    assert_eq!(r.kept, ["x.npy"]);
+    let npz = npzmap::NpzReader::open(&out).unwrap();
+    assert_eq!(npz.comment(), b"junk");
+    assert_eq!(npz.get("x").unwrap().to_vec::<u8>().unwrap(), [1, 2, 3]);
+}

@@ -319,7 +319,12 @@ impl Scan {
                     if b.len() == EOCD_LEN {
                         let clen = u64::from(u16::from_le_bytes([b[20], b[21]]));
                         let c = src.at(pos + EOCD_LEN as u64, clen as usize)?;
-                        scan.comment = c.to_vec();
+                        // The new end record is followed by this comment: an
+                        // end record signature in it could be taken for the
+                        // real one, so keep only what comes before.
+                        let sig = EOCD_SIG.to_le_bytes();
+                        let keep = c.windows(4).position(|w| w == sig).unwrap_or(c.len());
+                        scan.comment = c[..keep].to_vec();
                         pos + EOCD_LEN as u64 + c.len() as u64
                     } else {
                         len
