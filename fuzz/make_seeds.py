@@ -128,6 +128,10 @@ with zipfile.ZipFile(b, "w") as z:
     z.writestr("notes.txt", b"not an array")
     z.comment = b"archive comment"
 archives["dup_comment"] = b"#!prepended\n" + b.getvalue()
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w") as z:  # a name that ends like a ZIP64 locator
+    z.writestr("PK\x06\x07abcdefghijkl.npy", npy(np.array([1], dtype="|u1")))
+archives["locator_name"] = b.getvalue()
 for f in sorted(os.listdir(FIXTURES)):
     if f.endswith(".npz") and os.path.getsize(os.path.join(FIXTURES, f)) <= 4096:
         with open(os.path.join(FIXTURES, f), "rb") as fh:
