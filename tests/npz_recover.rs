@@ -301,3 +301,27 @@ fn recovered_comment_never_holds_an_end_record() {
     assert_eq!(npz.comment(), b"junk");
     assert_eq!(npz.get("x").unwrap().to_vec::<u8>().unwrap(), [1, 2, 3]);
 }
+
+/// Found by fuzzing (npz_recover): a member whose local header has sizes
+/// and a CRC that check out, and the data descriptor flag, but no descriptor
+/// after the data, was kept with the flag set; readers then looked for the
+/// descriptor and `verify` failed on the recovered archive.
+#[test]
+fn kept_member_without_its_descriptor_loses_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.npz");
+    let mut w = NpzWriter::options().fsync(false).create(&p).unwrap();
+    w.write("x", &[1.5f64], &[1], Order::C).unwrap();
+    w.write("y", &[7u8, 8], &[2], Order::C).unwrap();
+    w.close().unwrap();
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[6] |= 0x08; // flag bit 3 on the first local header
+    std::fs::write(&p, &bytes).unwrap();
+    let out = dir.path().join("fixed.npz");
+    let r = recover(&p, &out).unwrap();
+    assert_eq!(r.kept, ["x.npy", "y.npy"]);
+    let npz = npzmap::NpzReader::open(&out).unwrap();
+    let v = npz.verify();
+    assert!(v.is_ok(), "{:?}", v.errors().collect::<Vec<_>>());
+    assert_eq!(npz.get("x").unwrap().to_vec::<f64>().unwrap(), [1.5]);
+}

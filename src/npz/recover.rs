@@ -417,10 +417,13 @@ fn member(src: &mut Src<'_>, pos: u64) -> Result<(String, Member)> {
             ));
         }
         let mut end = data_end;
-        if flags & FLAG_DATA_DESCRIPTOR != 0
-            && let Some(d) = descriptor_at(src, data_end, has_zip64, crc, csize, usize_)?
-        {
-            end += d;
+        if flags & FLAG_DATA_DESCRIPTOR != 0 {
+            match descriptor_at(src, data_end, has_zip64, crc, csize, usize_)? {
+                Some(d) => end += d,
+                // The local header's sizes and CRC checked out but no
+                // descriptor follows: say so, or readers would look for it.
+                None => entry.flags &= !FLAG_DATA_DESCRIPTOR,
+            }
         }
         return Ok((name, Member::Good { entry, end }));
     }
