@@ -475,7 +475,9 @@ impl NpzReader {
     /// ownership of anything that derefs to bytes (`Vec<u8>`, `Box<[u8]>`,
     /// `Arc<[u8]>`, `&'static [u8]`, ...) without copying it; views borrow
     /// from it, and [`NpzReader::get_owned`] shares it. [`NpzReader::path`]
-    /// is `<memory>`.
+    /// is `<memory>`. `as_ref` must return the same bytes on every call (as
+    /// every std type does); if it does not, reads fail or return wrong data,
+    /// but memory safety does not depend on it.
     ///
     /// ```
     /// use npzmap::npz::{reader::NpzReader, writer::NpzWriter};
