@@ -1,5 +1,6 @@
 //! `npz::recover` on arbitrary bytes (through a scratch file): never panics,
-//! terminates, and whatever it keeps reads back and verifies; recovering the
+//! terminates, and whatever it keeps reads back and passes `verify`'s zip
+//! checks (NPY content is not recovery's business); recovering the
 //! result again keeps the same members and drops nothing new.
 //!
 //! Then `NpzWriter::append` on the same bytes: it refuses or adds a member
@@ -8,11 +9,26 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use npzmap::Order;
 use npzmap::npz::reader::NpzReader;
 use npzmap::npz::recover::{recover, recover_in_place};
 use npzmap::npz::writer::NpzWriter;
+use npzmap::{Error, Order};
 use std::path::PathBuf;
+
+/// Errors about the zip container rather than a member's NPY content.
+fn zip_error(e: &Error) -> bool {
+    match e {
+        Error::Truncated { what, .. } => !what.contains("NPY"),
+        Error::Zip { .. }
+        | Error::NotAZip { .. }
+        | Error::Encrypted { .. }
+        | Error::UnsupportedCompression { .. }
+        | Error::CrcMismatch { .. }
+        | Error::DecompressionLimit { .. }
+        | Error::Io { .. } => true,
+        _ => false,
+    }
+}
 
 fn scratch() -> PathBuf {
     let base = if std::path::Path::new("/dev/shm").is_dir() {
@@ -40,11 +56,13 @@ fuzz_target!(|data: &[u8]| {
     for (m, kept) in npz.members().zip(&report.kept) {
         assert_eq!(String::from_utf8_lossy(m.name.as_bytes()), kept.as_str());
     }
+    // Recovery works at the zip level (structure and CRC): a kept `.npy`
+    // member may still hold a bad NPY header, but no zip-level check fails.
     let verify = npz.verify();
+    let zip_level: Vec<_> = verify.errors().filter(|(_, e)| zip_error(e)).collect();
     assert!(
-        verify.is_ok(),
-        "recovered archive fails verify: {:?}",
-        verify.errors().collect::<Vec<_>>()
+        zip_level.is_empty(),
+        "recovered archive fails verify: {zip_level:?}"
     );
     // Idempotent: recovering the recovered archive keeps the same members.
     // (Bytes before the last kept member stay as they were, so garbage
