@@ -325,3 +325,42 @@ fn kept_member_without_its_descriptor_loses_the_flag() {
     assert!(v.is_ok(), "{:?}", v.errors().collect::<Vec<_>>());
     assert_eq!(npz.get("x").unwrap().to_vec::<f64>().unwrap(), [1.5]);
 }
+
+/// Found by fuzzing (npz_recover): a damaged central directory entry whose
+/// lengths ran past the end of the file was passed over by scanning, but once
+/// recovery had appended a directory it fitted, and the next recovery jumped
+/// over the member behind it. Records are now never skipped past a local
+/// header signature, so recovering a recovered archive keeps every member.
+#[test]
+fn recovery_is_idempotent_over_long_damaged_records() {
+    use npzmap::zip::records::{CentralEntry, EndOfCentralDirectory};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.npz");
+    let mut w = NpzWriter::options()
+        .fsync(false)
+        .align(1)
+        .create(&p)
+        .unwrap();
+    w.write("y", &[9u8], &[1], Order::C).unwrap();
+    w.write("x", &[1u16, 2], &[2], Order::C).unwrap();
+    w.close().unwrap();
+    let whole = std::fs::read(&p).unwrap();
+    let cd_start = EndOfCentralDirectory::find(&whole).unwrap().cd_start() as usize;
+    let npz = npzmap::NpzReader::open(&p).unwrap();
+    let x_at = npz.members().nth(1).unwrap().local_header_offset as usize;
+    // y, then a central directory entry whose comment claims to run 30 bytes
+    // past the end of the file, then x.
+    let mut bytes = whole[..x_at].to_vec();
+    let mut entry = Vec::new();
+    CentralEntry::stored("n", 0, 0, 0).write(&mut entry);
+    let claim = (cd_start - x_at + 30) as u16;
+    entry[32..34].copy_from_slice(&claim.to_le_bytes());
+    bytes.extend_from_slice(&entry);
+    bytes.extend_from_slice(&whole[x_at..cd_start]);
+    std::fs::write(&p, &bytes).unwrap();
+    let (once, twice) = (dir.path().join("once.npz"), dir.path().join("twice.npz"));
+    assert_eq!(recover(&p, &once).unwrap().kept, ["y.npy", "x.npy"]);
+    assert_eq!(recover(&once, &twice).unwrap().kept, ["y.npy", "x.npy"]);
+    let npz = npzmap::NpzReader::open(&twice).unwrap();
+    assert_eq!(npz.get("x").unwrap().to_vec::<u16>().unwrap(), [1, 2]);
+}
