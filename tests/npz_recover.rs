@@ -364,3 +364,35 @@ fn recovery_is_idempotent_over_long_damaged_records() {
     let npz = npzmap::NpzReader::open(&twice).unwrap();
     assert_eq!(npz.get("x").unwrap().to_vec::<u16>().unwrap(), [1, 2]);
 }
+
+/// Found by fuzzing (npz_recover): a local header whose name ran past the
+/// end of the file was dropped, but once recovery had appended a directory
+/// the name fitted (names carry no CRC), and the next recovery kept it as a
+/// member whose name swallowed the members behind it.
+#[test]
+fn a_name_never_swallows_members() {
+    use npzmap::zip::records::{EndOfCentralDirectory, LocalHeader, LocalZip64};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.npz");
+    let mut w = NpzWriter::options()
+        .fsync(false)
+        .align(1)
+        .create(&p)
+        .unwrap();
+    w.write("x", &[1u16, 2], &[2], Order::C).unwrap();
+    w.close().unwrap();
+    let whole = std::fs::read(&p).unwrap();
+    let members = &whole[..EndOfCentralDirectory::find(&whole).unwrap().cd_start() as usize];
+    // An empty stored member whose name claims to run 10 bytes past the end
+    // of the file (no directory: as a crashed writer leaves it).
+    let mut bytes = Vec::new();
+    LocalHeader::stored("n", 0, 0, LocalZip64::No, 0).write(&mut bytes);
+    let claim = (members.len() + 10) as u16;
+    bytes[26..28].copy_from_slice(&claim.to_le_bytes());
+    bytes.truncate(30);
+    bytes.extend_from_slice(members);
+    std::fs::write(&p, &bytes).unwrap();
+    let (once, twice) = (dir.path().join("once.npz"), dir.path().join("twice.npz"));
+    assert_eq!(recover(&p, &once).unwrap().kept, ["x.npy"]);
+    assert_eq!(recover(&once, &twice).unwrap().kept, ["x.npy"]);
+}

@@ -370,6 +370,17 @@ fn member(src: &mut Src<'_>, pos: u64) -> Result<(String, Member)> {
         Err(e) => return Ok((String::new(), bad(&e.to_string(), pos + 4))),
     };
     let name = String::from_utf8_lossy(lh.name).into_owned();
+    // Name and extra field carry no CRC: one that swallows a local header
+    // signature is a damaged header (or one that only fits because the file
+    // grew, as a recovered archive does), not a member to keep.
+    let sig = LOCAL_SIG.to_le_bytes();
+    if [lh.name, lh.extra]
+        .iter()
+        .any(|b| b.windows(4).any(|w| w == sig))
+    {
+        let reason = "local header name or extra field holds a local header signature";
+        return Ok((name, bad(reason, pos + 4)));
+    }
     let mut entry = CentralEntry {
         name: lh.name.to_vec(),
         crc32: lh.crc32,
