@@ -103,3 +103,49 @@ put("npy_file", "regress-U-huge-empty.npy",
     raw_npy("{'descr': '>U11111111111', 'fortran_order': False, 'shape': (0,), }"))
 put("npy_file", "huge-shape-tiny-file.npy",
     raw_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (68719476736,), }", b"\0" * 4))
+
+# npz_open: whole archives behind one option-selector byte (see the target);
+# npz_recover: the same archives raw, and cut short.
+FIXTURES = os.path.join(HERE, "..", "tests", "data")
+archives = {}
+b = io.BytesIO()
+np.savez(b, a=np.arange(3, dtype="<i2"), b=np.zeros((2, 2), dtype=">f4"),
+         s=np.array(["ab"], dtype="<U2"))
+archives["savez"] = b.getvalue()
+b = io.BytesIO()
+np.savez_compressed(b, a=np.arange(5, dtype="<f8"), r=arrays["rec"])
+archives["savez_compressed"] = b.getvalue()
+s = NoSeek()
+with zipfile.ZipFile(s, "w") as z:
+    z.writestr("x.npy", npy(np.arange(2, dtype="<u2")))
+    with z.open("y.npy", "w") as f:  # deflated, streamed: data descriptor
+        f.write(npy(np.array([True, False])))
+archives["data_descriptor"] = bytes(s.buf)
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w") as z:
+    z.writestr("a.npy", npy(np.array(1.5)))
+    z.writestr("a.npy", npy(np.array(2.5)))  # duplicate: the last one wins
+    z.writestr("notes.txt", b"not an array")
+    z.comment = b"archive comment"
+archives["dup_comment"] = b"#!prepended\n" + b.getvalue()
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w") as z:  # a name that ends like a ZIP64 locator
+    z.writestr("PK\x06\x07abcdefghijkl.npy", npy(np.array([1], dtype="|u1")))
+archives["locator_name"] = b.getvalue()
+for f in sorted(os.listdir(FIXTURES)):
+    if f.endswith(".npz") and os.path.getsize(os.path.join(FIXTURES, f)) <= 4096:
+        with open(os.path.join(FIXTURES, f), "rb") as fh:
+            archives["fixture-" + f[:-4]] = fh.read()
+
+for name, data in archives.items():
+    for sel in range(6):
+        put("npz_open", "%s-%d.npz" % (name, sel), bytes([sel]) + data)
+    put("npz_recover", name + ".npz", data)
+    put("npz_recover", name + "-cut.npz", data[: len(data) * 2 // 3])
+
+# npz_roundtrip reads its input as choices, not as a file: a few patterns.
+for n, pat in [(64, b"\x01"), (256, b"\x03\x07\x00\xff"), (512, bytes(range(256)))]:
+    put("npz_roundtrip", "pattern-%d" % n, (pat * n)[:n])
+
+# Regression seeds for npz targets are minimised crash inputs committed as
+# they are (fuzz/corpus/<target>/seed-regress-*): this script leaves them be.

@@ -296,3 +296,49 @@ fn reader_is_send_sync() {
     check::<NpzReader>();
     check::<npzmap::npz::reader::ArraySlice<'static, u8>>();
 }
+
+#[test]
+fn from_bytes_reads_like_open() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for f in [
+        "small_savez.npz",
+        "small_compressed.npz",
+        "small_descriptors.npz",
+    ] {
+        let path = dir.join(f);
+        let bytes = std::fs::read(&path).unwrap();
+        let by_path = NpzReader::open(&path).unwrap();
+        let shared: Arc<[u8]> = bytes.clone().into();
+        for npz in [
+            NpzReader::from_bytes(bytes.clone()).unwrap(),
+            NpzReader::from_bytes(shared).unwrap(),
+            NpzReader::from_bytes_with(
+                bytes.into_boxed_slice(),
+                ReaderOptions::new().preload(true).strict(true).cache(false),
+            )
+            .unwrap(),
+        ] {
+            assert_eq!(npz.path(), Path::new("<memory>"));
+            assert_eq!(
+                npz.keys().collect::<Vec<_>>(),
+                by_path.keys().collect::<Vec<_>>()
+            );
+            for k in by_path.keys() {
+                let (a, b) = (npz.get(k).unwrap(), by_path.get(k).unwrap());
+                assert_eq!(a.header(), b.header());
+                assert_eq!(a.as_bytes(), b.as_bytes());
+                assert_eq!(a.location().member, b.location().member);
+            }
+            assert!(npz.verify().is_ok());
+        }
+    }
+    // A view made with get_owned keeps the memory alive after the reader.
+    let arc: Arc<[u8]> =
+        archive(&[stored("x.npy", npy("<u2", &[2], Order::C, &le(&[7u16, 9])))]).into();
+    let owned = NpzReader::from_bytes(arc).unwrap().get_owned("x").unwrap();
+    assert_eq!(owned.to_vec::<u16>().unwrap(), [7, 9]);
+    // Errors name the in-memory archive.
+    let e = NpzReader::from_bytes(&b"PK\x05\x06 too short"[..]).unwrap_err();
+    assert!(matches!(e, Error::NotAZip { .. }), "{e}");
+    assert!(NpzReader::from_bytes(Vec::new()).is_err());
+}

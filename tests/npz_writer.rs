@@ -971,3 +971,29 @@ mod prop {
         }
     }
 }
+
+/// A legal key whose member name ends like a ZIP64 end-of-central-directory
+/// locator ("PK\x06\x07" + 16 bytes, the last four ".npy", read as a disk
+/// count) made the reader refuse our own archive as multi-disk. A locator is
+/// now only binding when an end record field is saturated.
+#[test]
+fn member_name_that_looks_like_a_zip64_locator() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.npz");
+    let mut w = npzmap::NpzWriter::create(&p).unwrap();
+    w.write("y", &[2u8], &[1], npzmap::Order::C).unwrap();
+    w.write("PK\x06\x07abcdefghijkl", &[1u8], &[1], npzmap::Order::C)
+        .unwrap();
+    w.close().unwrap();
+    let npz = npzmap::NpzReader::open(&p).unwrap();
+    assert_eq!(
+        npz.keys().collect::<Vec<_>>(),
+        ["y", "PK\x06\x07abcdefghijkl"]
+    );
+    assert!(npz.verify().is_ok());
+    // Appending to it works too (the writer reads the end records the same way).
+    let mut w = npzmap::NpzWriter::append(&p).unwrap();
+    w.write("z", &[3u8], &[1], npzmap::Order::C).unwrap();
+    w.close().unwrap();
+    assert_eq!(npzmap::NpzReader::open(&p).unwrap().len(), 3);
+}

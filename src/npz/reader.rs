@@ -189,6 +189,32 @@ impl ReaderOptions {
     }
 }
 
+/// The [`NpzReader::path`] of an archive read from memory.
+const MEMORY_PATH: &str = "<memory>";
+
+/// The archive's bytes: a file mapping, or memory handed to
+/// [`NpzReader::from_bytes`].
+enum Storage {
+    Map(Mmap),
+    Mem(Box<dyn AsRef<[u8]> + Send + Sync>),
+}
+
+impl Deref for Storage {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Storage::Map(m) => m,
+            Storage::Mem(b) => (**b).as_ref(),
+        }
+    }
+}
+
+impl AsRef<[u8]> for Storage {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 /// What the first access of a member found: headers and where the data is.
 #[derive(Debug)]
 struct Parsed {
@@ -248,7 +274,7 @@ const EMPTY: u32 = u32::MAX;
 /// an `Arc`; lookups and cached views take no lock.
 pub struct NpzReader {
     path: PathBuf,
-    map: Arc<Mmap>,
+    map: Arc<Storage>,
     names: String,
     entries: Vec<Entry>,
     slots: Vec<Slot>,
@@ -443,14 +469,57 @@ impl NpzReader {
         // we index with is checked against the length of this map, which is
         // fixed at creation.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io_path("mmap", e, path))?;
-        let mut reader = Self::index(path, Arc::new(map), opts).map_err(|e| e.at_path(path))?;
+        let mut reader =
+            Self::index(path, Arc::new(Storage::Map(map)), opts).map_err(|e| e.at_path(path))?;
         if reader.opts.preload {
             reader.preload()?;
         }
         Ok(reader)
     }
 
-    fn index(path: &Path, map: Arc<Mmap>, opts: ReaderOptions) -> Result<NpzReader> {
+    /// Indexes an archive held in memory (downloaded, embedded with
+    /// `include_bytes!`, built in a `Vec`), with default options. Takes
+    /// ownership of anything that derefs to bytes (`Vec<u8>`, `Box<[u8]>`,
+    /// `Arc<[u8]>`, `&'static [u8]`, ...) without copying it; views borrow
+    /// from it, and [`NpzReader::get_owned`] shares it. [`NpzReader::path`]
+    /// is `<memory>`. `as_ref` must return the same bytes on every call (as
+    /// every std type does); if it does not, reads fail or return wrong data,
+    /// but memory safety does not depend on it.
+    ///
+    /// ```
+    /// use npzmap::npz::{reader::NpzReader, writer::NpzWriter};
+    /// use npzmap::Order;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("a.npz");
+    /// let mut w = NpzWriter::create(&path)?;
+    /// w.write("x", &[1i32, 2, 3], &[3], Order::C)?;
+    /// w.close()?;
+    /// let bytes: Vec<u8> = std::fs::read(&path).unwrap(); // or from the network
+    ///
+    /// let npz = NpzReader::from_bytes(bytes)?;
+    /// assert_eq!(npz.get("x")?.to_vec::<i32>()?, [1, 2, 3]);
+    /// assert!(NpzReader::from_bytes(&b"not a zip"[..]).is_err());
+    /// # Ok::<(), npzmap::Error>(())
+    /// ```
+    pub fn from_bytes(bytes: impl AsRef<[u8]> + Send + Sync + 'static) -> Result<NpzReader> {
+        NpzReader::from_bytes_with(bytes, ReaderOptions::default())
+    }
+
+    /// As [`NpzReader::from_bytes`], with options (see [`ReaderOptions`]).
+    pub fn from_bytes_with(
+        bytes: impl AsRef<[u8]> + Send + Sync + 'static,
+        opts: ReaderOptions,
+    ) -> Result<NpzReader> {
+        let path = Path::new(MEMORY_PATH);
+        let storage = Arc::new(Storage::Mem(Box::new(bytes)));
+        let mut reader = Self::index(path, storage, opts).map_err(|e| e.at_path(path))?;
+        if reader.opts.preload {
+            reader.preload()?;
+        }
+        Ok(reader)
+    }
+
+    fn index(path: &Path, map: Arc<Storage>, opts: ReaderOptions) -> Result<NpzReader> {
         let buf: &[u8] = &map;
         let end = EndOfCentralDirectory::find(buf)?;
         let cd_start = end.cd_start();
@@ -698,7 +767,7 @@ impl NpzReader {
 
     // ------------------------------------------------------------ listing
 
-    /// The file this reader mapped.
+    /// The file this reader mapped (`<memory>` for [`NpzReader::from_bytes`]).
     pub fn path(&self) -> &Path {
         &self.path
     }

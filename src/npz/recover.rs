@@ -191,19 +191,28 @@ impl Src<'_> {
     }
 
     /// The next local header signature at or after `from`, or the file end.
-    fn resync(&mut self, mut from: u64) -> Result<u64> {
+    fn resync(&mut self, from: u64) -> Result<u64> {
+        self.resync_until(from, self.len)
+    }
+
+    /// The first local header signature starting in `from..limit`, else
+    /// `limit`. Skipping a record with this instead of jumping to its end
+    /// never steps over a member, however long the record claims to be (a
+    /// claim that, in damaged data, may hold only once the file has grown).
+    fn resync_until(&mut self, mut from: u64, limit: u64) -> Result<u64> {
         let sig = LOCAL_SIG.to_le_bytes();
-        while from < self.len {
+        let limit = limit.min(self.len);
+        while from < limit {
             let chunk = self.at(from, WINDOW)?;
             if chunk.len() < 4 {
                 break;
             }
             if let Some(i) = chunk.windows(4).position(|w| w == sig) {
-                return Ok(from + i as u64);
+                return Ok((from + i as u64).min(limit));
             }
             from += (chunk.len() - 3) as u64;
         }
-        Ok(self.len)
+        Ok(limit)
     }
 }
 
@@ -290,7 +299,7 @@ impl Scan {
                         Some(n) if src.at(pos, n as usize)?.len() as u64 == n => {
                             let all = src.at(pos, n as usize)?;
                             if CentralEntryRef::parse(all, 0).is_ok() {
-                                pos + n
+                                src.resync_until(pos + 4, pos + n)?
                             } else {
                                 src.resync(pos + 4)?
                             }
@@ -309,18 +318,26 @@ impl Scan {
                         .and_then(|s| s.checked_add(12))
                         .and_then(|s| s.checked_add(pos))
                     {
-                        Some(next) if next <= len => next,
+                        Some(next) if next <= len => src.resync_until(pos + 4, next)?,
                         _ => src.resync(pos + 4)?,
                     }
                 }
-                ZIP64_LOCATOR_SIG => pos + ZIP64_LOCATOR_LEN as u64,
+                ZIP64_LOCATOR_SIG => src.resync_until(pos + 4, pos + ZIP64_LOCATOR_LEN as u64)?,
                 EOCD_SIG => {
                     let b = src.at(pos, EOCD_LEN)?;
                     if b.len() == EOCD_LEN {
                         let clen = u64::from(u16::from_le_bytes([b[20], b[21]]));
                         let c = src.at(pos + EOCD_LEN as u64, clen as usize)?;
-                        scan.comment = c.to_vec();
-                        pos + EOCD_LEN as u64 + c.len() as u64
+                        // The new end record is followed by this comment: an
+                        // end record signature in it could be taken for the
+                        // real one (and a local header one would be scanned
+                        // on the next recovery), so keep only what comes
+                        // before either.
+                        let sigs = [EOCD_SIG.to_le_bytes(), LOCAL_SIG.to_le_bytes()];
+                        let keep = c.windows(4).position(|w| sigs.iter().any(|s| s == w));
+                        let c_len = c.len() as u64;
+                        scan.comment = c[..keep.unwrap_or(c.len())].to_vec();
+                        src.resync_until(pos + 4, pos + EOCD_LEN as u64 + c_len)?
                     } else {
                         len
                     }
@@ -353,6 +370,17 @@ fn member(src: &mut Src<'_>, pos: u64) -> Result<(String, Member)> {
         Err(e) => return Ok((String::new(), bad(&e.to_string(), pos + 4))),
     };
     let name = String::from_utf8_lossy(lh.name).into_owned();
+    // Name and extra field carry no CRC: one that swallows a local header
+    // signature is a damaged header (or one that only fits because the file
+    // grew, as a recovered archive does), not a member to keep.
+    let sig = LOCAL_SIG.to_le_bytes();
+    if [lh.name, lh.extra]
+        .iter()
+        .any(|b| b.windows(4).any(|w| w == sig))
+    {
+        let reason = "local header name or extra field holds a local header signature";
+        return Ok((name, bad(reason, pos + 4)));
+    }
     let mut entry = CentralEntry {
         name: lh.name.to_vec(),
         crc32: lh.crc32,
@@ -412,10 +440,13 @@ fn member(src: &mut Src<'_>, pos: u64) -> Result<(String, Member)> {
             ));
         }
         let mut end = data_end;
-        if flags & FLAG_DATA_DESCRIPTOR != 0
-            && let Some(d) = descriptor_at(src, data_end, has_zip64, crc, csize, usize_)?
-        {
-            end += d;
+        if flags & FLAG_DATA_DESCRIPTOR != 0 {
+            match descriptor_at(src, data_end, has_zip64, crc, csize, usize_)? {
+                Some(d) => end += d,
+                // The local header's sizes and CRC checked out but no
+                // descriptor follows: say so, or readers would look for it.
+                None => entry.flags &= !FLAG_DATA_DESCRIPTOR,
+            }
         }
         return Ok((name, Member::Good { entry, end }));
     }

@@ -524,31 +524,53 @@ impl EndOfCentralDirectory {
         let mut cd_offset = u64::from(rd.u32(16, "end of central directory")?);
         let comment_len = rd.u16(20, "end of central directory")?;
         let mut zip64_offset = None;
+        // A locator is only required when a field is saturated; otherwise
+        // the 20 bytes before the EOCD may merely look like one (the end of
+        // a member name such as "PK\x06\x07...", say). Then a locator that
+        // leads nowhere, or to values that contradict the EOCD, is ignored.
+        let saturated = entries == 0xFFFF || cd_size == MAX32 || cd_offset == MAX32;
+        let plain = (entries, cd_size, cd_offset);
         // ZIP64 locator directly before the EOCD.
-        if pos >= ZIP64_LOCATOR_LEN as u64 {
+        let zip64 = (|| -> Result<Option<(u64, u64, u64, u64)>> {
+            if pos < ZIP64_LOCATOR_LEN as u64 {
+                return Ok(None);
+            }
             let loc_pos = pos - ZIP64_LOCATOR_LEN as u64;
             let lrd = Rd {
                 buf: slice_from(buf, loc_pos, "ZIP64 locator")?,
                 base: loc_pos,
             };
-            if lrd.u32(0, "ZIP64 locator")? == ZIP64_LOCATOR_SIG {
-                let recorded = lrd.u64(8, "ZIP64 locator")?;
-                let total_disks = lrd.u32(16, "ZIP64 locator")?;
-                if total_disks > 1 {
-                    return Err(zip_err("multi-disk archives are not supported", loc_pos));
-                }
-                // The record normally ends right at the locator; prefer that
-                // position so prepended bytes do not break it.
-                let z_pos = find_zip64_record(buf, loc_pos, recorded.checked_sub(base))?;
-                let zrd = Rd {
-                    buf: slice_from(buf, z_pos, "ZIP64 end of central directory")?,
-                    base: z_pos,
-                };
-                entries = zrd.u64(32, "ZIP64 end of central directory")?;
-                cd_size = zrd.u64(40, "ZIP64 end of central directory")?;
-                cd_offset = zrd.u64(48, "ZIP64 end of central directory")?;
+            if lrd.u32(0, "ZIP64 locator")? != ZIP64_LOCATOR_SIG {
+                return Ok(None);
+            }
+            let recorded = lrd.u64(8, "ZIP64 locator")?;
+            let total_disks = lrd.u32(16, "ZIP64 locator")?;
+            if total_disks > 1 {
+                return Err(zip_err("multi-disk archives are not supported", loc_pos));
+            }
+            // The record normally ends right at the locator; prefer that
+            // position so prepended bytes do not break it.
+            let z_pos = find_zip64_record(buf, loc_pos, recorded.checked_sub(base))?;
+            let zrd = Rd {
+                buf: slice_from(buf, z_pos, "ZIP64 end of central directory")?,
+                base: z_pos,
+            };
+            Ok(Some((
+                zrd.u64(32, "ZIP64 end of central directory")?,
+                zrd.u64(40, "ZIP64 end of central directory")?,
+                zrd.u64(48, "ZIP64 end of central directory")?,
+                z_pos,
+            )))
+        })();
+        match zip64 {
+            Ok(Some((e, size, off, z_pos)))
+                if saturated || (e % 0x1_0000, size % (MAX32 + 1), off % (MAX32 + 1)) == plain =>
+            {
+                (entries, cd_size, cd_offset) = (e, size, off);
                 zip64_offset = Some(z_pos);
             }
+            Err(e) if saturated => return Err(e),
+            _ => {}
         }
         if zip64_offset.is_none() && (disk != 0 || cd_disk != 0) {
             return Err(zip_err("multi-disk archives are not supported", pos));
