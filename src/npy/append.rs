@@ -18,7 +18,7 @@ use crate::error::{Error, Location, Result};
 use crate::npy::fsutil::{self, FileState, io_at, loc};
 use crate::npy::header::{Header, Order, Version};
 use crate::view::ArrayView;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -133,22 +133,7 @@ impl AppendOptions {
         // Validates the tail shape (overflow) before touching the disk.
         header.row_len().map_err(|e| e.at_path(path))?;
         let bytes = header.to_bytes().map_err(|e| e.at_path(path))?;
-        let mut oo = OpenOptions::new();
-        oo.read(true).write(true);
-        if self.replace_existing {
-            oo.create(true);
-        } else {
-            oo.create_new(true);
-        }
-        let file = oo.open(path).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                Error::AlreadyExists {
-                    at: Location::path(path),
-                }
-            } else {
-                Error::io_path("create", e, path)
-            }
-        })?;
+        let file = fsutil::create_file(path, self.replace_existing)?;
         fsutil::lock_exclusive(&file, path)?;
         file.set_len(0).map_err(|e| io_at("truncate", e, path, 0))?;
         file.write_all_at(&bytes, 0)

@@ -20,8 +20,7 @@ use crate::npy::header::{Header, Order, ParsedHeader};
 use crate::view::{ArrayView, Bytes};
 use memmap2::{Mmap, MmapMut};
 use std::borrow::Cow;
-use std::fs::{File, OpenOptions};
-use std::io;
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -85,20 +84,7 @@ pub fn create(
     usize::try_from(total).map_err(|_| Error::ShapeOverflow {
         at: Location::path(path),
     })?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                Error::AlreadyExists {
-                    at: Location::path(path),
-                }
-            } else {
-                Error::io_path("create", e, path)
-            }
-        })?;
+    let file = fsutil::create_file(path, false)?;
     let made = (|| {
         fsutil::lock_exclusive(&file, path)?;
         file.write_all_at(&hb, 0)

@@ -50,6 +50,28 @@ pub(crate) fn open_rw(path: &Path) -> Result<File> {
 }
 
 /// Takes the exclusive advisory lock or fails with [`Error::Locked`].
+/// Creates `path` for reading and writing: [`Error::AlreadyExists`] if it
+/// exists, unless `replace`, which opens it as it is (not truncated: callers
+/// truncate once they hold whatever lock they need).
+pub(crate) fn create_file(path: &Path, replace: bool) -> Result<File> {
+    let mut oo = OpenOptions::new();
+    oo.read(true).write(true);
+    if replace {
+        oo.create(true);
+    } else {
+        oo.create_new(true);
+    }
+    oo.open(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            Error::AlreadyExists {
+                at: Location::path(path),
+            }
+        } else {
+            Error::io_path("create", e, path)
+        }
+    })
+}
+
 pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
     match file.try_lock() {
         Ok(()) => Ok(()),

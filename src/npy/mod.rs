@@ -23,7 +23,7 @@ pub mod header;
 mod append;
 mod create;
 mod file;
-mod fsutil;
+pub(crate) mod fsutil;
 mod recover;
 mod update;
 

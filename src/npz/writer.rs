@@ -255,22 +255,11 @@ impl WriterOptions {
     pub fn create(&self, path: impl AsRef<Path>) -> Result<NpzWriter> {
         let path = path.as_ref();
         self.check().map_err(|e| e.at_path(path))?;
-        let mut oo = OpenOptions::new();
-        oo.read(true).write(true);
+        let file = crate::npy::fsutil::create_file(path, self.replace)?;
         if self.replace {
-            oo.create(true).truncate(true);
-        } else {
-            oo.create_new(true);
+            file.set_len(0)
+                .map_err(|e| Error::io_path("truncate", e, path))?;
         }
-        let file = oo.open(path).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                Error::AlreadyExists {
-                    at: Location::path(path),
-                }
-            } else {
-                Error::io_path("create", e, path)
-            }
-        })?;
         Ok(NpzWriter::from_parts(
             path,
             file,
