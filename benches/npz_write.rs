@@ -13,7 +13,8 @@
 //! * `write_100k_x_1KiB`: 100,000 `u8` arrays of 1 KiB; npzmap, the zip
 //!   crate and ndarray-npy.
 //!
-//! The file is deleted before each iteration, outside the timing; nothing
+//! The file is deleted (and `sync` run) before each iteration, outside the
+//! timing; nothing
 //! fsyncs, so this is the speed into the page cache. Peers write through a
 //! `BufWriter` (1 MiB, like npzmap's buffer).
 //!
@@ -95,8 +96,11 @@ fn limit_write(path: &Path, count: usize, buf: &[u8], crc: bool) {
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("w.npz");
+    // Before each iteration (untimed): delete the file, and `sync` so no
+    // dirty pages (ours or another process's) are written back during it.
     let fresh = || {
         let _ = std::fs::remove_file(&path);
+        let _ = std::process::Command::new("sync").status();
     };
 
     for &(group, count, size) in &[
