@@ -237,8 +237,13 @@ def machine_lines(scratch):
 
 
 def versions(python):
-    code = ("import numpy, importlib.metadata as m; print(numpy.__version__, "
-            "m.version('mmnpz'), m.version('npy-append-array'))")
+    code = ("import importlib.metadata as m\n"
+            "def v(p):\n"
+            "    try:\n"
+            "        return m.version(p)\n"
+            "    except m.PackageNotFoundError:\n"
+            "        return '-'\n"
+            "print(v('numpy'), v('mmnpz'), v('npy-append-array'))")
     try:
         return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.split()
     except OSError:
