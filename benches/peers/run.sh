@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of npzmap against its Python peers (issue #7).
+#
+#   benches/peers/run.sh            # full sizes, writes benches/peers/RESULTS.md
+#   benches/peers/run.sh --quick    # smaller sizes (smoke run)
+#   benches/peers/run.sh --repeat 3 # median of 3 runs of every measurement
+#
+# Builds what it needs: .bench/venv (numpy 2.x, mmnpz, npy-append-array, the
+# pins of .ci/requirements.txt), .bench/venv-mmnpz (numpy<2.3 for mmnpz's
+# reader, which uses numpy internals removed in 2.3) and the release
+# peer_tasks example. Scratch files go to .bench/scratch (about 5 GiB free
+# space needed at full size). Extra arguments are passed to compare.py.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PY=${PYTHON:-python3}
+pipi() { "$1/bin/python" -m pip install --quiet --disable-pip-version-check "${@:2}"; }
+if [ ! -x .bench/venv/bin/python ]; then
+    "$PY" -m venv .bench/venv
+fi
+pipi .bench/venv -r .ci/requirements.txt
+if [ ! -x .bench/venv-mmnpz/bin/python ]; then
+    "$PY" -m venv .bench/venv-mmnpz
+fi
+MMNPZ_PIN=$(grep -E '^mmnpz==' .ci/requirements.txt || echo mmnpz)
+pipi .bench/venv-mmnpz "numpy>=2,<2.3" "$MMNPZ_PIN"
+
+cargo build --release --example peer_tasks
+
+mkdir -p .bench/scratch
+exec .bench/venv/bin/python benches/peers/compare.py \
+    --bin target/release/examples/peer_tasks \
+    --python .bench/venv/bin/python \
+    --py-mmnpz-read .bench/venv-mmnpz/bin/python \
+    --dir .bench/scratch \
+    --out benches/peers/RESULTS.md \
+    "$@"
