@@ -135,7 +135,13 @@ impl AppendOptions {
         let bytes = header.to_bytes().map_err(|e| e.at_path(path))?;
         let file = fsutil::create_file(path, self.replace_existing)?;
         fsutil::lock_exclusive(&file, path)?;
-        file.set_len(0).map_err(|e| io_at("truncate", e, path, 0))?;
+        if self.replace_existing {
+            // Only a replaced file needs emptying (under the lock). A new one
+            // is empty already, and truncating it anyway trips ext4's
+            // "truncate then rewrite" heuristic (auto_da_alloc), which forces
+            // writeback and halves large-append throughput.
+            file.set_len(0).map_err(|e| io_at("truncate", e, path, 0))?;
+        }
         file.write_all_at(&bytes, 0)
             .map_err(|e| io_at("write", e, path, 0))?;
         let state = FileState::read(&file, path)?;
