@@ -136,11 +136,9 @@ impl AppendOptions {
         let file = fsutil::create_file(path, self.replace_existing)?;
         fsutil::lock_exclusive(&file, path)?;
         if self.replace_existing {
-            // Only a replaced file needs emptying (under the lock). A new one
-            // is empty already, and truncating it anyway trips ext4's
-            // "truncate then rewrite" heuristic (auto_da_alloc), which forces
-            // writeback and halves large-append throughput.
-            file.set_len(0).map_err(|e| io_at("truncate", e, path, 0))?;
+            // Emptied under the lock, so a file another appender is writing
+            // is never clobbered.
+            fsutil::empty_for_replace(&file, path)?;
         }
         file.write_all_at(&bytes, 0)
             .map_err(|e| io_at("write", e, path, 0))?;

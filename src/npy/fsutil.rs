@@ -72,6 +72,17 @@ pub(crate) fn create_file(path: &Path, replace: bool) -> Result<File> {
     })
 }
 
+/// Empties a file opened to be replaced, if it holds anything. A file that
+/// is empty already is left alone: truncating it anyway trips ext4's
+/// "truncate then rewrite" heuristic (`auto_da_alloc`), which forces
+/// writeback on close and halves the throughput of large writes.
+pub(crate) fn empty_for_replace(file: &File, path: &Path) -> Result<()> {
+    if file_len(file, path)? > 0 {
+        file.set_len(0).map_err(|e| io_at("truncate", e, path, 0))?;
+    }
+    Ok(())
+}
+
 pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
     match file.try_lock() {
         Ok(()) => Ok(()),

@@ -257,8 +257,7 @@ impl WriterOptions {
         self.check().map_err(|e| e.at_path(path))?;
         let file = crate::npy::fsutil::create_file(path, self.replace)?;
         if self.replace {
-            file.set_len(0)
-                .map_err(|e| Error::io_path("truncate", e, path))?;
+            crate::npy::fsutil::empty_for_replace(&file, path)?;
         }
         Ok(NpzWriter::from_parts(
             path,
