@@ -154,10 +154,7 @@ impl AppendOptions {
     pub fn open(&self, path: impl AsRef<Path>) -> Result<NpyAppender> {
         let path = path.as_ref();
         self.check(path)?;
-        let file = fsutil::open_rw(path)?;
-        fsutil::lock_exclusive(&file, path)?;
-        let state = FileState::read(&file, path)?;
-        state.check_consistent(path)?;
+        let (file, state) = fsutil::open_consistent(path)?;
         NpyAppender::from_state(path, file, state, self)
     }
 

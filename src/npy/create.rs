@@ -119,11 +119,7 @@ pub fn open_mmap(path: impl AsRef<Path>, mode: Mode) -> Result<MmapArrayMut> {
     let path = path.as_ref();
     let file = match mode {
         Mode::ReadOnly => File::open(path).map_err(|e| Error::io_path("open", e, path))?,
-        Mode::ReadWrite => {
-            let f = fsutil::open_rw(path)?;
-            fsutil::lock_exclusive(&f, path)?;
-            f
-        }
+        Mode::ReadWrite => fsutil::open_locked(path)?,
     };
     MmapArrayMut::map(path, file, mode)
 }

@@ -83,6 +83,23 @@ pub(crate) fn empty_for_replace(file: &File, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Opens an existing file for reading and writing and takes its exclusive
+/// advisory lock ([`Error::Locked`] if another writer holds it).
+pub(crate) fn open_locked(path: &Path) -> Result<File> {
+    let file = open_rw(path)?;
+    lock_exclusive(&file, path)?;
+    Ok(file)
+}
+
+/// [`open_locked`], then reads the header and checks that the file length
+/// agrees with it (what every in-place operation on a sound file needs).
+pub(crate) fn open_consistent(path: &Path) -> Result<(File, FileState)> {
+    let file = open_locked(path)?;
+    let state = FileState::read(&file, path)?;
+    state.check_consistent(path)?;
+    Ok((file, state))
+}
+
 pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
     match file.try_lock() {
         Ok(()) => Ok(()),

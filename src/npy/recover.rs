@@ -73,8 +73,7 @@ pub fn needs_recovery(path: impl AsRef<Path>) -> Result<bool> {
 /// advisory lock while working ([`Error::Locked`] if an appender is active).
 pub fn recover(path: impl AsRef<Path>, zerofill: bool) -> Result<RecoveryReport> {
     let path = path.as_ref();
-    let file = fsutil::open_rw(path)?;
-    fsutil::lock_exclusive(&file, path)?;
+    let file = fsutil::open_locked(path)?;
     let st = FileState::read(&file, path)?;
     let old_off = st.parsed.data_offset;
     let header = st.parsed.header.clone();
@@ -172,8 +171,7 @@ impl RecoverWith {
 /// ```
 pub fn recover_with(path: impl AsRef<Path>, with: &RecoverWith) -> Result<RecoveryReport> {
     let path = path.as_ref();
-    let file = fsutil::open_rw(path)?;
-    fsutil::lock_exclusive(&file, path)?;
+    let file = fsutil::open_locked(path)?;
     let file_len = fsutil::file_len(&file, path)?;
     let mut shape = Vec::with_capacity(with.tail_shape.len() + 1);
     if with.order == Order::Fortran {
@@ -368,10 +366,7 @@ pub enum AppendableMode {
 /// ```
 pub fn ensure_appendable(path: impl AsRef<Path>, mode: AppendableMode) -> Result<bool> {
     let path = path.as_ref();
-    let file = fsutil::open_rw(path)?;
-    fsutil::lock_exclusive(&file, path)?;
-    let st = FileState::read(&file, path)?;
-    st.check_consistent(path)?;
+    let (file, st) = fsutil::open_consistent(path)?;
     let header = &st.parsed.header;
     let Some(axis) = header.growth_axis() else {
         return Err(Error::ShapeMismatch {

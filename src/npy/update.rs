@@ -14,7 +14,7 @@
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
 use crate::npy::append::block_rows;
-use crate::npy::fsutil::{self, FileState, TempFile, io_at};
+use crate::npy::fsutil::{self, TempFile, io_at};
 use crate::npy::header::{Header, Order};
 use crate::view::ArrayView;
 use std::fs::File;
@@ -114,10 +114,7 @@ fn update_impl<'d>(
     indices: &[u64],
     data: impl FnOnce(&Header) -> Result<&'d [u8]>,
 ) -> Result<()> {
-    let file = fsutil::open_rw(path)?;
-    fsutil::lock_exclusive(&file, path)?;
-    let st = FileState::read(&file, path)?;
-    st.check_consistent(path)?;
+    let (file, st) = fsutil::open_consistent(path)?;
     let header = &st.parsed.header;
     let Some(axis) = header.growth_axis() else {
         return Err(Error::ShapeMismatch {
