@@ -6,22 +6,13 @@ mod common;
 use npzmap::npz::{NpzWriter, recover, recover_in_place};
 use npzmap::{DType, Header, Order};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn members(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let f = std::fs::File::open(path).unwrap();
-    let mut z = zip::ZipArchive::new(f).unwrap();
-    (0..z.len())
-        .map(|i| {
-            let mut m = z.by_index(i).unwrap();
-            let mut b = Vec::new();
-            m.read_to_end(&mut b).unwrap();
-            (m.name().unwrap().to_string(), b)
-        })
-        .collect()
+    common::zip_members(path).into_iter().collect()
 }
 
 /// Deterministic content for entry `i`: (key, dtype descr, shape, bytes).

@@ -12,20 +12,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// All members of an archive as (name, bytes), read by the zip crate.
-fn zip_members(path: &Path) -> Vec<(String, Vec<u8>)> {
-    let f = std::fs::File::open(path).unwrap();
-    let mut z = zip::ZipArchive::new(f).unwrap();
-    (0..z.len())
-        .map(|i| {
-            let mut m = z.by_index(i).unwrap();
-            let mut b = Vec::new();
-            m.read_to_end(&mut b).unwrap();
-            (m.name().unwrap().to_string(), b)
-        })
-        .collect()
-}
-
 fn unzip_t(path: &Path) {
     unzip_t_allowing(path, false)
 }
@@ -207,7 +193,7 @@ fn numpy_reads_every_dtype() {
     let dir = tempfile::tempdir().unwrap();
     let (path, keys) = write_everything(dir.path());
     // zip crate reads every member; bytes are the .npy files
-    let members = zip_members(&path);
+    let members = common::zip_members(&path);
     assert_eq!(members.len(), keys.len());
     for ((name, bytes), key) in members.iter().zip(&keys) {
         assert_eq!(name, &format!("{key}.npy"));
@@ -479,7 +465,10 @@ fn streaming_c_and_fortran() {
     w.write("after", &[9u8], &[1], Order::C).unwrap();
     assert!(!w.contains("bad"));
     w.close().unwrap();
-    let names: Vec<String> = zip_members(&path).into_iter().map(|m| m.0).collect();
+    let names: Vec<String> = common::zip_members(&path)
+        .into_iter()
+        .map(|m| m.0)
+        .collect();
     assert_eq!(
         names,
         [
@@ -543,7 +532,10 @@ fn io_errors_roll_back_the_member() {
             }
         }
         w.close().unwrap();
-        let names: Vec<String> = zip_members(&path).into_iter().map(|m| m.0).collect();
+        let names: Vec<String> = common::zip_members(&path)
+            .into_iter()
+            .map(|m| m.0)
+            .collect();
         let want: Vec<String> = ok.iter().map(|k| format!("{k}.npy")).collect();
         assert_eq!(names, want, "fail at {fail_at}");
         assert_eq!(want.len(), 3, "exactly one failure at {fail_at}");
@@ -591,7 +583,7 @@ fn append_to_own_archive_keeps_old_bytes() {
             assert_eq!(lh.data_start() % 64, 0);
         }
     }
-    assert_eq!(zip_members(&path).len(), 4);
+    assert_eq!(common::zip_members(&path).len(), 4);
     unzip_t(&path);
 }
 
@@ -702,7 +694,7 @@ print(comment.decode())
         if kind == "prefixed" {
             assert_eq!(comment.trim(), "an archive comment");
         }
-        let members = zip_members(&p);
+        let members = common::zip_members(&p);
         assert_eq!(members.len(), 4, "{kind}");
         unzip_t_allowing(&p, kind == "prefixed");
     }
@@ -952,7 +944,7 @@ mod prop {
                 expect.push((npzmap::npz::member_name(&key), h, data, streamed && fortran));
             }
             w.close().unwrap();
-            let got = zip_members(&path);
+            let got = common::zip_members(&path);
             prop_assert_eq!(got.len(), expect.len());
             for ((name, bytes), (ename, h, data, flip)) in got.iter().zip(&expect) {
                 prop_assert_eq!(name, ename);

@@ -81,3 +81,19 @@ pub fn has_module(py: &Path, module: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// All members of an archive as (name, bytes) in archive order, read by the
+/// `zip` crate (an independent oracle).
+pub fn zip_members(path: &Path) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).expect("open archive");
+    let mut z = zip::ZipArchive::new(f).expect("zip crate opens the archive");
+    (0..z.len())
+        .map(|i| {
+            let mut m = z.by_index(i).expect("member");
+            let mut b = Vec::new();
+            m.read_to_end(&mut b).expect("read member");
+            (m.name().expect("name").to_string(), b)
+        })
+        .collect()
+}
