@@ -25,6 +25,7 @@
 
 pub mod dtype;
 pub mod error;
+pub mod header;
 pub mod literal;
 pub mod npy;
 pub mod npz;
@@ -33,7 +34,7 @@ pub mod zip;
 
 pub use dtype::{DType, Element};
 pub use error::{Error, Location, Result};
-pub use npy::header::{Header, Order};
+pub use header::{Header, Order};
 pub use npz::{NpzReader, NpzWriter, ReaderOptions, WriterOptions};
 pub use view::{ArrayView, OwnedArray};
 

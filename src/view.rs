@@ -16,7 +16,7 @@
 
 use crate::dtype::{DType, Element, Kind};
 use crate::error::{Error, Location, Result, ViewProblem};
-use crate::npy::header::{Header, Order};
+use crate::header::{Header, Order};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;

@@ -18,7 +18,9 @@
 //! assert_eq!(f.view().as_slice::<f32>().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
 //! ```
 
-pub mod header;
+/// NPY headers now live in the crate-level [`crate::header`] module (below
+/// `view`); this path is kept for existing callers.
+pub use crate::header;
 
 mod append;
 mod create;

@@ -1,7 +1,7 @@
 //! NPY headers: read v1.0/v2.0/v3.0, write byte-identical to `np.save`.
 //!
 //! ```
-//! use npzmap::npy::header::{Header, read_header, DEFAULT_HEADER_LIMIT};
+//! use npzmap::header::{Header, read_header, DEFAULT_HEADER_LIMIT};
 //! use npzmap::{DType, Order};
 //! let h = Header::new(DType::parse("<f8").unwrap(), vec![10, 3, 4], Order::C);
 //! let bytes = h.to_bytes().unwrap();
