@@ -7,7 +7,7 @@
 //! verified, and a table of timings is printed.
 
 use crate::Failure;
-use crate::cmd::progress;
+use crate::progress;
 use npzmap::npz::reader::NpzReader;
 use npzmap::npz::writer::NpzWriter;
 use npzmap::{DType, Order};

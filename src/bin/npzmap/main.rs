@@ -3,9 +3,14 @@
 //! Exit codes: 0 success; 1 the data is damaged or a check failed; 2 bad
 //! usage or an I/O error.
 
+mod check;
 mod cmd;
 mod demo;
+mod failure;
 mod json;
+mod progress;
+
+pub use failure::Failure;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,11 +48,28 @@ enum Command {
         output: PathBuf,
     },
     /// Check structure and CRCs; exit 1 if anything is wrong.
+    ///
+    /// With --json: one object {file, format, ok, error, duplicates,
+    /// members: [{name, key, offset, size, uncompressed_size, method,
+    /// shadowed, array, ok, error: null | {kind, message}}]}.
     Verify {
         /// The .npz or .npy file.
         file: PathBuf,
+        /// Print one JSON object (per-member status) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Rebuild a damaged archive or fix a truncated .npy.
+    ///
+    /// OUT is written through a temporary file and replaced only on success:
+    /// a failed recover leaves IN and OUT as they were. Archives: every
+    /// dropped member is listed on stderr (name, offset, reason) and the exit
+    /// code is 1 if anything was dropped; when nothing can be recovered no
+    /// output is written (exit 1). With --json: one object {input, output,
+    /// format, ok, error, kept, dropped: [{name, offset, reason}],
+    /// bytes_kept, output_len} (.npy: rows_before, rows_after,
+    /// bytes_dropped, bytes_zero_filled, data_offset_before,
+    /// data_offset_after, changed instead of kept/dropped).
     Recover {
         /// The damaged file.
         input: PathBuf,
@@ -57,6 +79,9 @@ enum Command {
         /// .npy: pad an incomplete last row with zeros instead of dropping it.
         #[arg(long)]
         zerofill: bool,
+        /// Print one JSON object (kept/dropped, bytes, output) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Write (or append to) an archive from .npy files.
     Pack {
@@ -91,51 +116,19 @@ enum Command {
     },
 }
 
-/// A failure with the exit code it maps to.
-pub struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl From<npzmap::Error> for Failure {
-    fn from(e: npzmap::Error) -> Self {
-        Failure {
-            code: if e.is_data_error() { 1 } else { 2 },
-            message: e.to_string(),
-        }
-    }
-}
-
-impl Failure {
-    /// A failed check (exit 1).
-    pub fn check(message: impl Into<String>) -> Failure {
-        Failure {
-            code: 1,
-            message: message.into(),
-        }
-    }
-
-    /// Bad usage or I/O (exit 2).
-    pub fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            code: 2,
-            message: message.into(),
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = cli.quiet;
     let res = match cli.command {
         Command::Ls { file, json } => cmd::ls(&file, json),
         Command::Export { file, name, output } => cmd::export(&file, &name, &output),
-        Command::Verify { file } => cmd::verify(&file, quiet),
+        Command::Verify { file, json } => check::verify(&file, json),
         Command::Recover {
             input,
             output,
             zerofill,
-        } => cmd::recover(&input, &output, zerofill),
+            json,
+        } => check::recover(&input, &output, zerofill, json),
         Command::Pack {
             output,
             inputs,
@@ -143,7 +136,7 @@ fn main() -> ExitCode {
             align,
         } => cmd::pack(&output, &inputs, append, align, quiet),
         Command::Concat { output, inputs } => cmd::concat(&output, &inputs, quiet),
-        Command::Demo { dir, samples } => cmd::demo(dir, samples, quiet),
+        Command::Demo { dir, samples } => demo::run(dir, samples, quiet),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
