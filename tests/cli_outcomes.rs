@@ -360,6 +360,15 @@ print(json.dumps(out))
             assert_eq!(&*r.read_member(k).unwrap(), &np_bytes[..], "{k}");
         }
     }
+    // A strict preload parses every array (b included) and does not trip
+    // over members that are not arrays.
+    let strict =
+        npz::NpzReader::open_with(&p, npz::ReaderOptions::new().preload(true).strict(true))
+            .unwrap();
+    assert!(strict.preload_errors().is_empty());
+    assert_eq!(strict.header("b").unwrap().shape, vec![3]);
+    // verify (library): every member checks out, as np.load reads them all.
+    assert!(r.verify().is_ok(), "{:?}", r.verify());
     // ls --json: every key, kind as np.load, exit 0.
     let o = npzmap(&[&"ls", &p, &"--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));

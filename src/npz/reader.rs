@@ -1398,9 +1398,10 @@ impl NpzReader {
 
     fn preload(&mut self) -> Result<()> {
         let this = &*self;
-        // Non-.npy members have no NPY header to preload.
+        // Every key np.load would return as an array, whatever its name;
+        // members that are not arrays (no NPY magic) are not errors.
         let live: Vec<usize> = (0..this.entries.len())
-            .filter(|&i| this.entries[i].live && this.name(i).ends_with(".npy"))
+            .filter(|&i| this.entries[i].live)
             .collect();
         let results = par_map(live.len(), 64, |k| {
             let i = live[k];
@@ -1411,7 +1412,13 @@ impl NpzReader {
                     }
                     None
                 }
-                Err(e) => Some((this.name(i).to_string(), this.ctx(i, e))),
+                Err(e) => {
+                    let not_array = this
+                        .locate(i)
+                        .and_then(|loc| this.is_array_at(i, &loc))
+                        .is_ok_and(|a| !a);
+                    (!not_array).then(|| (this.name(i).to_string(), this.ctx(i, e)))
+                }
             }
         });
         let mut errors: Vec<(String, Error)> = results.into_iter().flatten().collect();

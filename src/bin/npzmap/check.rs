@@ -36,8 +36,8 @@
 //! nothing could be recovered; 2 usage or I/O error. A failed `recover`
 //! leaves every existing file as it was.
 
-use crate::Failure;
 use crate::cmd::{Kind, Res, kind_of, stem};
+use crate::failure::Failure;
 use crate::json;
 use npzmap::npy::{self, NpyFile};
 use npzmap::npz::{self, NpzReader};

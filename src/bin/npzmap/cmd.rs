@@ -1,6 +1,6 @@
 //! The subcommands.
 
-use crate::Failure;
+use crate::failure::Failure;
 use crate::json;
 use crate::progress;
 use npzmap::npy::{self, NpyFile};

@@ -6,7 +6,7 @@
 //! sample's tokens). The archive is then reopened lazily, read at random,
 //! verified, and a table of timings is printed.
 
-use crate::Failure;
+use crate::failure::Failure;
 use crate::progress;
 use npzmap::npz::reader::NpzReader;
 use npzmap::npz::writer::NpzWriter;

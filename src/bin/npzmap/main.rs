@@ -2,6 +2,13 @@
 //!
 //! Exit codes: 0 success; 1 the data is damaged or a check failed; 2 bad
 //! usage or an I/O error.
+//!
+//! Modules, imports one way only (each uses only those listed before it):
+//! `failure` (error message + exit code) and `progress` (bars) and `json`
+//! (dtype/error JSON forms) are leaves; `cmd` (ls, export, pack, concat)
+//! uses them; `check` (verify, recover and their `--json` reports) uses
+//! `cmd`'s file-kind helpers; `demo` uses `failure` and `progress`; this
+//! file only parses arguments and dispatches.
 
 mod check;
 mod cmd;
@@ -9,8 +16,6 @@ mod demo;
 mod failure;
 mod json;
 mod progress;
-
-pub use failure::Failure;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
