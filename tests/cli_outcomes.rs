@@ -554,3 +554,37 @@ fn pack_says_which_inputs_landed() {
     );
     assert_eq!(got.trim(), "['p0', 'p1'] [0.0, 5000.0]");
 }
+
+#[test]
+fn verify_json_of_an_npy() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.npy");
+    npy::write(&p, &[1u8, 0, 1, 1], &[4], Order::C).unwrap();
+    // bool dtype: rewrite the descr (same length) so element checks apply
+    let mut b = std::fs::read(&p).unwrap();
+    let at = b.windows(3).position(|w| w == b"|u1").unwrap();
+    b[at..at + 3].copy_from_slice(b"|b1");
+    std::fs::write(&p, &b).unwrap();
+    let o = npzmap(&[&"verify", &p, &"--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json_of(&o);
+    assert_eq!(v["format"], "npy");
+    assert_eq!(v["ok"], true);
+    let m = &v["members"][0];
+    assert_eq!(m["name"], "x.npy");
+    assert_eq!(m["key"], "x");
+    assert_eq!(m["offset"], 128);
+    assert_eq!(m["size"], 4);
+    assert_eq!(m["array"], true);
+    // An invalid bool byte: exit 1, the element and its file offset.
+    let last = b.len() - 1;
+    b[last] = 7;
+    std::fs::write(&p, &b).unwrap();
+    let o = npzmap(&[&"verify", &p, &"--json"]);
+    assert_eq!(code(&o), 1);
+    let v = json_of(&o);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["members"][0]["error"]["kind"], "InvalidBool");
+    let msg = v["members"][0]["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("bool element 3 holds 7 (offset 131)"), "{msg}");
+}

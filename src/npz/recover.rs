@@ -10,7 +10,11 @@
 //! records, and writes a new central directory for the members that check
 //! out. Members whose sizes were never written (a streamed member that was
 //! not finished), that run past the end of the file or whose CRC does not
-//! match are dropped and listed in the [`RecoverReport`].
+//! match, and members with a compression method other than stored or
+//! deflate (whose CRC cannot be checked) are dropped and listed in the
+//! [`RecoverReport`] with their offset and the reason. When no member can be
+//! kept, nothing is written and the call fails with
+//! [`Error::Unrecoverable`](crate::Error::Unrecoverable).
 //!
 //! Kept members are never moved or changed: the output is the input up to
 //! the end of the last kept member, byte for byte, followed by the new

@@ -34,7 +34,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// List the arrays of an .npz or .npy file.
+    /// List the keys of an .npz (or the array of an .npy) file.
+    ///
+    /// Every key np.load shows is listed; a member that is not an NPY array
+    /// (np.load returns its bytes) is marked "(bytes)" in the table and has
+    /// kind "bytes", array false in --json (kind "array" otherwise).
     Ls {
         /// The .npz or .npy file.
         file: PathBuf,
@@ -43,6 +47,9 @@ enum Command {
         json: bool,
     },
     /// Write one array as a standalone .npy file.
+    ///
+    /// A member that is not an NPY array is written as its raw bytes
+    /// (CRC-checked; what np.load returns for it), with a note on stderr.
     Export {
         /// The .npz (or .npy) file.
         file: PathBuf,
@@ -70,7 +77,8 @@ enum Command {
     /// a failed recover leaves IN and OUT as they were. Archives: every
     /// dropped member is listed on stderr (name, offset, reason) and the exit
     /// code is 1 if anything was dropped; when nothing can be recovered no
-    /// output is written (exit 1). With --json: one object {input, output,
+    /// output is written (exit 1). .npy: an incomplete last row is dropped
+    /// (or zero-filled) and the bytes are reported (exit 0). With --json: one object {input, output,
     /// format, ok, error, kept, dropped: [{name, offset, reason}],
     /// bytes_kept, output_len} (.npy: rows_before, rows_after,
     /// bytes_dropped, bytes_zero_filled, data_offset_before,
@@ -89,6 +97,11 @@ enum Command {
         json: bool,
     },
     /// Write (or append to) an archive from .npy files.
+    ///
+    /// If writing stops on an error (a full disk, say), the inputs written
+    /// before it are committed with a central directory; the message names
+    /// them, the input that failed (rolled back) and those not written, and
+    /// the exit code is non-zero.
     Pack {
         /// The archive to write.
         output: PathBuf,
