@@ -35,7 +35,7 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 11] = [
     "name",
     "member",
     "descr",
@@ -45,6 +45,8 @@ const KEYS: [&str; 9] = [
     "nbytes",
     "compressed",
     "aligned",
+    "kind",
+    "array",
 ];
 
 fn ls_json(path: &Path) -> Vec<Value> {
@@ -415,11 +417,19 @@ fn recover_after_truncation() {
     assert_eq!(code(&npzmap(&[&"ls", &p])), 1, "the cut archive is damaged");
     let out = d.join("fixed.npz");
     let o = npzmap(&[&"recover", &p, &"-o", &out]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // a3 (cut) was dropped: exit 1, named with its offset and reason.
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     let s = stdout(&o);
     for k in ["a0.npy", "a1.npy", "a2.npy"] {
         assert!(s.contains(&format!("kept     {k}")), "{s}");
     }
+    let err = stderr(&o);
+    assert!(
+        err.contains("dropped  \"a3.npy\" (offset ")
+            && err.contains("runs past the end of the file"),
+        "{err}"
+    );
+
     let r = npzmap::NpzReader::open(&out).unwrap();
     assert_eq!(r.keys().collect::<Vec<_>>(), vec!["a0", "a1", "a2"]);
     assert_eq!(&*r.get_slice::<u32>("a2").unwrap(), &vec![2u32; 1000][..]);

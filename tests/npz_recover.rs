@@ -131,7 +131,21 @@ fn crash_and_recover() {
         child.wait().unwrap();
         let reported = reader.join().unwrap();
         let fixed = dir.path().join(format!("c{run}.fixed.npz"));
-        let report = recover(&path, &fixed).unwrap();
+        let report = match recover(&path, &fixed) {
+            Ok(r) => r,
+            Err(e) => {
+                // Killed before one member was complete: nothing to keep, and
+                // no output (an empty archive is never written).
+                assert!(
+                    matches!(e, npzmap::Error::Unrecoverable { .. }),
+                    "run {run}: {e:?}"
+                );
+                assert!(reported.is_empty() && before.is_empty(), "run {run}: {e}");
+                assert!(!fixed.exists(), "run {run}");
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+        };
         let got = members(&fixed);
         for key in &reported {
             let i: u64 = key[1..].parse().unwrap();
@@ -197,12 +211,31 @@ fn recovers_damaged_and_unfinished_archives() {
     let r = recover(&bad, dir.path().join("bad.fixed.npz")).unwrap();
     assert_eq!(r.kept, ["e0.npy", "e2.npy", "e3.npy"]);
     assert!(r.dropped[0].reason.contains("CRC"), "{:?}", r.dropped);
-    // truncated anywhere: never panics, keeps a prefix of the members
+    // truncated anywhere: never panics, keeps a prefix of the members; a cut
+    // before the end of the first member recovers nothing: an error naming
+    // the input, and no output is written
+    let e0_end = {
+        let e0 = z.by_name("e0.npy").unwrap();
+        (e0.data_start().unwrap() + e0.compressed_size()) as usize
+    };
     for cut in (0..bytes.len()).step_by(97) {
         let t = dir.path().join("t.npz");
         std::fs::write(&t, &bytes[..cut]).unwrap();
-        let r = recover(&t, dir.path().join("t.fixed.npz")).unwrap();
-        assert!(r.kept.len() <= 4);
+        let tf = dir.path().join("t.fixed.npz");
+        let _ = std::fs::remove_file(&tf);
+        match recover(&t, &tf) {
+            Ok(r) => {
+                assert!(cut >= e0_end, "cut {cut}: kept {:?}", r.kept);
+                assert!(!r.kept.is_empty() && r.kept.len() <= 4);
+                assert_eq!(r.kept[0], "e0.npy");
+            }
+            Err(e) => {
+                assert!(cut < e0_end, "cut {cut}: {e}");
+                assert!(matches!(e, npzmap::Error::Unrecoverable { .. }), "{e:?}");
+                assert_eq!(e.location().path.as_deref(), Some(t.as_path()));
+                assert!(!tf.exists(), "cut {cut}: no output on failure");
+            }
+        }
     }
     // a healthy archive (with junk in front) recovers to the same members
     let mut junk = b"JUNK!PK\x03\x04".to_vec();

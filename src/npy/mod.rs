@@ -3,7 +3,8 @@
 //!
 //! * [`NpyAppender`]: append along the growth axis, thread-safe, locked,
 //!   rolled back on failure.
-//! * [`recover`], [`recover_with`], [`needs_recovery`], [`ensure_appendable`]:
+//! * [`recover`], [`recover_with`] (in place), [`recover_to`], [`recover_with_to`]
+//!   (to another file, atomically), [`needs_recovery`], [`ensure_appendable`]:
 //!   repair interrupted files and make legacy files appendable.
 //! * [`create`], [`open_mmap`]: sparse creation and writable memory maps.
 //! * [`overwrite`], [`update`]: atomic replacement and in-place row updates.
@@ -37,6 +38,6 @@ pub use fsutil::set_move_chunk_size;
 pub use header::{Header, Order, ParsedHeader, Version};
 pub use recover::{
     AppendableMode, RecoverWith, RecoveryReport, ensure_appendable, needs_recovery, recover,
-    recover_with,
+    recover_to, recover_with, recover_with_to,
 };
 pub use update::{overwrite, overwrite_slice, update, update_view};

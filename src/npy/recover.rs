@@ -172,27 +172,7 @@ impl RecoverWith {
 pub fn recover_with(path: impl AsRef<Path>, with: &RecoverWith) -> Result<RecoveryReport> {
     let path = path.as_ref();
     let file = fsutil::open_locked(path)?;
-    let file_len = fsutil::file_len(&file, path)?;
-    let mut shape = Vec::with_capacity(with.tail_shape.len() + 1);
-    if with.order == Order::Fortran {
-        shape.extend_from_slice(&with.tail_shape);
-        shape.push(0);
-    } else {
-        shape.push(0);
-        shape.extend_from_slice(&with.tail_shape);
-    }
-    let header = Header::new(with.dtype.clone(), shape, with.order);
-    let standard = header.to_bytes().map_err(|e| e.at_path(path))?.len() as u64;
-    let old_off = match with.data_offset {
-        Some(o) => o,
-        None => match fsutil::read_file_prefix(&file, path) {
-            Ok((_, o)) if o <= file_len => o,
-            _ => standard,
-        },
-    };
-    let rows_before = fsutil::read_file_header(&file, path)
-        .ok()
-        .and_then(|p| p.header.growth_axis().map(|a| p.header.shape[a]));
+    let (header, old_off, file_len, rows_before) = with_facts(&file, path, with)?;
     rebuild(
         &file,
         path,
@@ -213,12 +193,24 @@ fn unrecoverable(reason: impl Into<String>, path: &Path, offset: u64) -> Error {
     }
 }
 
-/// Sets the growth axis of `header` from the bytes after `old_off`, cuts or
-/// zero-fills the last row, writes the header (keeping `old_off` if one of
-/// `versions` fits there, and with `require_room` only if numpy's spare room
-/// fits too; else the standard header, moving the data) and fsyncs.
+/// What [`rebuild`] (or a copy-mode recovery) will write: the new header,
+/// where the data goes and how much of it.
+struct Plan {
+    hb: Vec<u8>,
+    old_off: u64,
+    new_off: u64,
+    /// Data bytes of the result (zero-filled past the end of the input).
+    kept: u64,
+    unchanged: bool,
+    report: RecoveryReport,
+}
+
+/// Sets the growth axis of `header` from the bytes after `old_off` and
+/// decides the header to write (keeping `old_off` if one of `versions` fits
+/// there, and with `require_room` only if numpy's spare room fits too; else
+/// the standard header). Reads `file` only.
 #[allow(clippy::too_many_arguments)]
-fn rebuild(
+fn plan(
     file: &File,
     path: &Path,
     mut header: Header,
@@ -228,7 +220,7 @@ fn rebuild(
     rows_before: Option<u64>,
     versions: &[Version],
     require_room: bool,
-) -> Result<RecoveryReport> {
+) -> Result<Plan> {
     let Some(axis) = header.growth_axis() else {
         return Err(unrecoverable(
             "a 0-d array has no growth axis; its length cannot be inferred from the file size",
@@ -282,18 +274,211 @@ fn rebuild(
         let mut cur = vec![0u8; hb.len()];
         file.read_exact_at(&mut cur, 0).is_ok() && cur == hb
     };
-    if !unchanged {
-        relocate(file, path, old_off, new_off, kept, &hb)?;
-    }
-    Ok(RecoveryReport {
-        rows_before,
-        rows_after: rows,
-        bytes_dropped: dropped,
-        bytes_zero_filled: zeros,
-        data_offset_before: old_off,
-        data_offset_after: new_off,
-        changed: !unchanged,
+    Ok(Plan {
+        hb,
+        old_off,
+        new_off,
+        kept,
+        unchanged,
+        report: RecoveryReport {
+            rows_before,
+            rows_after: rows,
+            bytes_dropped: dropped,
+            bytes_zero_filled: zeros,
+            data_offset_before: old_off,
+            data_offset_after: new_off,
+            changed: !unchanged,
+        },
     })
+}
+
+/// [`plan`], then rewrites `file` in place (unless nothing changes) and
+/// fsyncs.
+#[allow(clippy::too_many_arguments)]
+fn rebuild(
+    file: &File,
+    path: &Path,
+    header: Header,
+    old_off: u64,
+    file_len: u64,
+    zerofill: bool,
+    rows_before: Option<u64>,
+    versions: &[Version],
+    require_room: bool,
+) -> Result<RecoveryReport> {
+    let p = plan(
+        file,
+        path,
+        header,
+        old_off,
+        file_len,
+        zerofill,
+        rows_before,
+        versions,
+        require_room,
+    )?;
+    if !p.unchanged {
+        relocate(file, path, p.old_off, p.new_off, p.kept, &p.hb)?;
+    }
+    Ok(p.report)
+}
+
+/// Writes the result of `p` (read from `file`, the input at `input`) to a
+/// temporary file beside `output` and renames it over `output`: on error
+/// `output` keeps its old bytes (or stays absent) and the input is never
+/// written.
+fn write_plan_to(file: &File, input: &Path, output: &Path, p: &Plan) -> Result<()> {
+    let mut tmp = TempFile::new_beside(output)?;
+    tmp.file
+        .write_all_at(&p.hb, 0)
+        .map_err(|e| io_at("write", e, &tmp.path, 0))?;
+    let file_len = fsutil::file_len(file, input)?;
+    let present = file_len.saturating_sub(p.old_off).min(p.kept);
+    let mut src = file;
+    src.seek(SeekFrom::Start(p.old_off))
+        .map_err(|e| io_at("seek", e, input, p.old_off))?;
+    tmp.file
+        .seek(SeekFrom::Start(p.new_off))
+        .map_err(|e| io_at("seek", e, &tmp.path, p.new_off))?;
+    let copied = io::copy(&mut io::Read::take(src, present), &mut tmp.file)
+        .map_err(|e| io_at("copy", e, input, p.old_off))?;
+    if copied != present {
+        return Err(unrecoverable(
+            "the input shrank while it was being recovered",
+            input,
+            p.old_off.saturating_add(copied),
+        ));
+    }
+    // Zero-fill (if any) past the copied bytes.
+    let end = p.new_off.saturating_add(p.kept);
+    tmp.file
+        .set_len(end)
+        .map_err(|e| io_at("resize", e, &tmp.path, end))?;
+    tmp.persist(output, Some(file))
+}
+
+/// Copy-mode [`recover`]: reads `input` (never writes it) and writes the
+/// recovered file to `output` through a temporary file beside it, renamed
+/// over `output` only on success. A consistent input is copied unchanged
+/// (`changed == false`). On any error every existing file is left as it
+/// was, and the error names the input (path and offset) when the input is
+/// what cannot be recovered. `output` may be `input` (then it is replaced
+/// atomically). Fails with [`Error::Locked`] while an appender holds the
+/// input.
+pub fn recover_to(
+    input: impl AsRef<Path>,
+    output: impl AsRef<Path>,
+    zerofill: bool,
+) -> Result<RecoveryReport> {
+    let (input, output) = (input.as_ref(), output.as_ref());
+    let file = open_shared(input)?;
+    let st = FileState::read(&file, input)?;
+    let header = st.parsed.header.clone();
+    let rows_before = header.growth_axis().map(|a| header.shape[a]);
+    let old_off = st.parsed.data_offset;
+    let p = if st.present() == st.data_len {
+        // Nothing to repair: the output is a copy of the input.
+        Plan {
+            hb: Vec::new(),
+            old_off: 0,
+            new_off: 0,
+            kept: st.file_len,
+            unchanged: true,
+            report: RecoveryReport {
+                rows_before,
+                rows_after: rows_before.unwrap_or(0),
+                bytes_dropped: 0,
+                bytes_zero_filled: 0,
+                data_offset_before: old_off,
+                data_offset_after: old_off,
+                changed: false,
+            },
+        }
+    } else {
+        plan(
+            &file,
+            input,
+            header,
+            old_off,
+            st.file_len,
+            zerofill,
+            rows_before,
+            &[st.parsed.version],
+            false,
+        )?
+    };
+    write_plan_to(&file, input, output, &p)?;
+    Ok(p.report)
+}
+
+/// Copy-mode [`recover_with`]: as [`recover_to`], with caller knowledge of
+/// the array for a damaged header. `input` is never written; `output` is
+/// replaced only on success.
+pub fn recover_with_to(
+    input: impl AsRef<Path>,
+    output: impl AsRef<Path>,
+    with: &RecoverWith,
+) -> Result<RecoveryReport> {
+    let (input, output) = (input.as_ref(), output.as_ref());
+    let file = open_shared(input)?;
+    let (header, old_off, file_len, rows_before) = with_facts(&file, input, with)?;
+    let p = plan(
+        &file,
+        input,
+        header,
+        old_off,
+        file_len,
+        with.zerofill,
+        rows_before,
+        &[Version::V1, Version::V2, Version::V3],
+        true,
+    )?;
+    write_plan_to(&file, input, output, &p)?;
+    Ok(p.report)
+}
+
+/// Opens `path` read-only under the shared advisory lock
+/// ([`Error::Locked`] while an appender or in-place mutator holds it).
+fn open_shared(path: &Path) -> Result<File> {
+    let file = File::open(path).map_err(|e| Error::io_path("open", e, path))?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            at: Location::path(path),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io_path("lock", e, path)),
+    }
+}
+
+/// The header, data start, file length and old row count [`recover_with`]
+/// works from.
+fn with_facts(
+    file: &File,
+    path: &Path,
+    with: &RecoverWith,
+) -> Result<(Header, u64, u64, Option<u64>)> {
+    let file_len = fsutil::file_len(file, path)?;
+    let mut shape = Vec::with_capacity(with.tail_shape.len() + 1);
+    if with.order == Order::Fortran {
+        shape.extend_from_slice(&with.tail_shape);
+        shape.push(0);
+    } else {
+        shape.push(0);
+        shape.extend_from_slice(&with.tail_shape);
+    }
+    let header = Header::new(with.dtype.clone(), shape, with.order);
+    let standard = header.to_bytes().map_err(|e| e.at_path(path))?.len() as u64;
+    let old_off = match with.data_offset {
+        Some(o) => o,
+        None => match fsutil::read_file_prefix(file, path) {
+            Ok((_, o)) if o <= file_len => o,
+            _ => standard,
+        },
+    };
+    let rows_before = fsutil::read_file_header(file, path)
+        .ok()
+        .and_then(|p| p.header.growth_axis().map(|a| p.header.shape[a]));
+    Ok((header, old_off, file_len, rows_before))
 }
 
 /// Puts `kept` data bytes found at `old_off` (zeros past the end of the file)

@@ -927,6 +927,37 @@ impl NpzReader {
         Ok(Cow::Owned(buf.as_slice().to_vec()))
     }
 
+    /// True if member `key` (key or member name) holds an NPY array by
+    /// `np.load`'s rule: its bytes start with the NPY magic `\x93NUMPY`,
+    /// whatever its name. `np.load` returns any other member as raw bytes
+    /// (here: [`NpzReader::read_member`]); [`NpzReader::get`] and
+    /// [`NpzReader::header`] fail on it with [`Error::BadMagic`] (or
+    /// [`Error::Truncated`] when it is shorter than the magic). Reads at most
+    /// the first 6 bytes (inflating only that much).
+    pub fn is_array(&self, key: &str) -> Result<bool> {
+        let i = self.lookup(key)?;
+        let loc = self.locate(i).map_err(|e| self.ctx(i, e))?;
+        self.is_array_at(i, &loc).map_err(|e| self.ctx(i, e))
+    }
+
+    /// [`NpzReader::is_array`] for member `i` (errors without context).
+    fn is_array_at(&self, i: usize, loc: &Located) -> Result<bool> {
+        let magic = crate::npy::header::MAGIC;
+        let head = if self.entries[i].method == METHOD_STORED {
+            let end = loc.start.saturating_add(magic.len() as u64).min(loc.end);
+            self.slice(loc.start, end)?.to_vec()
+        } else {
+            let mut dec = self.deflate_src(loc)?;
+            let mut buf = Vec::with_capacity(magic.len());
+            (&mut dec)
+                .take(magic.len() as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| zip_err(format!("invalid deflate data: {e}"), loc.start))?;
+            buf
+        };
+        Ok(head == magic)
+    }
+
     fn slice(&self, start: u64, end: u64) -> Result<&[u8]> {
         let s = to_usize(start, start)?;
         let e = to_usize(end, start)?;
@@ -1320,7 +1351,8 @@ impl NpzReader {
     }
 
     /// Checks one member completely: zip structure, data descriptor, NPY
-    /// header and length (for `.npy` members) and CRC.
+    /// header and length (for members that are arrays by `np.load`'s rule,
+    /// whatever their name: see [`NpzReader::is_array`]) and CRC.
     fn verify_member(&self, i: usize) -> Result<()> {
         let e = &self.entries[i];
         let loc = self.locate(i)?;
@@ -1341,7 +1373,7 @@ impl NpzReader {
                 ));
             }
         }
-        if self.name(i).ends_with(".npy") {
+        if self.is_array_at(i, &loc)? {
             self.parse_member(i)?;
         }
         self.check_crc(i, &loc)
@@ -1366,9 +1398,10 @@ impl NpzReader {
 
     fn preload(&mut self) -> Result<()> {
         let this = &*self;
-        // Non-.npy members have no NPY header to preload.
+        // Every key np.load would return as an array, whatever its name;
+        // members that are not arrays (no NPY magic) are not errors.
         let live: Vec<usize> = (0..this.entries.len())
-            .filter(|&i| this.entries[i].live && this.name(i).ends_with(".npy"))
+            .filter(|&i| this.entries[i].live)
             .collect();
         let results = par_map(live.len(), 64, |k| {
             let i = live[k];
@@ -1379,7 +1412,13 @@ impl NpzReader {
                     }
                     None
                 }
-                Err(e) => Some((this.name(i).to_string(), this.ctx(i, e))),
+                Err(e) => {
+                    let not_array = this
+                        .locate(i)
+                        .and_then(|loc| this.is_array_at(i, &loc))
+                        .is_ok_and(|a| !a);
+                    (!not_array).then(|| (this.name(i).to_string(), this.ctx(i, e)))
+                }
             }
         });
         let mut errors: Vec<(String, Error)> = results.into_iter().flatten().collect();

@@ -10,7 +10,11 @@
 //! records, and writes a new central directory for the members that check
 //! out. Members whose sizes were never written (a streamed member that was
 //! not finished), that run past the end of the file or whose CRC does not
-//! match are dropped and listed in the [`RecoverReport`].
+//! match, and members with a compression method other than stored or
+//! deflate (whose CRC cannot be checked) are dropped and listed in the
+//! [`RecoverReport`] with their offset and the reason. When no member can be
+//! kept, nothing is written and the call fails with
+//! [`Error::Unrecoverable`](crate::Error::Unrecoverable).
 //!
 //! Kept members are never moved or changed: the output is the input up to
 //! the end of the last kept member, byte for byte, followed by the new
@@ -37,6 +41,7 @@
 //! ```
 
 use crate::error::{Error, Location, Result};
+use crate::npy::fsutil::TempFile;
 use crate::zip::records::{
     CENTRAL_HEADER_LEN, CENTRAL_SIG, CentralEntry, CentralEntryRef, DATA_DESCRIPTOR_SIG,
     DataDescriptor, EOCD_LEN, EOCD_SIG, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED,
@@ -51,12 +56,20 @@ use std::path::Path;
 const WINDOW: usize = 256 * 1024;
 
 /// What recovery kept and dropped.
+///
+/// Every member the scan found and did not keep is listed in
+/// [`RecoverReport::dropped`] with its offset and the reason; nothing is
+/// dropped silently. A caller that must not lose data checks
+/// `dropped.is_empty()` (the CLI exits 1 otherwise).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecoverReport {
     /// Names of the members kept, in file order.
     pub kept: Vec<String>,
     /// Members dropped, with why.
     pub dropped: Vec<Dropped>,
+    /// Bytes of the input kept: the output is the input up to here, byte for
+    /// byte, followed by the new central directory.
+    pub bytes_kept: u64,
     /// Length of the recovered archive.
     pub output_len: u64,
 }
@@ -66,14 +79,24 @@ pub struct RecoverReport {
 pub struct Dropped {
     /// Member name (lossily decoded; empty if the header was unreadable).
     pub name: String,
-    /// Offset of its local header.
+    /// Offset of its local header in the input.
     pub offset: u64,
-    /// Why it was dropped.
+    /// Why it was dropped (e.g. "unsupported compression method 12 (cannot
+    /// check its CRC)", "CRC mismatch: ...").
     pub reason: String,
 }
 
 /// Reads `input`, writes a repaired archive to `output` (created or
 /// replaced; it must not be the input file). See the [module docs](self).
+///
+/// The archive is written to a temporary file beside `output` and renamed
+/// over it only on success: on any error `output` is left as it was (absent
+/// or with its old bytes), and the input is never written.
+///
+/// Fails with [`Error::Unrecoverable`] naming the input (and the offset of
+/// the first dropped member, if any) when no member could be recovered: an
+/// empty archive is never written. Members that were dropped while others
+/// were kept are listed in [`RecoverReport::dropped`].
 pub fn recover(input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<RecoverReport> {
     let (input, output) = (input.as_ref(), output.as_ref());
     let file = File::open(input).map_err(|e| Error::io_path("open", e, input))?;
@@ -87,30 +110,38 @@ pub fn recover(input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<Reco
         return Err(Error::invalid_argument(
             "recover: output is the input file; use recover_in_place",
         )
-        .at_path(output));
+        .at_path(input));
     }
     let scan = Scan::run(&file, meta.len()).map_err(|e| e.at_path(input))?;
-    let mut out = File::create(output).map_err(|e| Error::io_path("create", e, output))?;
+    scan.check_not_empty(input)?;
+    let mut tmp = TempFile::new_beside(output)?;
     let mut src = &file;
     src.seek(SeekFrom::Start(0))
         .map_err(|e| Error::io_path("seek", e, input))?;
-    let copied = io::copy(&mut src.take(scan.end), &mut out)
-        .map_err(|e| Error::io_path("copy", e, output))?;
+    let copied = io::copy(&mut src.take(scan.end), &mut tmp.file)
+        .map_err(|e| Error::io_path("copy", e, &tmp.path))?;
     if copied != scan.end {
         return Err(Error::Unrecoverable {
             reason: "the input shrank while it was being recovered".into(),
-            at: Location::path(input),
+            at: Location {
+                offset: Some(copied),
+                ..Location::path(input)
+            },
         });
     }
-    let len = write_directory(&mut out, &scan).map_err(|e| Error::io_path("write", e, output))?;
-    out.sync_all()
-        .map_err(|e| Error::io_path("fsync", e, output))?;
+    let len =
+        write_directory(&mut tmp.file, &scan).map_err(|e| Error::io_path("write", e, &tmp.path))?;
+    tmp.persist(output, None)?;
     Ok(scan.report(len))
 }
 
 /// Repairs `path` in place: truncates it after the last kept member (only
 /// bytes that are not part of a kept member are removed) and writes a new
 /// central directory there.
+///
+/// When no member can be recovered the file is left untouched and
+/// [`Error::Unrecoverable`] is returned (truncating it to an empty archive
+/// would destroy whatever a better tool might still find).
 pub fn recover_in_place(path: impl AsRef<Path>) -> Result<RecoverReport> {
     let path = path.as_ref();
     let mut file = OpenOptions::new()
@@ -123,6 +154,7 @@ pub fn recover_in_place(path: impl AsRef<Path>) -> Result<RecoverReport> {
         .map_err(|e| Error::io_path("stat", e, path))?
         .len();
     let scan = Scan::run(&file, len).map_err(|e| e.at_path(path))?;
+    scan.check_not_empty(path)?;
     file.set_len(scan.end)
         .and_then(|_| file.seek(SeekFrom::Start(scan.end)).map(drop))
         .map_err(|e| Error::io_path("truncate", e, path))?;
@@ -243,8 +275,33 @@ impl Scan {
         RecoverReport {
             kept: self.kept.clone(),
             dropped: self.dropped.clone(),
+            bytes_kept: self.end,
             output_len,
         }
+    }
+
+    /// [`Error::Unrecoverable`] (naming `input` and the first dropped
+    /// member's offset) when the scan kept nothing.
+    fn check_not_empty(&self, input: &Path) -> Result<()> {
+        if !self.entries.is_empty() {
+            return Ok(());
+        }
+        let reason = match self.dropped.first() {
+            None => "no zip member found; nothing was written".to_string(),
+            Some(d) => format!(
+                "no member could be recovered ({} dropped; the first, {:?}: {}); nothing was written",
+                self.dropped.len(),
+                d.name,
+                d.reason
+            ),
+        };
+        Err(Error::Unrecoverable {
+            reason,
+            at: Location {
+                offset: Some(self.dropped.first().map_or(0, |d| d.offset)),
+                ..Location::path(input)
+            },
+        })
     }
 
     fn run(file: &File, len: u64) -> Result<Scan> {
@@ -405,7 +462,10 @@ fn member(src: &mut Src<'_>, pos: u64) -> Result<(String, Member)> {
     if method != METHOD_STORED && method != METHOD_DEFLATE {
         return Ok((
             name,
-            bad(&format!("unsupported compression method {method}"), data),
+            bad(
+                &format!("unsupported compression method {method} (cannot check its CRC)"),
+                data,
+            ),
         ));
     }
     let streamed = flags & FLAG_DATA_DESCRIPTOR != 0 && csize == 0 && crc == 0;

@@ -1,23 +1,24 @@
 //! The subcommands.
 
-use crate::Failure;
+use crate::failure::Failure;
 use crate::json;
+use crate::progress;
 use npzmap::npy::{self, NpyFile};
-use npzmap::npz::{self, NpzReader, NpzWriter};
+use npzmap::npz::{self, NpzReader, NpzWriter, reader::MemberInfo};
 use serde_json::json;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-type Res = Result<(), Failure>;
+pub type Res = Result<(), Failure>;
 
 /// What a file is, by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     Npy,
     Npz,
 }
 
-fn kind_of(path: &Path) -> Result<Kind, Failure> {
+pub fn kind_of(path: &Path) -> Result<Kind, Failure> {
     let mut f = std::fs::File::open(path)
         .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
     let mut magic = [0u8; 6];
@@ -38,7 +39,7 @@ fn kind_of(path: &Path) -> Result<Kind, Failure> {
     })
 }
 
-fn stem(path: &Path) -> String {
+pub fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -55,6 +56,8 @@ struct Row {
     nbytes: u64,
     compressed: bool,
     aligned: bool,
+    /// False for a member that is not an NPY array (np.load returns its bytes).
+    array: bool,
 }
 
 fn print_rows(rows: &[Row], as_json: bool) {
@@ -72,6 +75,8 @@ fn print_rows(rows: &[Row], as_json: bool) {
                     "nbytes": r.nbytes,
                     "compressed": r.compressed,
                     "aligned": r.aligned,
+                    "kind": if r.array { "array" } else { "bytes" },
+                    "array": r.array,
                 })
             })
             .collect();
@@ -83,20 +88,28 @@ fn print_rows(rows: &[Row], as_json: bool) {
         "name", "dtype", "shape", "order", "offset", "nbytes", "zip", "aligned"
     );
     for r in rows {
-        let shape = format!(
-            "({})",
-            r.shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let shape = if r.array {
+            format!(
+                "({})",
+                r.shape
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            "-".to_string()
+        };
         println!(
             "{:<24} {:<10} {:<18} {:>5} {:>14} {:>12} {:>5} {:>7}",
             r.name,
             r.dtype,
             shape,
-            if r.fortran_order { "F" } else { "C" },
+            match (r.array, r.fortran_order) {
+                (false, _) => "-",
+                (true, true) => "F",
+                (true, false) => "C",
+            },
             r.offset.map_or("-".to_string(), |o| o.to_string()),
             r.nbytes,
             if r.compressed { "defl" } else { "store" },
@@ -120,6 +133,7 @@ fn npy_row(path: &Path) -> Result<Row, Failure> {
         nbytes: v.as_bytes().len() as u64,
         compressed: false,
         aligned: v.is_zero_copy(),
+        array: true,
     })
 }
 
@@ -137,42 +151,22 @@ pub fn ls(file: &Path, as_json: bool) -> Res {
     }
 }
 
+/// One row per key (the member np.load returns for it). Members that are not
+/// NPY arrays (np.load's rule: no NPY magic, whatever the name) are listed
+/// with `array: false`; unreadable members are problems.
 fn npz_rows(file: &Path) -> Result<(Vec<Row>, Vec<String>), Failure> {
     let r = NpzReader::open(file)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     for m in r.members() {
-        if m.shadowed || !m.name.ends_with(".npy") {
+        if m.shadowed {
             continue;
         }
         let compressed = m.method != npzmap::zip::records::METHOD_STORED;
-        let row = if compressed {
-            // Only the npy header is inflated; the data stays compressed.
-            r.header(m.key).map(|h| Row {
-                name: m.key.to_string(),
-                member: Some(m.name.to_string()),
-                descr: json::descr(&h.dtype),
-                dtype: h.dtype.to_string(),
-                shape: h.shape.clone(),
-                fortran_order: h.order.is_fortran(),
-                offset: None,
-                nbytes: h.data_len().unwrap_or(0),
-                compressed: true,
-                aligned: false,
-            })
-        } else {
-            r.get(m.key).map(|v| Row {
-                name: m.key.to_string(),
-                member: Some(m.name.to_string()),
-                descr: json::descr(v.dtype()),
-                dtype: v.dtype().to_string(),
-                shape: v.shape().to_vec(),
-                fortran_order: v.order().is_fortran(),
-                offset: v.location().offset,
-                nbytes: v.as_bytes().len() as u64,
-                compressed: false,
-                aligned: v.is_zero_copy(),
-            })
+        let row = match r.is_array(m.name) {
+            Ok(true) => array_row(&r, &m, compressed),
+            Ok(false) => bytes_row(&r, &m, compressed),
+            Err(e) => Err(e),
         };
         match row {
             Ok(row) => rows.push(row),
@@ -180,6 +174,83 @@ fn npz_rows(file: &Path) -> Result<(Vec<Row>, Vec<String>), Failure> {
         }
     }
     Ok((rows, problems))
+}
+
+fn array_row(r: &NpzReader, m: &MemberInfo<'_>, compressed: bool) -> npzmap::Result<Row> {
+    if compressed {
+        // Only the npy header is inflated; the data stays compressed.
+        r.header(m.name).map(|h| Row {
+            name: m.key.to_string(),
+            member: Some(m.name.to_string()),
+            descr: json::descr(&h.dtype),
+            dtype: h.dtype.to_string(),
+            shape: h.shape.clone(),
+            fortran_order: h.order.is_fortran(),
+            offset: None,
+            nbytes: h.data_len().unwrap_or(0),
+            compressed: true,
+            aligned: false,
+            array: true,
+        })
+    } else {
+        r.get(m.name).map(|v| Row {
+            name: m.key.to_string(),
+            member: Some(m.name.to_string()),
+            descr: json::descr(v.dtype()),
+            dtype: v.dtype().to_string(),
+            shape: v.shape().to_vec(),
+            fortran_order: v.order().is_fortran(),
+            offset: v.location().offset,
+            nbytes: v.as_bytes().len() as u64,
+            compressed: false,
+            aligned: v.is_zero_copy(),
+            array: true,
+        })
+    }
+}
+
+/// A member that is not an array: its bytes are read (and CRC-checked, as
+/// np.load's zipfile does) so a damaged one is reported, not listed.
+fn bytes_row(r: &NpzReader, m: &MemberInfo<'_>, compressed: bool) -> npzmap::Result<Row> {
+    member_bytes(r, m.name)?;
+    Ok(Row {
+        name: m.key.to_string(),
+        member: Some(m.name.to_string()),
+        descr: serde_json::Value::Null,
+        dtype: "(bytes)".to_string(),
+        shape: Vec::new(),
+        fortran_order: false,
+        offset: None,
+        nbytes: m.uncompressed_size,
+        compressed,
+        aligned: false,
+        array: false,
+    })
+}
+
+/// The raw bytes of member `key`, CRC-checked (stored members are borrowed
+/// from the map unchecked by `read_member`).
+fn member_bytes<'r>(r: &'r NpzReader, key: &str) -> npzmap::Result<std::borrow::Cow<'r, [u8]>> {
+    let bytes = r.read_member(key)?;
+    let Some(m) = r
+        .members()
+        .find(|m| !m.shadowed && (m.name == key || m.key == key))
+    else {
+        return Ok(bytes);
+    };
+    let actual = crc32fast::hash(&bytes);
+    if actual != m.crc32 {
+        return Err(npzmap::Error::CrcMismatch {
+            expected: m.crc32,
+            actual,
+            at: npzmap::error::Location {
+                offset: Some(m.local_header_offset),
+                member: Some(m.name.to_string()),
+                ..npzmap::error::Location::path(r.path())
+            },
+        });
+    }
+    Ok(bytes)
 }
 
 pub fn export(file: &Path, name: &str, output: &Path) -> Res {
@@ -197,68 +268,6 @@ pub fn export(file: &Path, name: &str, output: &Path) -> Res {
             Ok(())
         }
         Kind::Npz => npz_export(file, name, output),
-    }
-}
-
-pub fn verify(file: &Path, quiet: bool) -> Res {
-    match kind_of(file)? {
-        Kind::Npy => {
-            let f = NpyFile::open(file)?;
-            let v = f.view();
-            // Element-level check where the dtype has invalid bit patterns.
-            let is_bool = v
-                .dtype()
-                .as_scalar()
-                .is_some_and(|s| s.kind == npzmap::dtype::Kind::Bool);
-            if is_bool && let Some(i) = v.as_bytes().iter().position(|&b| b > 1) {
-                return Err(Failure::check(format!(
-                    "{}: bool element {i} holds {} (offset {})",
-                    file.display(),
-                    v.as_bytes()[i],
-                    f.parsed_header().data_offset + i as u64
-                )));
-            }
-            println!(
-                "{}: ok ({} {:?}, {} data bytes)",
-                file.display(),
-                v.dtype(),
-                v.shape(),
-                v.as_bytes().len()
-            );
-            Ok(())
-        }
-        Kind::Npz => npz_verify(file, quiet),
-    }
-}
-
-pub fn recover(input: &Path, output: &Path, zerofill: bool) -> Res {
-    match kind_of(input)? {
-        Kind::Npy => {
-            if input != output {
-                std::fs::copy(input, output).map_err(|e| {
-                    Failure::usage(format!(
-                        "cannot copy {} to {}: {e}",
-                        input.display(),
-                        output.display()
-                    ))
-                })?;
-            }
-            let r = npy::recover(output, zerofill)?;
-            let before = r
-                .rows_before
-                .map_or("unreadable".to_string(), |n| n.to_string());
-            println!(
-                "{}: growth axis {} -> {} rows; {} bytes dropped, {} bytes zero-filled{}",
-                output.display(),
-                before,
-                r.rows_after,
-                r.bytes_dropped,
-                r.bytes_zero_filled,
-                if r.changed { "" } else { " (nothing to do)" }
-            );
-            Ok(())
-        }
-        Kind::Npz => npz_recover(input, output),
     }
 }
 
@@ -355,70 +364,25 @@ pub fn concat(output: &Path, inputs: &[PathBuf], quiet: bool) -> Res {
     Ok(())
 }
 
+/// Exports key `name`. A member that is not an NPY array (np.load returns
+/// its bytes) is written as its raw bytes, CRC-checked, with a note on
+/// stderr: that is what np.load gives for it.
 fn npz_export(file: &Path, name: &str, output: &Path) -> Res {
     let r = NpzReader::open(file)?;
+    if !r.is_array(name)? {
+        let bytes = member_bytes(&r, name)?;
+        write_atomic(output, &bytes)?;
+        eprintln!(
+            "{}: member {name:?} is not an NPY array; wrote its {} raw bytes (what np.load returns for it)",
+            output.display(),
+            bytes.len()
+        );
+        return Ok(());
+    }
     // Deflated members come back inflated (native order); stored ones as
     // stored, byte order included: np.load reads both equal.
     let v = r.get(name)?;
     npy::write_view(output, &v)?;
-    Ok(())
-}
-
-fn npz_verify(file: &Path, _quiet: bool) -> Res {
-    let r = NpzReader::open(file)?;
-    let report = r.verify();
-    let mut problems: Vec<String> = report.errors().map(|(m, e)| format!("{m}: {e}")).collect();
-    // Array-level checks: every .npy member's header parses and its data
-    // length matches (structure beyond the CRC).
-    for m in r.members() {
-        if m.shadowed || !m.name.ends_with(".npy") {
-            continue;
-        }
-        if report.errors().any(|(n, _)| n == m.name) {
-            continue;
-        }
-        if let Err(e) = r.header(m.key) {
-            problems.push(format!("{}: {e}", m.name));
-        }
-    }
-    for d in r.duplicates() {
-        eprintln!("warning: duplicate member {d:?} (the last one wins, as in np.load)");
-    }
-    if problems.is_empty() {
-        println!("{}: ok ({} members)", file.display(), report.members.len());
-        Ok(())
-    } else {
-        for p in &problems {
-            println!("{p}");
-        }
-        Err(Failure::check(format!(
-            "{}: {} problem(s) found",
-            file.display(),
-            problems.len()
-        )))
-    }
-}
-
-fn npz_recover(input: &Path, output: &Path) -> Res {
-    if input == output {
-        return Err(Failure::usage(
-            "recover needs an output path different from the input",
-        ));
-    }
-    let rep = npz::recover(input, output)?;
-    for k in &rep.kept {
-        println!("kept     {k}");
-    }
-    for d in &rep.dropped {
-        println!("dropped  {} (offset {}): {}", d.name, d.offset, d.reason);
-    }
-    eprintln!(
-        "{}: {} member(s) kept, {} dropped, {} bytes",
-        output.display(),
-        rep.kept.len(),
-        rep.dropped.len(),
-        rep.output_len
-    );
     Ok(())
 }
 
@@ -466,9 +430,12 @@ fn npz_pack(output: &Path, inputs: &[String], append: bool, align: u64, quiet: b
         .map(|(_, f)| f.view().as_bytes().len() as u64)
         .sum();
     let bar = progress::bytes(total, quiet);
-    for (name, f) in &named {
+    for (k, (name, f)) in named.iter().enumerate() {
         let v = f.view();
-        w.write_view(name, &v)?;
+        if let Err(e) = w.write_view(name, &v) {
+            bar.finish_and_clear();
+            return Err(pack_stopped(output, &named, k, e, w.close()));
+        }
         bar.inc(v.as_bytes().len() as u64);
     }
     w.close()?;
@@ -484,44 +451,81 @@ fn npz_pack(output: &Path, inputs: &[String], append: bool, align: u64, quiet: b
     Ok(())
 }
 
-pub fn demo(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Res {
-    crate::demo::run(dir, samples, quiet)
+/// The summary of a pack that stopped at input `k`: the inputs before it
+/// were written whole and (if `closed` is Ok) committed with a central
+/// directory, the failed one was rolled back, the rest were not tried.
+fn pack_stopped(
+    output: &Path,
+    named: &[(String, NpyFile)],
+    k: usize,
+    e: npzmap::Error,
+    closed: npzmap::Result<()>,
+) -> Failure {
+    let list = |s: &[(String, NpyFile)]| {
+        s.iter()
+            .map(|(n, f)| format!("{n}={}", f.path().display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (done, rest) = named.split_at(k);
+    let failed = rest.first().map_or(String::new(), |(n, f)| {
+        format!("{n}={}", f.path().display())
+    });
+    let rest = rest.get(1..).unwrap_or_default();
+    let committed = match &closed {
+        Ok(()) if done.is_empty() => format!("{} holds none of the inputs", output.display()),
+        Ok(()) => format!(
+            "the {} input(s) written before it are committed in {}: {}",
+            done.len(),
+            output.display(),
+            list(done)
+        ),
+        Err(ce) => format!(
+            "closing the archive failed too ({ce}); run `npzmap recover` on {} to keep the {} input(s) written before it: {}",
+            output.display(),
+            done.len(),
+            list(done)
+        ),
+    };
+    let not_tried = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("; not written: {}", list(rest))
+    };
+    Failure {
+        code: if e.is_data_error() { 1 } else { 2 },
+        message: format!("pack stopped at {failed}: {e}; {committed}{not_tried}"),
+    }
 }
 
-/// Progress bars on stderr, only when it is a terminal and not `--quiet`.
-pub mod progress {
-    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-    use std::io::IsTerminal;
-
-    fn visible(quiet: bool) -> bool {
-        !quiet && std::io::stderr().is_terminal()
+/// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames
+/// it over `path`: an existing `path` is replaced only on success.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Res {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.npzmap-tmp", std::process::id()));
+    let io_fail = |op: &str, e: std::io::Error, p: &Path| {
+        Failure::usage(format!("cannot {op} {}: {e}", p.display()))
+    };
+    let res = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| io_fail("create", e, &tmp))?;
+        f.write_all(bytes).map_err(|e| io_fail("write", e, &tmp))?;
+        f.sync_all().map_err(|e| io_fail("fsync", e, &tmp))?;
+        std::fs::rename(&tmp, path).map_err(|e| io_fail("rename to", e, path))
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-
-    /// A byte-count bar.
-    pub fn bytes(total: u64, quiet: bool) -> ProgressBar {
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        if !visible(quiet) {
-            bar.set_draw_target(ProgressDrawTarget::hidden());
-        }
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-        {
-            bar.set_style(style);
-        }
-        bar
-    }
-
-    /// An item-count bar.
-    pub fn items(total: u64, what: &str, quiet: bool) -> ProgressBar {
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        if !visible(quiet) {
-            bar.set_draw_target(ProgressDrawTarget::hidden());
-        }
-        if let Ok(style) = ProgressStyle::with_template(&format!(
-            "{{bar:40}} {{pos}}/{{len}} {what} {{per_sec}} eta {{eta}}"
-        )) {
-            bar.set_style(style);
-        }
-        bar
-    }
+    res
 }

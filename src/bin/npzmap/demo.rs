@@ -6,12 +6,12 @@
 //! sample's tokens). The archive is then reopened lazily, read at random,
 //! verified, and a table of timings is printed.
 
-use crate::Failure;
-use crate::cmd::progress;
+use crate::failure::Failure;
+use crate::progress;
 use npzmap::npz::reader::NpzReader;
 use npzmap::npz::writer::NpzWriter;
 use npzmap::{DType, Order};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const H: usize = 32;
@@ -58,32 +58,73 @@ fn mib_rate(bytes: u64, d: Duration) -> String {
     )
 }
 
+/// Runs the demo: write, reopen lazily, read at random, verify, report.
 pub fn run(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Result<(), Failure> {
     if samples == 0 {
         return Err(Failure::usage("--samples must be at least 1"));
     }
-    let _tmp;
-    let dir = match dir {
-        Some(d) => {
-            std::fs::create_dir_all(&d)
-                .map_err(|e| Failure::usage(format!("cannot create {}: {e}", d.display())))?;
-            d
-        }
-        None => {
-            _tmp = tempfile::Builder::new()
-                .prefix("npzmap-demo-")
-                .tempdir()
-                .map_err(|e| Failure::usage(format!("cannot create a temp dir: {e}")))?;
-            _tmp.path().to_path_buf()
-        }
-    };
+    let (dir, _tmp) = work_dir(dir)?;
     let path = dir.join("dataset.npz");
     let mut rows = Vec::new();
     eprintln!("npzmap demo: {samples} samples -> {}", path.display());
-
-    // 1. The preparation loop: one image entry per sample, labels gathered.
+    let size = write_dataset(&path, samples, quiet, &mut rows)?;
+    // Reopen lazily.
     let t = Instant::now();
-    let mut w = NpzWriter::create_or_replace(&path)?;
+    let r = NpzReader::open(&path)?;
+    let t_open = t.elapsed();
+    rows.push(Row {
+        phase: "open (central directory only)",
+        time: t_open,
+        detail: format!(
+            "{} members, {:.1} MiB file",
+            r.len(),
+            size as f64 / (1 << 20) as f64
+        ),
+    });
+    let (n_access, first) = random_access(&r, samples, &mut rows)?;
+    cached_lookups(&r, samples, &mut rows)?;
+    verify_all(&r, size, &mut rows)?;
+    print_table(&rows);
+    println!(
+        "first access of {} random images (local + npy header parse, page faults included): {:.2} µs each\narchive {} ({} entries)",
+        n_access.min(1000),
+        first.as_secs_f64() * 1e6 / n_access.min(1000) as f64,
+        path.display(),
+        r.len()
+    );
+    Ok(())
+}
+
+/// The directory to work in: `dir` (created), or a temporary one that lives
+/// as long as the returned guard.
+fn work_dir(dir: Option<PathBuf>) -> Result<(PathBuf, Option<tempfile::TempDir>), Failure> {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d)
+                .map_err(|e| Failure::usage(format!("cannot create {}: {e}", d.display())))?;
+            Ok((d, None))
+        }
+        None => {
+            let tmp = tempfile::Builder::new()
+                .prefix("npzmap-demo-")
+                .tempdir()
+                .map_err(|e| Failure::usage(format!("cannot create a temp dir: {e}")))?;
+            Ok((tmp.path().to_path_buf(), Some(tmp)))
+        }
+    }
+}
+
+/// Phases 1-2: the preparation loop (one image entry per sample, labels
+/// gathered), the token arrays streamed into one entry, then labels,
+/// offsets and close. Returns the archive size.
+fn write_dataset(
+    path: &Path,
+    samples: u64,
+    quiet: bool,
+    rows: &mut Vec<Row>,
+) -> Result<u64, Failure> {
+    let t = Instant::now();
+    let mut w = NpzWriter::create_or_replace(path)?;
     let bar = progress::items(samples, "samples", quiet);
     let mut img = vec![0u8; IMAGE_BYTES];
     let mut labels = Vec::with_capacity(samples as usize);
@@ -106,32 +147,7 @@ pub fn run(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Result<(), Failur
             mib_rate(samples * IMAGE_BYTES as u64, t_loop)
         ),
     });
-
-    // 2. Tokenization pass: variable-length token arrays streamed into one entry.
-    let t = Instant::now();
-    let mut offsets = Vec::with_capacity(samples as usize + 1);
-    offsets.push(0i64);
-    let mut tok = Vec::new();
-    let mut total_tokens: i64 = 0;
-    {
-        let mut e = w.begin("tokens", DType::parse("<i4")?, &[], Order::C)?;
-        for i in 0..samples {
-            tokens(i, &mut tok);
-            e.append(&tok)?;
-            total_tokens += tok.len() as i64;
-            offsets.push(total_tokens);
-        }
-        e.finish()?;
-    }
-    let t_tok = t.elapsed();
-    rows.push(Row {
-        phase: "stream tokens into one entry",
-        time: t_tok,
-        detail: format!(
-            "{total_tokens} tokens, {}",
-            mib_rate(total_tokens as u64 * 4, t_tok)
-        ),
-    });
+    let offsets = stream_tokens(&mut w, samples, rows)?;
     let t = Instant::now();
     w.write("labels", &labels, &[samples], Order::C)?;
     w.write("token_offsets", &offsets, &[samples + 1], Order::C)?;
@@ -141,31 +157,57 @@ pub fn run(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Result<(), Failur
         time: t.elapsed(),
         detail: "central directory written, file fsynced".to_string(),
     });
-    let size = std::fs::metadata(&path)
+    Ok(std::fs::metadata(path)
         .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?
-        .len();
+        .len())
+}
 
-    // 3. Reopen lazily.
+/// Tokenization pass: variable-length token arrays streamed into one entry.
+/// Returns each sample's start offset (plus the end).
+fn stream_tokens(
+    w: &mut NpzWriter,
+    samples: u64,
+    rows: &mut Vec<Row>,
+) -> Result<Vec<i64>, Failure> {
     let t = Instant::now();
-    let r = NpzReader::open(&path)?;
-    let t_open = t.elapsed();
+    let mut offsets = Vec::with_capacity(samples as usize + 1);
+    offsets.push(0i64);
+    let mut tok = Vec::new();
+    let mut total_tokens: i64 = 0;
+    let mut e = w.begin("tokens", DType::parse("<i4")?, &[], Order::C)?;
+    for i in 0..samples {
+        tokens(i, &mut tok);
+        e.append(&tok)?;
+        total_tokens += tok.len() as i64;
+        offsets.push(total_tokens);
+    }
+    e.finish()?;
+    let t_tok = t.elapsed();
     rows.push(Row {
-        phase: "open (central directory only)",
-        time: t_open,
+        phase: "stream tokens into one entry",
+        time: t_tok,
         detail: format!(
-            "{} members, {:.1} MiB file",
-            r.len(),
-            size as f64 / (1 << 20) as f64
+            "{total_tokens} tokens, {}",
+            mib_rate(total_tokens as u64 * 4, t_tok)
         ),
     });
+    Ok(offsets)
+}
 
-    // 4. Random access: image, label and tokens of random samples, checked.
+/// Phase 4: image, label and tokens of random samples, checked. Returns the
+/// number of samples read and the time of the first 1000 image reads.
+fn random_access(
+    r: &NpzReader,
+    samples: u64,
+    rows: &mut Vec<Row>,
+) -> Result<(u64, Duration), Failure> {
     let n_access = samples.min(20_000);
     let labels_view = r.get_slice::<i64>("labels")?;
     let offs = r.get_slice::<i64>("token_offsets")?;
     let all_tokens = r.get_slice::<i32>("tokens")?;
     let mut x: u64 = 0x1234_5678_9abc_def1;
     let mut expect = vec![0u8; IMAGE_BYTES];
+    let mut tok = Vec::new();
     let t = Instant::now();
     let mut first = Duration::ZERO;
     for n in 0..n_access {
@@ -199,8 +241,11 @@ pub fn run(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Result<(), Failur
             rate(n_access as f64, t_rand, "samples")
         ),
     });
+    Ok((n_access, first))
+}
 
-    // 5. Cached access: lookups of members already parsed.
+/// Phase 5: lookups of members already parsed.
+fn cached_lookups(r: &NpzReader, samples: u64, rows: &mut Vec<Row>) -> Result<(), Failure> {
     let keys: Vec<String> = (0..samples.min(1000)).map(key).collect();
     for k in &keys {
         r.get(k)?;
@@ -217,8 +262,11 @@ pub fn run(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Result<(), Failur
         time: t_cached,
         detail: format!("{:.0} ns each", t_cached.as_nanos() as f64 / reps as f64),
     });
+    Ok(())
+}
 
-    // 6. Verify every CRC.
+/// Phase 6: the CRC of every member.
+fn verify_all(r: &NpzReader, size: u64, rows: &mut Vec<Row>) -> Result<(), Failure> {
     let t = Instant::now();
     let report = r.verify();
     let t_verify = t.elapsed();
@@ -231,11 +279,14 @@ pub fn run(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Result<(), Failur
         time: t_verify,
         detail: mib_rate(size, t_verify),
     });
+    Ok(())
+}
 
+fn print_table(rows: &[Row]) {
     println!();
     println!("{:<38} {:>10}  throughput", "phase", "time");
     println!("{}", "-".repeat(80));
-    for row in &rows {
+    for row in rows {
         println!(
             "{:<38} {:>10}  {}",
             row.phase,
@@ -244,12 +295,4 @@ pub fn run(dir: Option<PathBuf>, samples: u64, quiet: bool) -> Result<(), Failur
         );
     }
     println!();
-    println!(
-        "first access of {} random images (local + npy header parse, page faults included): {:.2} µs each\narchive {} ({} entries)",
-        n_access.min(1000),
-        first.as_secs_f64() * 1e6 / n_access.min(1000) as f64,
-        path.display(),
-        r.len()
-    );
-    Ok(())
 }

@@ -1,4 +1,5 @@
-//! JSON forms of dtypes, mirroring numpy's `dtype.descr` with tuples as arrays.
+//! JSON forms of dtypes (mirroring numpy's `dtype.descr` with tuples as
+//! arrays) and of errors.
 
 use npzmap::DType;
 use serde_json::{Value, json};
@@ -28,6 +29,20 @@ pub fn descr(d: &DType) -> Value {
     }
 }
 
+/// `{"kind": VARIANT, "message": TEXT}` for an error: the variant name of
+/// [`npzmap::Error`] (e.g. `"CrcMismatch"`), stable for scripts to match.
+pub fn error(e: &npzmap::Error) -> Value {
+    json!({"kind": error_kind(e), "message": e.to_string()})
+}
+
+/// The variant name of an error (from its `Debug` form).
+pub fn error_kind(e: &npzmap::Error) -> String {
+    format!("{e:?}")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +56,12 @@ mod tests {
             r#"[[["T","a"],"<i4"],["b",[["c","<f8"]]],["e","<f4",[2,2]]]"#
         );
         assert_eq!(descr(&DType::parse("<M8[ns]").unwrap()), json!("<M8[ns]"));
+    }
+
+    #[test]
+    fn error_kind_is_the_variant_name() {
+        let e = npzmap::Error::invalid_argument("x");
+        assert_eq!(error_kind(&e), "InvalidArgument");
+        assert_eq!(error(&e)["message"], json!(e.to_string()));
     }
 }

@@ -2,10 +2,20 @@
 //!
 //! Exit codes: 0 success; 1 the data is damaged or a check failed; 2 bad
 //! usage or an I/O error.
+//!
+//! Modules, imports one way only (each uses only those listed before it):
+//! `failure` (error message + exit code) and `progress` (bars) and `json`
+//! (dtype/error JSON forms) are leaves; `cmd` (ls, export, pack, concat)
+//! uses them; `check` (verify, recover and their `--json` reports) uses
+//! `cmd`'s file-kind helpers; `demo` uses `failure` and `progress`; this
+//! file only parses arguments and dispatches.
 
+mod check;
 mod cmd;
 mod demo;
+mod failure;
 mod json;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -24,7 +34,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// List the arrays of an .npz or .npy file.
+    /// List the keys of an .npz (or the array of an .npy) file.
+    ///
+    /// Every key np.load shows is listed; a member that is not an NPY array
+    /// (np.load returns its bytes) is marked "(bytes)" in the table and has
+    /// kind "bytes", array false in --json (kind "array" otherwise).
     Ls {
         /// The .npz or .npy file.
         file: PathBuf,
@@ -33,6 +47,9 @@ enum Command {
         json: bool,
     },
     /// Write one array as a standalone .npy file.
+    ///
+    /// A member that is not an NPY array is written as its raw bytes
+    /// (CRC-checked; what np.load returns for it), with a note on stderr.
     Export {
         /// The .npz (or .npy) file.
         file: PathBuf,
@@ -43,11 +60,29 @@ enum Command {
         output: PathBuf,
     },
     /// Check structure and CRCs; exit 1 if anything is wrong.
+    ///
+    /// With --json: one object {file, format, ok, error, duplicates,
+    /// members: [{name, key, offset, size, uncompressed_size, method,
+    /// shadowed, array, ok, error: null | {kind, message}}]}.
     Verify {
         /// The .npz or .npy file.
         file: PathBuf,
+        /// Print one JSON object (per-member status) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Rebuild a damaged archive or fix a truncated .npy.
+    ///
+    /// OUT is written through a temporary file and replaced only on success:
+    /// a failed recover leaves IN and OUT as they were. Archives: every
+    /// dropped member is listed on stderr (name, offset, reason) and the exit
+    /// code is 1 if anything was dropped; when nothing can be recovered no
+    /// output is written (exit 1). .npy: an incomplete last row is dropped
+    /// (or zero-filled) and the bytes are reported (exit 0). With --json: one object {input, output,
+    /// format, ok, error, kept, dropped: [{name, offset, reason}],
+    /// bytes_kept, output_len} (.npy: rows_before, rows_after,
+    /// bytes_dropped, bytes_zero_filled, data_offset_before,
+    /// data_offset_after, changed instead of kept/dropped).
     Recover {
         /// The damaged file.
         input: PathBuf,
@@ -57,8 +92,16 @@ enum Command {
         /// .npy: pad an incomplete last row with zeros instead of dropping it.
         #[arg(long)]
         zerofill: bool,
+        /// Print one JSON object (kept/dropped, bytes, output) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Write (or append to) an archive from .npy files.
+    ///
+    /// If writing stops on an error (a full disk, say), the inputs written
+    /// before it are committed with a central directory; the message names
+    /// them, the input that failed (rolled back) and those not written, and
+    /// the exit code is non-zero.
     Pack {
         /// The archive to write.
         output: PathBuf,
@@ -91,51 +134,19 @@ enum Command {
     },
 }
 
-/// A failure with the exit code it maps to.
-pub struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl From<npzmap::Error> for Failure {
-    fn from(e: npzmap::Error) -> Self {
-        Failure {
-            code: if e.is_data_error() { 1 } else { 2 },
-            message: e.to_string(),
-        }
-    }
-}
-
-impl Failure {
-    /// A failed check (exit 1).
-    pub fn check(message: impl Into<String>) -> Failure {
-        Failure {
-            code: 1,
-            message: message.into(),
-        }
-    }
-
-    /// Bad usage or I/O (exit 2).
-    pub fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            code: 2,
-            message: message.into(),
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = cli.quiet;
     let res = match cli.command {
         Command::Ls { file, json } => cmd::ls(&file, json),
         Command::Export { file, name, output } => cmd::export(&file, &name, &output),
-        Command::Verify { file } => cmd::verify(&file, quiet),
+        Command::Verify { file, json } => check::verify(&file, json),
         Command::Recover {
             input,
             output,
             zerofill,
-        } => cmd::recover(&input, &output, zerofill),
+            json,
+        } => check::recover(&input, &output, zerofill, json),
         Command::Pack {
             output,
             inputs,
@@ -143,7 +154,7 @@ fn main() -> ExitCode {
             align,
         } => cmd::pack(&output, &inputs, append, align, quiet),
         Command::Concat { output, inputs } => cmd::concat(&output, &inputs, quiet),
-        Command::Demo { dir, samples } => cmd::demo(dir, samples, quiet),
+        Command::Demo { dir, samples } => demo::run(dir, samples, quiet),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
