@@ -450,7 +450,13 @@ fn recover_after_truncation() {
         .set_len(len - 2)
         .unwrap();
     let o = npzmap(&[&"recover", &n, &"-o", &d.join("t1.npy")]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The 4 bytes of the incomplete last row are dropped: said, and exit 1.
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("4 bytes of an incomplete last row dropped"),
+        "{}",
+        stderr(&o)
+    );
     let f = npzmap::npy::NpyFile::open(d.join("t1.npy")).unwrap();
     assert_eq!(f.header().shape, vec![9, 3]);
     let o = npzmap(&[&"recover", &n, &"-o", &d.join("t2.npy"), &"--zerofill"]);

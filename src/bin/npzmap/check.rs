@@ -222,7 +222,9 @@ fn npy_recover(
         }
     };
     report["output"] = json!(output);
-    report["ok"] = json!(true);
+    // Dropping the bytes of an incomplete last row is what recovery is for,
+    // but it is still data not kept: say so and exit 1, as for npz.
+    report["ok"] = json!(r.bytes_dropped == 0);
     for (k, v) in [
         ("rows_before", json!(r.rows_before)),
         ("rows_after", json!(r.rows_after)),
@@ -248,7 +250,16 @@ fn npy_recover(
             if r.changed { "" } else { " (nothing to do)" }
         );
     }
-    (report, None)
+    let failure = (r.bytes_dropped > 0).then(|| {
+        Failure::check(format!(
+            "{}: {} bytes of an incomplete last row dropped ({} holds the {} complete rows; --zerofill keeps them as a zero-filled row)",
+            input.display(),
+            r.bytes_dropped,
+            output.display(),
+            r.rows_after
+        ))
+    });
+    (report, failure)
 }
 
 fn npz_recover(input: &Path, output: &Path, as_json: bool) -> (Value, Option<Failure>) {
