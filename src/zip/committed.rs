@@ -48,19 +48,28 @@
 //!
 //! # Bounds
 //!
-//! The search reads the file backwards once, in chunks of [`CHUNK`] bytes,
-//! and costs O(1) per end record signature found, plus a full check for a
-//! signature whose 22 bytes already put the archive at the right start (or
-//! which is preceded by a ZIP64 locator signature, whose values could). At
-//! most [`MAX_CANDIDATES`] signatures get the full check; each full check
-//! reads at most [`END_WINDOW`] bytes around the end record plus its central
-//! directory, and all directories walked in one search together are at most
-//! as long as the file (else the search gives up). So a search reads at most
-//! `2 n + MAX_CANDIDATES * (END_WINDOW + CHUNK)` bytes for a file of `n`
-//! bytes, whatever the file holds, and allocates at most a chunk or one
-//! directory entry at a time. A file full of end record signatures is
-//! searched in linear time and, after [`MAX_CANDIDATES`] full checks,
-//! reported as having no committed archive ([`Search::gave_up`]).
+//! For a file of `n` bytes, [`find_committed`] reads:
+//!
+//! * every byte once, backwards, in chunks of [`CHUNK`] bytes (each chunk
+//!   overlapping the previous one by 41 bytes), at O(1) cost per end record
+//!   signature: a signature gets a full check only if its 22 bytes already
+//!   put the archive at the right start, or a ZIP64 locator signature
+//!   precedes it (whose values could);
+//! * the first [`PREFIX_PROBE`] bytes once;
+//! * for at most [`MAX_CANDIDATES`] full checks: [`END_WINDOW`] bytes
+//!   around the end record, a few bytes of ZIP64 record and locator and of
+//!   the first local header, and the central directory, each directory
+//!   entry once (one entry, at most 196,650 bytes, beyond the directory's
+//!   end); the directories walked in one search are together at most `n`
+//!   bytes long, else the search stops.
+//!
+//! So at most `2 n + PREFIX_PROBE + MAX_CANDIDATES * (END_WINDOW + 200 KiB)`
+//! bytes, whatever the file holds, and at most one chunk in memory at a
+//! time. A file full of end record signatures is searched in linear time
+//! and, after [`MAX_CANDIDATES`] full checks, reported as having no
+//! committed archive ([`Search::gave_up`]). [`locate`] adds one read of the
+//! tail ([`TAIL_WINDOW`] bytes) and, when the tail's end record is followed
+//! by other bytes, one check of it with the same bounds.
 //!
 //! The search reads through [`Source`]: files are read with positioned
 //! reads, never through a memory map, so an appender that truncates a member
@@ -418,11 +427,14 @@ fn candidate(src: Source<'_>, p: u64, clen: u16) -> Result<Option<EndOfCentralDi
 }
 
 /// Reads `src` through one cached chunk.
+/// A refill reads up to `chunk` bytes but not past `limit` (the end of the
+/// directory being walked), and never fewer than asked for.
 struct Cursor<'s, 'a> {
     src: &'s Source<'a>,
     start: u64,
     data: Cow<'a, [u8]>,
     chunk: usize,
+    limit: u64,
 }
 
 impl<'a> Cursor<'_, 'a> {
@@ -431,7 +443,8 @@ impl<'a> Cursor<'_, 'a> {
         let have = self.start + self.data.len() as u64;
         let covered = off >= self.start && off.checked_add(n as u64).is_some_and(|e| e <= have);
         if !covered {
-            self.data = self.src.read(off, n.max(self.chunk))?;
+            let ahead = usize::try_from(self.limit.saturating_sub(off)).unwrap_or(usize::MAX);
+            self.data = self.src.read(off, n.max(ahead.min(self.chunk)))?;
             self.start = off;
         }
         let s = (off - self.start) as usize;
@@ -468,6 +481,7 @@ fn validate(
         start: 0,
         data: Cow::Borrowed(&[]),
         chunk,
+        limit: cd_end,
     };
     // ZIP64: the record ends where the locator begins (its size field says
     // so) and the locator points at it (absolute, or relative to the
@@ -528,7 +542,7 @@ fn validate(
     if pos != cd_end || count % 0x1_0000 != end.entries % 0x1_0000 {
         return Ok(false);
     }
-    if count > 0 && cur.get(first, 4)? != Some(&LOCAL_SIG.to_le_bytes()[..]) {
+    if count > 0 && *src.read(first, 4)? != LOCAL_SIG.to_le_bytes() {
         return Ok(false);
     }
     Ok(true)
@@ -808,6 +822,48 @@ mod tests {
         assert!(matches!(before, Error::Zip { .. }));
         let now = locate_both(&new).map(|_| ()).unwrap_err();
         assert_eq!(now.to_string(), before.to_string());
+    }
+
+    #[test]
+    fn a_missing_first_local_header_rejects_the_candidate() {
+        // the directory says the member starts 2 bytes into its header
+        let mut old = archive(b"", &[("a.npy", b"hello")], b"");
+        let cd = EndOfCentralDirectory::find(&old).unwrap().cd_start() as usize;
+        old[cd + 42] = 2;
+        let f = partial(&old, "b.npy", &vec![0u8; 2 * TAIL_WINDOW]);
+        let s = find_committed(Source::Bytes(&f), f.len() as u64).unwrap();
+        assert_eq!((s.checked, s.found), (1, None));
+    }
+
+    #[test]
+    fn zip64_record_with_large_extensible_data_before_the_tail_window() {
+        let plain = archive(b"", &[("a.npy", &vec![5u8; 100_000])], b"");
+        let end = EndOfCentralDirectory::find(&plain).unwrap();
+        let mut f = plain[..end.eocd_offset as usize].to_vec();
+        let z = f.len() as u64;
+        let ext = 80_000u64;
+        f.extend_from_slice(&ZIP64_EOCD_SIG.to_le_bytes());
+        f.extend_from_slice(&(44 + ext).to_le_bytes());
+        f.extend_from_slice(&[45, 3, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        f.extend_from_slice(&1u64.to_le_bytes());
+        f.extend_from_slice(&1u64.to_le_bytes());
+        f.extend_from_slice(&end.cd_size.to_le_bytes());
+        f.extend_from_slice(&end.cd_offset.to_le_bytes());
+        f.resize(f.len() + ext as usize, 0);
+        f.extend_from_slice(&ZIP64_LOCATOR_SIG.to_le_bytes());
+        f.extend_from_slice(&0u32.to_le_bytes());
+        f.extend_from_slice(&z.to_le_bytes());
+        f.extend_from_slice(&1u32.to_le_bytes());
+        f.extend_from_slice(&EOCD_SIG.to_le_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        f.extend_from_slice(&(end.cd_size as u32).to_le_bytes());
+        f.extend_from_slice(&(end.cd_offset as u32).to_le_bytes());
+        f.extend_from_slice(&[0, 0]);
+        let want = EndOfCentralDirectory::find(&f).unwrap();
+        assert_eq!((want.zip64_offset, want.entries), (Some(z), 1));
+        assert!(f.len() - (z as usize) > TAIL_WINDOW);
+        let l = locate_both(&f).unwrap();
+        assert_eq!((l.end, l.committed), (want, false));
     }
 
     #[test]
