@@ -357,3 +357,42 @@ fn append_after_a_dead_appenders_bytes_keeps_the_old_members() {
         .collect();
     assert_eq!(names, set(&["k0.npy", "k1.npy", "k2.npy", "y.npy"]));
 }
+
+#[test]
+fn a_rolled_back_member_never_cuts_into_the_committed_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npz");
+    let old = make_base(&path);
+    let bytes = std::fs::read(&path).unwrap();
+    let before = NpzReader::open(&path).unwrap();
+    // the write fails 100 bytes into the member: rolled back to its start
+    let mut w = NpzWriter::options()
+        .fail_after_bytes(100)
+        .append(&path)
+        .unwrap();
+    assert!(
+        w.write("x", &vec![1u64; 50_000], &[50_000], Order::C)
+            .is_err()
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "rolled back to the old end"
+    );
+    // a reader opened meanwhile sees the old archive
+    let during = NpzReader::open(&path).unwrap();
+    assert_eq!(
+        during.keys().map(str::to_string).collect::<BTreeSet<_>>(),
+        old
+    );
+    w.write("y", &[2u8; 10], &[10], Order::C).unwrap();
+    w.close().unwrap();
+    assert_eq!(&std::fs::read(&path).unwrap()[..bytes.len()], &bytes[..]);
+    for r in [&before, &during] {
+        check_base(r);
+        assert!(r.verify().is_ok());
+    }
+    let mut want = old.clone();
+    want.insert("y".into());
+    assert_eq!(lib_keys(&path).unwrap(), want);
+}
