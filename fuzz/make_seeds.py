@@ -7,6 +7,7 @@ Run from anywhere: python fuzz/make_seeds.py
 
 import io
 import os
+import struct
 import zipfile
 
 import numpy as np
@@ -132,6 +133,17 @@ b = io.BytesIO()
 with zipfile.ZipFile(b, "w") as z:  # a name that ends like a ZIP64 locator
     z.writestr("PK\x06\x07abcdefghijkl.npy", npy(np.array([1], dtype="|u1")))
 archives["locator_name"] = b.getvalue()
+# An append in progress: a complete archive, then the first bytes of the
+# member being written (local header with ZIP64 sizes, data holding an end
+# record signature that points at no valid directory). Readers open the
+# archive before it (src/zip/committed.rs).
+partial = bytearray(struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 33, 0,
+                                0xFFFFFFFF, 0xFFFFFFFF, 5, 20))
+partial += b"c.npy" + struct.pack("<HHQQ", 1, 16, 1 << 20, 1 << 20)
+partial += npy(np.arange(4, dtype="<i8"))[:80]
+partial += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, 46, 0, 0) + b"\x00" * 9
+archives["append_in_progress"] = archives["savez"] + bytes(partial)
+archives["append_in_progress_prefixed"] = archives["dup_comment"] + bytes(partial[:40])
 for f in sorted(os.listdir(FIXTURES)):
     if f.endswith(".npz") and os.path.getsize(os.path.join(FIXTURES, f)) <= 4096:
         with open(os.path.join(FIXTURES, f), "rb") as fh:

@@ -65,6 +65,18 @@
 //! not truncate or rewrite an archive in place while it is being read
 //! (appending writers only add bytes past the old end, which is safe: the
 //! reader indexes the length it mapped at open).
+//!
+//! # Opening during an append
+//!
+//! While [`NpzWriter::append`](crate::npz::writer::NpzWriter::append) writes
+//! members, the file ends with them and has no end record at its tail; the
+//! same holds after an appender was killed. [`NpzReader::open`] then opens
+//! the last committed archive, which the appender keeps intact as a prefix
+//! of the file: the archive as it was before the append (found and checked
+//! as described in [`zip::committed`](crate::zip::committed)). Only that
+//! archive is mapped, so nothing the appender writes or truncates later
+//! lies under the map. A reader opened before or during an append keeps
+//! seeing that archive; one opened after `close` sees the new one.
 
 use super::cache::{Copy, CopyCache};
 use super::key_of;
@@ -73,11 +85,12 @@ use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
 use crate::npy::header::{DEFAULT_HEADER_LIMIT, Header, read_header, read_prefix};
 use crate::view::{AlignedBuf, ArrayView, Bytes, OwnedArray, natural_align, swap_to_native};
+use crate::zip::committed;
 use crate::zip::records::{
     CentralEntryRef, DataDescriptor, EndOfCentralDirectory, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED,
     FLAG_STRONG_ENCRYPTION, LOCAL_HEADER_LEN, LocalHeaderRef, MAX32, METHOD_DEFLATE, METHOD_STORED,
 };
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
@@ -441,7 +454,10 @@ fn to_usize(v: u64, offset: u64) -> Result<usize> {
 impl NpzReader {
     /// Opens and indexes an archive with default options.
     ///
-    /// Reads only the end records and the central directory. Fails with
+    /// Reads only the end records and the central directory. When the
+    /// file's tail is being written (an append in progress, or a killed
+    /// appender's leftovers), opens the last committed archive before it
+    /// (see the [module docs](self#opening-during-an-append)). Fails with
     /// [`Error::NotAZip`] when there is no end record, and with
     /// [`Error::Zip`] when an entry points outside the archive or members
     /// overlap.
@@ -462,15 +478,25 @@ impl NpzReader {
                 at: Location::path(path),
             });
         }
+        // The end records are found with positioned reads, before mapping:
+        // during an append the tail is the member being written (which the
+        // appender may truncate on error), and the archive is the last
+        // committed one before it (see `zip::committed`). Only that archive
+        // is mapped.
+        let located = committed::locate(committed::Source::File { file: &file, len })
+            .map_err(|e| e.at_path(path))?;
+        let map_len =
+            to_usize(located.archive_end, located.end.eocd_offset).map_err(|e| e.at_path(path))?;
         // SAFETY: the map is read-only and private to this process; we never
         // hand out references that outlive the `Arc` holding it. If another
         // process truncates the file while it is mapped, touching the lost
         // pages raises SIGBUS (documented in the module docs); every offset
         // we index with is checked against the length of this map, which is
         // fixed at creation.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io_path("mmap", e, path))?;
-        let mut reader =
-            Self::index(path, Arc::new(Storage::Map(map)), opts).map_err(|e| e.at_path(path))?;
+        let map = unsafe { MmapOptions::new().len(map_len).map(&file) }
+            .map_err(|e| Error::io_path("mmap", e, path))?;
+        let mut reader = Self::index(path, Arc::new(Storage::Map(map)), opts, located.end)
+            .map_err(|e| e.at_path(path))?;
         if reader.opts.preload {
             reader.preload()?;
         }
@@ -512,16 +538,23 @@ impl NpzReader {
     ) -> Result<NpzReader> {
         let path = Path::new(MEMORY_PATH);
         let storage = Arc::new(Storage::Mem(Box::new(bytes)));
-        let mut reader = Self::index(path, storage, opts).map_err(|e| e.at_path(path))?;
+        let end = committed::locate(committed::Source::Bytes(&storage))
+            .map_err(|e| e.at_path(path))?
+            .end;
+        let mut reader = Self::index(path, storage, opts, end).map_err(|e| e.at_path(path))?;
         if reader.opts.preload {
             reader.preload()?;
         }
         Ok(reader)
     }
 
-    fn index(path: &Path, map: Arc<Storage>, opts: ReaderOptions) -> Result<NpzReader> {
+    fn index(
+        path: &Path,
+        map: Arc<Storage>,
+        opts: ReaderOptions,
+        end: EndOfCentralDirectory,
+    ) -> Result<NpzReader> {
         let buf: &[u8] = &map;
-        let end = EndOfCentralDirectory::find(buf)?;
         let cd_start = end.cd_start();
         let cd_end = end.cd_end();
         let cd = buf

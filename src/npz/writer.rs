@@ -50,6 +50,20 @@
 //! the local header and npy header when it is finished, so a crash mid-stream
 //! leaves a member recovery recognises as incomplete.
 //!
+//! Readers opened while an append is in progress (or after an appender was
+//! killed) open the old archive, the last one whose end records were
+//! written (see [`zip::committed`](crate::zip::committed)); rolling back a
+//! failed member only truncates bytes this appender wrote, never below the
+//! length the file had when the append began, so no reader's archive loses
+//! a byte. Appending to a file whose tail has no end record (a previous
+//! appender died mid-member) appends to that last committed archive: the
+//! dead appender's bytes are not part of it and stay in the file, untouched,
+//! between the old archive and the new members (so [`recover`](crate::npz::recover)
+//! still finds its finished members); the new directory lists the
+//! committed archive's members and the new ones. A file with no committed
+//! archive at all is refused with [`Error::NotAZip`] and left untouched.
+//! Two appenders must not run on one file at the same time.
+//!
 //! [`close`]: NpzWriter::close
 //!
 //! ```
@@ -77,10 +91,11 @@ use crate::error::{Error, Location, Result};
 use crate::npy::header::{Header, Order, Version};
 use crate::npz::member_name;
 use crate::view::ArrayView;
+use crate::zip::committed;
 use crate::zip::records::{
     CentralEntryRef, CentralFields, DOS_DATE_1980, EOCD_LEN, EndOfCentralDirectory,
-    LOCAL_HEADER_LEN, LOCAL_ZIP64_EXTRA_LEN, LocalHeader, LocalZip64, MAX32, TAIL_WINDOW,
-    align_padding, central_entries, write_end_records, write_local_stored,
+    LOCAL_HEADER_LEN, LOCAL_ZIP64_EXTRA_LEN, LocalHeader, LocalZip64, MAX32, align_padding,
+    central_entries, write_end_records, write_local_stored,
 };
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -268,8 +283,10 @@ impl WriterOptions {
     }
 
     /// Opens an existing archive to add members (see the [module
-    /// docs](self) for how this stays crash-safe). A file that is not a zip
-    /// archive is refused with [`Error::NotAZip`] and left untouched.
+    /// docs](self) for how this stays crash-safe). A file that ends with a
+    /// dead appender's partial member is appended to as its last committed
+    /// archive. A file that is not a zip archive is refused with
+    /// [`Error::NotAZip`] and left untouched.
     pub fn append(&self, path: impl AsRef<Path>) -> Result<NpzWriter> {
         let path = path.as_ref();
         self.check().map_err(|e| e.at_path(path))?;
@@ -319,9 +336,12 @@ impl OldArchive {
             .metadata()
             .map_err(|e| Error::io("stat", e, Location::none()))?
             .len();
-        let tail_start = len.saturating_sub(TAIL_WINDOW as u64);
-        let tail = read_exact_at(file, len - tail_start, tail_start, "archive tail")?;
-        let end = EndOfCentralDirectory::find_in_window(&tail, tail_start)?;
+        // The last committed archive: the tail's end record, or, when an
+        // appender died mid-member (no end record at the tail), the last
+        // valid one before its leftovers. New members go after everything
+        // in the file, so those leftovers stay as they are (dead bytes that
+        // `recover` can still scan).
+        let end = committed::locate(committed::Source::File { file, len })?.end;
         // cd_start + cd_size = cd_end <= EOCD offset < len: bounded by the file.
         let cd_start = end.cd_start();
         let cd_len = end
@@ -380,11 +400,7 @@ impl OldArchive {
         cd.truncate(used as usize);
         let c_start = end.eocd_offset + EOCD_LEN as u64;
         let c_len = u64::from(end.comment_len).min(len.saturating_sub(c_start));
-        let comment = tail
-            .get((c_start - tail_start) as usize..)
-            .and_then(|t| t.get(..c_len as usize))
-            .unwrap_or(&[])
-            .to_vec();
+        let comment = read_exact_at(file, c_len, c_start, "archive comment")?;
         Ok(OldArchive {
             base: end.prefix,
             end: len,
