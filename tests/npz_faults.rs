@@ -209,7 +209,7 @@ impl Sweep {
             };
             assert!(bytes.ends_with(&data), "member {name} at fault {fail_at}");
         }
-        if samples.len() < 64 && fail_at % 97 == 0 {
+        if samples.len() < 64 && fail_at.is_multiple_of(97) {
             let s = self.path(&format!("sample{fail_at}.npz"));
             std::fs::copy(&p, &s).unwrap();
             samples.push(s);
