@@ -19,7 +19,6 @@ use crate::npy::fsutil::{self, FileState, io_at, loc};
 use crate::npy::header::{Header, Order, Version};
 use crate::view::ArrayView;
 use std::fs::File;
-use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -246,7 +245,9 @@ struct Inner {
     rewrite: bool,
     /// Set when a rollback itself failed: the file state is unknown.
     broken: bool,
-    /// One-shot fault injection: fail after this many more bytes.
+    /// One-shot fault injection (feature `test-hooks`): fail after this
+    /// many more bytes.
+    #[cfg(feature = "test-hooks")]
     fault: Option<u64>,
     /// Growth-axis lengths below this are known to fit the header.
     fits_below: u64,
@@ -324,6 +325,7 @@ impl NpyAppender {
                 dirty: false,
                 rewrite: opts.rewrite_header_on_append,
                 broken: false,
+                #[cfg(feature = "test-hooks")]
                 fault: None,
                 fits_below: 0,
                 buf: Vec::new(),
@@ -428,10 +430,10 @@ impl NpyAppender {
         r
     }
 
-    /// Arms a one-shot write fault for tests: the next writes succeed for
-    /// `after_bytes` more bytes (data and header writes count), then fail
-    /// with an I/O error, as a full disk would.
-    #[doc(hidden)]
+    /// Test hook (feature `test-hooks`): arms a one-shot write fault: the
+    /// next writes succeed for `after_bytes` more bytes (data and header
+    /// writes count), then fail with an I/O error, as a full disk would.
+    #[cfg(feature = "test-hooks")]
     pub fn inject_write_fault(&self, after_bytes: u64) {
         if let Ok(mut g) = self.inner.lock() {
             g.fault = Some(after_bytes);
@@ -522,8 +524,10 @@ impl Inner {
         })
     }
 
-    /// pwrite through the (test-only) fault injector.
+    /// pwrite; with the test hook armed (feature `test-hooks`), the write
+    /// that crosses the limit writes what fits and fails.
     fn write_at(&mut self, buf: &[u8], offset: u64, path: &Path) -> Result<()> {
+        #[cfg(feature = "test-hooks")]
         if let Some(budget) = self.fault.take() {
             let file = self.file(path)?;
             let len = buf.len() as u64;
@@ -534,7 +538,7 @@ impl Inner {
                     .map_err(|e| io_at("write", e, path, offset))?;
                 return Err(io_at(
                     "write",
-                    io::Error::other("injected write fault"),
+                    std::io::Error::other("injected write fault"),
                     path,
                     offset + budget,
                 ));
@@ -652,7 +656,10 @@ impl Inner {
                 .map_err(|e| io_at("truncate", e, path, keep))?;
             if restore_header {
                 let hb = self.header_bytes(&self.header.clone(), path)?;
-                self.fault = None;
+                #[cfg(feature = "test-hooks")]
+                {
+                    self.fault = None;
+                }
                 self.write_at(&hb, 0, path)?;
             }
             Ok(())

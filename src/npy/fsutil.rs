@@ -19,7 +19,8 @@ static MOVE_CHUNK: AtomicUsize = AtomicUsize::new(DEFAULT_MOVE_CHUNK);
 /// [`ensure_appendable`](crate::npy::ensure_appendable) in place and by the
 /// recovery functions when a header changes size). For tests, so that files
 /// larger than one chunk stay small; values below 1 are clamped to 1.
-#[doc(hidden)]
+/// Test hook (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
 pub fn set_move_chunk_size(bytes: usize) {
     MOVE_CHUNK.store(bytes.max(1), Ordering::Relaxed);
 }

@@ -33,7 +33,7 @@ mod update;
 pub use append::{AppendOptions, NpyAppender};
 pub use create::{MmapArrayMut, Mode, create, open_mmap};
 pub use file::{NpyFile, NpyOptions, view_from_bytes, write, write_view};
-#[doc(hidden)]
+#[cfg(feature = "test-hooks")]
 pub use fsutil::set_move_chunk_size;
 pub use header::{Header, Order, ParsedHeader, Version};
 pub use recover::{

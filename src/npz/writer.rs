@@ -188,6 +188,7 @@ pub struct WriterOptions {
     stamp: DosDateTime,
     fsync: bool,
     buffer: usize,
+    #[cfg(feature = "test-hooks")]
     fail_after: Option<u64>,
 }
 
@@ -200,6 +201,7 @@ impl Default for WriterOptions {
             stamp: DosDateTime::EPOCH,
             fsync: true,
             buffer: BUF_SIZE,
+            #[cfg(feature = "test-hooks")]
             fail_after: None,
         }
     }
@@ -247,9 +249,14 @@ impl WriterOptions {
         self
     }
 
-    /// Testing aid: the write that would take the total written past
-    /// `bytes` writes what fits and fails, once (simulates an I/O error).
-    #[doc(hidden)]
+    /// Test hook (feature `test-hooks`): arms a one-shot fault at the OS
+    /// write. The operating-system writes (vectored appends and positioned
+    /// patches alike) go through unchanged until `bytes` bytes in total have
+    /// been handed to the OS; the write that would cross that count is cut
+    /// short there (a partial write, as the OS may do), and the next one
+    /// fails with an I/O error, as a full disk would. The same code path
+    /// runs armed or not.
+    #[cfg(feature = "test-hooks")]
     pub fn fail_after_bytes(mut self, bytes: u64) -> Self {
         self.fail_after = Some(bytes);
         self
@@ -412,16 +419,127 @@ impl OldArchive {
     }
 }
 
+/// The operating-system writes of [`Sink`]: every byte the writer puts in
+/// the file goes through [`Os::write_vectored`] or [`Os::write_at`]. The
+/// test hook (feature `test-hooks`) sits here, beneath the production code
+/// path: armed or not, the same callers run.
+struct Os {
+    file: File,
+    /// Bytes the OS may still take before the injected fault (test hook).
+    #[cfg(feature = "test-hooks")]
+    fault: Option<u64>,
+}
+
+impl Os {
+    /// How many of `want` bytes the next OS write may take: `Ok(want)`
+    /// unless the test hook is armed; with the hook, a short count at the
+    /// limit and then (once) an error.
+    #[cfg(feature = "test-hooks")]
+    fn allow(&mut self, want: usize) -> io::Result<usize> {
+        match self.fault {
+            None => Ok(want),
+            Some(0) if want > 0 => {
+                self.fault = None; // one-shot
+                Err(io::Error::other("injected write failure"))
+            }
+            Some(room) => Ok(usize::try_from(room).map_or(want, |r| r.min(want))),
+        }
+    }
+
+    #[cfg(not(feature = "test-hooks"))]
+    #[inline(always)]
+    fn allow(&mut self, want: usize) -> io::Result<usize> {
+        Ok(want)
+    }
+
+    #[cfg(feature = "test-hooks")]
+    fn took(&mut self, n: usize) {
+        if let Some(room) = self.fault.as_mut() {
+            *room = room.saturating_sub(n as u64);
+        }
+    }
+
+    #[cfg(not(feature = "test-hooks"))]
+    #[inline(always)]
+    fn took(&mut self, _n: usize) {}
+
+    /// One `writev` at the file position; may write fewer bytes.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let want: usize = bufs.iter().map(|b| b.len()).sum();
+        let allow = self.allow(want)?;
+        let n = if allow == want {
+            self.file.write_vectored(bufs)?
+        } else {
+            // Test hook: cut the request at the limit.
+            let mut left = allow;
+            let mut cut: Vec<io::IoSlice<'_>> = Vec::with_capacity(bufs.len());
+            for b in bufs {
+                let k = left.min(b.len());
+                cut.push(io::IoSlice::new(&b[..k]));
+                left -= k;
+            }
+            self.file.write_vectored(&cut)?
+        };
+        self.took(n);
+        Ok(n)
+    }
+
+    /// One `pwrite` at `offset`; may write fewer bytes.
+    fn write_at(&mut self, data: &[u8], offset: u64) -> io::Result<usize> {
+        let allow = self.allow(data.len())?;
+        let n = self.file.write_at(&data[..allow], offset)?;
+        self.took(n);
+        Ok(n)
+    }
+
+    /// Writes `a` then `b` at the file position, looping over short writes.
+    /// Returns how many bytes were written when it fails.
+    fn write_all_pair(&mut self, a: &[u8], b: &[u8]) -> std::result::Result<(), (u64, io::Error)> {
+        let total = a.len() + b.len();
+        let mut done = 0usize;
+        while done < total {
+            let bufs = if done < a.len() {
+                [io::IoSlice::new(&a[done..]), io::IoSlice::new(b)]
+            } else {
+                [
+                    io::IoSlice::new(&b[done - a.len()..]),
+                    io::IoSlice::new(&[]),
+                ]
+            };
+            match self.write_vectored(&bufs) {
+                Ok(0) => return Err((done as u64, io::ErrorKind::WriteZero.into())),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err((done as u64, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes all of `data` at `offset`, looping over short writes.
+    fn write_all_at(&mut self, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+        while !data.is_empty() {
+            match self.write_at(data, offset) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    data = &data[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The file plus a write buffer, tracking the logical end position.
 struct Sink {
-    file: File,
+    os: Os,
     buf: Vec<u8>,
     cap: usize,
     /// File offset where the buffered bytes go.
     flushed: u64,
-    /// Bytes written to the file in total (fault injection).
-    written: u64,
-    fail_after: Option<u64>,
 }
 
 impl Sink {
@@ -429,33 +547,9 @@ impl Sink {
         self.flushed + self.buf.len() as u64
     }
 
-    fn raw_write(&mut self, data: &[u8]) -> io::Result<()> {
-        if let Some(limit) = self.fail_after {
-            let room = limit.saturating_sub(self.written);
-            if (data.len() as u64) > room {
-                let part = &data[..room as usize];
-                self.file.write_all(part)?;
-                self.written += part.len() as u64;
-                self.flushed += part.len() as u64;
-                self.fail_after = None; // one-shot
-                return Err(io::Error::other("injected write failure"));
-            }
-        }
-        self.file.write_all(data)?;
-        self.written += data.len() as u64;
-        self.flushed += data.len() as u64;
-        Ok(())
-    }
-
+    /// Hands the buffered bytes to the OS.
     fn flush_buf(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let buf = std::mem::take(&mut self.buf);
-        let r = self.raw_write(&buf);
-        self.buf = buf;
-        self.buf.clear();
-        r
+        self.raw_write_pair(&[])
     }
 
     fn write(&mut self, data: &[u8]) -> io::Result<()> {
@@ -478,62 +572,34 @@ impl Sink {
         self.raw_write_pair(data)
     }
 
-    /// Writes the buffer followed by `data` with vectored writes.
+    /// Writes the buffer followed by `data` with vectored writes. On error
+    /// the buffer is dropped; whatever was not written is dropped by the
+    /// caller's rollback.
     fn raw_write_pair(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.fail_after.is_some() || self.buf.is_empty() {
-            self.flush_buf()?;
-            return self.raw_write(data);
+        if self.buf.is_empty() && data.is_empty() {
+            return Ok(());
         }
-        let total = self.buf.len() + data.len();
-        let mut done = 0usize;
-        while done < total {
-            let bufs = if done < self.buf.len() {
-                [io::IoSlice::new(&self.buf[done..]), io::IoSlice::new(data)]
-            } else {
-                [
-                    io::IoSlice::new(&data[done - self.buf.len()..]),
-                    io::IoSlice::new(&[]),
-                ]
-            };
-            match self.file.write_vectored(&bufs) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    done += n;
-                    self.flushed += n as u64;
-                    self.written += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // Keep the logical state consistent: whatever was not
-                    // written is dropped by the caller's rollback.
-                    self.buf.clear();
-                    return Err(e);
-                }
-            }
-        }
+        let r = self.os.write_all_pair(&self.buf, data);
+        let written = match &r {
+            Ok(()) => (self.buf.len() + data.len()) as u64,
+            Err((n, _)) => *n,
+        };
+        self.flushed += written;
         self.buf.clear();
-        Ok(())
+        r.map_err(|(_, e)| e)
     }
 
     /// Overwrites bytes already written (flushing the buffer first).
     fn write_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
         self.flush_buf()?;
-        if let Some(limit) = self.fail_after
-            && self.written.saturating_add(data.len() as u64) > limit
-        {
-            self.fail_after = None;
-            return Err(io::Error::other("injected write failure"));
-        }
-        self.file.write_all_at(data, offset)?;
-        self.written += data.len() as u64;
-        Ok(())
+        self.os.write_all_at(data, offset)
     }
 
     /// Drops everything after `pos`: buffered bytes and file contents.
     fn truncate(&mut self, pos: u64) -> io::Result<()> {
         self.buf.clear();
-        self.file.set_len(pos)?;
-        self.file.seek(SeekFrom::Start(pos))?;
+        self.os.file.set_len(pos)?;
+        self.os.file.seek(SeekFrom::Start(pos))?;
         self.flushed = pos;
         Ok(())
     }
@@ -665,12 +731,14 @@ impl NpzWriter {
         NpzWriter {
             path: path.to_path_buf(),
             sink: Sink {
-                file,
+                os: Os {
+                    file,
+                    #[cfg(feature = "test-hooks")]
+                    fault: opts.fail_after,
+                },
                 buf: Vec::with_capacity(opts.buffer),
                 cap: opts.buffer,
                 flushed: old.end,
-                written: 0,
-                fail_after: opts.fail_after,
             },
             opts,
             old,
@@ -1007,6 +1075,7 @@ impl NpzWriter {
             .flush_buf()
             .map_err(|e| Error::io_path("write", e, &self.path))?;
         self.sink
+            .os
             .file
             .sync_data()
             .map_err(|e| Error::io_path("fsync", e, &self.path))
@@ -1058,6 +1127,7 @@ impl NpzWriter {
         }
         if self.opts.fsync {
             self.sink
+                .os
                 .file
                 .sync_all()
                 .map_err(|e| Error::io_path("fsync", e, &self.path))?;
