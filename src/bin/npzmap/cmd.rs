@@ -357,8 +357,8 @@ pub fn concat(output: &Path, inputs: &[PathBuf], quiet: bool) -> Res {
 
 fn npz_export(file: &Path, name: &str, output: &Path) -> Res {
     let r = NpzReader::open(file)?;
-    // Deflated members come back inflated (native order); stored ones as
-    // stored, byte order included: np.load reads both equal.
+    // The member as stored, dtype and byte order included, whether it is
+    // stored or deflated.
     let v = r.get(name)?;
     npy::write_view(output, &v)?;
     Ok(())
