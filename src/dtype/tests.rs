@@ -231,8 +231,8 @@ fn elements_map_to_descrs() {
 
 /// Each pair: a descr as found in a header, and numpy's
 /// `dtype_to_descr(descr_to_dtype(descr))` (numpy 2.4), i.e. what numpy
-/// reads it as and writes back. Checked live against numpy in
-/// tests/numpy_format.rs.
+/// reads it as and writes back. The same texts are checked live against numpy in
+/// tests/numpy_descr.rs.
 const AS_NUMPY_READS: &[(&str, &str)] = &[
     (
         "[('c', ('<f8', (5,)), (2,))]",
