@@ -329,26 +329,7 @@ impl Scalar {
                 let Some(t) = tail.strip_prefix('8') else {
                     return Err(bad());
                 };
-                let (unit, mult) = if t.is_empty() {
-                    (TimeUnit::Generic, 1)
-                } else {
-                    let inner = t
-                        .strip_prefix('[')
-                        .and_then(|t| t.strip_suffix(']'))
-                        .ok_or_else(bad)?;
-                    let digits = inner.bytes().take_while(|b| b.is_ascii_digit()).count();
-                    let mult = if digits == 0 {
-                        1
-                    } else {
-                        let m = num(&inner[..digits])?;
-                        u32::try_from(m).ok().filter(|&m| m > 0).ok_or_else(bad)?
-                    };
-                    let unit = TimeUnit::parse(&inner[digits..]).ok_or_else(bad)?;
-                    if unit == TimeUnit::Generic && digits > 0 {
-                        return Err(bad());
-                    }
-                    (unit, mult)
-                };
+                let (unit, mult) = time_unit(t, &num).ok_or_else(bad)?;
                 (
                     if code == 'M' {
                         Kind::DateTime(unit, mult)
@@ -362,4 +343,25 @@ impl Scalar {
         };
         Ok(Scalar::new(kind, order, size))
     }
+}
+
+/// The `[10ms]` part of a datetime type string (`t` after `M8`/`m8`):
+/// unit and multiple, `Generic` for none. `num` parses a decimal number.
+fn time_unit(t: &str, num: &dyn Fn(&str) -> Result<u64>) -> Option<(TimeUnit, u32)> {
+    if t.is_empty() {
+        return Some((TimeUnit::Generic, 1));
+    }
+    let inner = t.strip_prefix('[')?.strip_suffix(']')?;
+    let digits = inner.bytes().take_while(|b| b.is_ascii_digit()).count();
+    let mult = if digits == 0 {
+        1
+    } else {
+        let m = num(&inner[..digits]).ok()?;
+        u32::try_from(m).ok().filter(|&m| m > 0)?
+    };
+    let unit = TimeUnit::parse(&inner[digits..])?;
+    if unit == TimeUnit::Generic && digits > 0 {
+        return None;
+    }
+    Some((unit, mult))
 }
