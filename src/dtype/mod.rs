@@ -32,9 +32,9 @@
 //!   too), a shape `None` on a subarray or unsized element, tuples of other
 //!   than two items inside a field.
 //!
-//! The module is split into the model (this file), [`parse`](self) (descr
+//! The module is split into the model (`dtype/mod.rs`), `parse` (descr
 //! text and literals to [`DType`]), `emit` (dtype to descr text) and
-//! [`Element`] (Rust types to dtypes).
+//! `element` (the [`Element`] trait: Rust types to dtypes).
 
 mod element;
 mod emit;
