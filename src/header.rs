@@ -23,6 +23,16 @@ pub const ARRAY_ALIGN: usize = 64;
 /// numpy's spare room for the growth axis: `len(str(8 * 2**64 - 1))`.
 pub const GROWTH_AXIS_MAX_DIGITS: usize = 21;
 /// Default cap on the header length we accept when reading (1 MiB).
+///
+/// numpy's `np.load` refuses headers over 10000 characters unless
+/// `max_header_size` is raised (or `allow_pickle=True`), because
+/// `ast.literal_eval` is slow and deep on large input; numpy itself writes
+/// such headers (thousands of fields, long names: its own test_format.py
+/// does). npzmap's header parser is linear and bounded, so it reads them by
+/// default, as numpy does once the limit is lifted. Pass 10000 as the
+/// header limit (`NpyOptions::header_limit`, `ReaderOptions::header_limit`)
+/// to refuse exactly what numpy's default refuses (tests/numpy_format.rs
+/// checks both).
 pub const DEFAULT_HEADER_LIMIT: usize = 1 << 20;
 
 /// Memory order of an array's data.

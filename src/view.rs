@@ -651,6 +651,7 @@ pub fn natural_align(dtype: &DType) -> usize {
             .map(|f| natural_align(&f.dtype))
             .max()
             .unwrap_or(1),
+        DType::Subarray { base, .. } => natural_align(base),
     }
 }
 

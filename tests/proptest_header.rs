@@ -95,8 +95,12 @@ fn slot(inner: BoxedStrategy<DType>) -> impl Strategy<Value = Slot> {
 }
 
 /// Lays out fields one after another; names are made unique by an index.
+/// The dtype is canonical as numpy reads it back: adjacent padding merged,
+/// titles distinct from every name and title, no subarray of a size-0
+/// element (numpy refuses those).
 fn record(slots: Vec<Slot>) -> DType {
-    let mut fields = Vec::new();
+    let mut fields: Vec<Field> = Vec::new();
+    let mut used = std::collections::HashSet::new();
     let mut offset = 0;
     for (i, s) in slots.into_iter().enumerate() {
         let (name, title, dtype, shape) = match s {
@@ -105,13 +109,36 @@ fn record(slots: Vec<Slot>) -> DType {
                 title,
                 dtype,
                 shape,
-            } => (format!("{base}{i}"), title, dtype, shape),
-            Slot::Padding(n) => (
-                String::new(),
-                None,
-                DType::Scalar(Scalar::new(Kind::Void, ByteOrder::NotApplicable, n)),
-                vec![],
-            ),
+            } => {
+                let name = format!("{base}{i}");
+                used.insert(name.clone());
+                let title = title.filter(|t| *t != name && used.insert(t.clone()));
+                let no_size = dtype.itemsize() == 0 && dtype.fields().is_none();
+                let shape = if no_size { vec![] } else { shape };
+                // A subarray element without a field shape is the plain
+                // field `(name, base, shape)`.
+                match (dtype.as_subarray(), shape.is_empty()) {
+                    (Some((b, sh)), true) => (name, title, b.clone(), sh.to_vec()),
+                    _ => (name, title, dtype, shape),
+                }
+            }
+            Slot::Padding(n) => {
+                if let Some(last) = fields.last_mut().filter(|f| f.is_padding()) {
+                    last.dtype = DType::Scalar(Scalar::new(
+                        Kind::Void,
+                        ByteOrder::NotApplicable,
+                        last.dtype.itemsize() + n,
+                    ));
+                    offset += n;
+                    continue;
+                }
+                (
+                    String::new(),
+                    None,
+                    DType::Scalar(Scalar::new(Kind::Void, ByteOrder::NotApplicable, n)),
+                    vec![],
+                )
+            }
         };
         let size = shape.iter().product::<u64>() * dtype.itemsize();
         fields.push(Field {
@@ -129,9 +156,19 @@ fn record(slots: Vec<Slot>) -> DType {
     }
 }
 
+/// A subarray element for nesting (`('c', ('<f8', (5,)), (2,))`).
+fn subarray(inner: BoxedStrategy<DType>) -> impl Strategy<Value = DType> {
+    (inner, prop::collection::vec(0u64..4, 1..3)).prop_filter_map(
+        "numpy has no subarray of a size-0 element",
+        |(base, shape)| DType::subarray(base, shape).ok(),
+    )
+}
+
 fn dtype() -> impl Strategy<Value = DType> {
     scalar().prop_recursive(3, 24, 5, |inner| {
-        prop::collection::vec(slot(inner.boxed()), 1..5).prop_map(record)
+        let inner = inner.boxed();
+        let elem = prop_oneof![3 => inner.clone(), 1 => subarray(inner).boxed()].boxed();
+        prop::collection::vec(slot(elem), 0..5).prop_map(record)
     })
 }
 

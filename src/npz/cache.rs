@@ -1,6 +1,7 @@
-//! The bounded cache of aligned, native-order copies used by
+//! The bounded cache of aligned copies used by
 //! [`NpzReader`](super::reader::NpzReader) for data that cannot be viewed in
-//! place: unaligned or byte-swapped stored members and deflated members.
+//! place: unaligned or byte-swapped stored members and deflated members
+//! (inflated as stored, and byte-swapped when a native view is asked for).
 //!
 //! The budget is in bytes. A copy larger than the whole budget is handed out
 //! but never cached, so memory held by the cache stays below the budget.
@@ -10,7 +11,7 @@ use lru::LruCache;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A cached copy: `buf[start..start + len]` holds the array data, aligned for
-/// any element type and in native byte order.
+/// any element type, in the byte order its [`CopyKey`] says.
 #[derive(Clone, Debug)]
 pub(crate) struct Copy {
     pub buf: Arc<AlignedBuf>,
@@ -18,12 +19,22 @@ pub(crate) struct Copy {
     pub len: usize,
 }
 
+/// What a copy holds: a member's data as stored, or byte-swapped to native
+/// order (only for members stored in the other order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CopyKey {
+    /// Member index.
+    pub member: u32,
+    /// True for the native-order copy of a non-native member.
+    pub swapped: bool,
+}
+
 struct Inner {
-    lru: LruCache<u32, Copy>,
+    lru: LruCache<CopyKey, Copy>,
     bytes: usize,
 }
 
-/// An LRU of copies keyed by member index, bounded by total bytes.
+/// An LRU of copies keyed by member and byte order, bounded by total bytes.
 pub(crate) struct CopyCache {
     inner: Mutex<Inner>,
     limit: usize,
@@ -48,17 +59,17 @@ impl CopyCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cached copy of member `idx`, marking it most recently used.
-    pub fn get(&self, idx: u32) -> Option<Copy> {
+    /// The cached copy `idx`, marking it most recently used.
+    pub fn get(&self, idx: CopyKey) -> Option<Copy> {
         if self.limit == 0 {
             return None;
         }
         self.lock().lru.get(&idx).cloned()
     }
 
-    /// Caches `copy` for member `idx` (unless it alone exceeds the budget),
+    /// Caches `copy` as `idx` (unless it alone exceeds the budget),
     /// evicting least recently used copies until the total fits.
-    pub fn insert(&self, idx: u32, copy: Copy) {
+    pub fn insert(&self, idx: CopyKey, copy: Copy) {
         let size = copy.buf.len();
         if size > self.limit {
             return;
@@ -102,6 +113,13 @@ impl CopyCache {
 mod tests {
     use super::*;
 
+    fn k(member: u32) -> CopyKey {
+        CopyKey {
+            member,
+            swapped: false,
+        }
+    }
+
     fn copy(n: usize) -> Copy {
         Copy {
             buf: Arc::new(AlignedBuf::zeroed(n).unwrap()),
@@ -113,21 +131,31 @@ mod tests {
     #[test]
     fn bounded_by_bytes() {
         let c = CopyCache::new(100);
-        c.insert(1, copy(40));
-        c.insert(2, copy(40));
+        c.insert(k(1), copy(40));
+        c.insert(k(2), copy(40));
         assert_eq!(c.bytes(), 80);
-        assert!(c.get(1).is_some()); // 1 is now most recent
-        c.insert(3, copy(40));
+        assert!(c.get(k(1)).is_some()); // 1 is now most recent
+        c.insert(k(3), copy(40));
         assert_eq!(c.bytes(), 80);
-        assert!(c.get(2).is_none());
-        assert!(c.get(1).is_some());
-        c.insert(4, copy(101)); // larger than the budget: not cached
-        assert!(c.get(4).is_none());
+        assert!(c.get(k(2)).is_none());
+        assert!(c.get(k(1)).is_some());
+        c.insert(k(4), copy(101)); // larger than the budget: not cached
+        assert!(c.get(k(4)).is_none());
         assert_eq!(c.len(), 2);
+        // The two byte orders of one member are distinct copies.
+        c.insert(
+            CopyKey {
+                member: 1,
+                swapped: true,
+            },
+            copy(10),
+        );
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.get(k(1)).unwrap().len, 40);
         c.clear();
         assert_eq!(c.bytes(), 0);
         let off = CopyCache::new(0);
-        off.insert(1, copy(0));
-        assert!(off.get(1).is_none());
+        off.insert(k(1), copy(0));
+        assert!(off.get(k(1)).is_none());
     }
 }

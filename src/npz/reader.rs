@@ -78,7 +78,7 @@
 //! lies under the map. A reader opened before or during an append keeps
 //! seeing that archive; one opened after `close` sees the new one.
 
-use super::cache::{Copy, CopyCache};
+use super::cache::{Copy, CopyCache, CopyKey};
 use super::key_of;
 use super::names::decode_name;
 use crate::dtype::Element;
@@ -893,10 +893,11 @@ impl NpzReader {
         })
     }
 
-    /// A view of the array `key` as stored: zero-copy from the map for
-    /// stored members (possibly unaligned, possibly big-endian; use
-    /// [`ArrayView::to_vec`] or [`NpzReader::get_slice`]). A deflated
-    /// member is inflated into the copy cache and returned in native order.
+    /// A view of the array `key` as stored, dtype and byte order included:
+    /// zero-copy from the map for stored members (possibly unaligned,
+    /// possibly big-endian; use [`ArrayView::to_vec`] or
+    /// [`NpzReader::get_slice`]). A deflated member is inflated into the copy
+    /// cache, its bytes as stored (a `>f8` member stays `>f8`).
     pub fn get(&self, key: &str) -> Result<ArrayView<'_>> {
         let i = self.lookup(key)?;
         self.view_at(i, false)
@@ -920,9 +921,8 @@ impl NpzReader {
                 loc,
             ));
         }
-        let c = self.copy_of(i, p)?;
-        let h = Cow::Owned(p.native.as_ref().unwrap_or(&p.header).clone());
-        Ok(ArrayView::from_checked_parts_at(h, shared(c), loc))
+        let c = self.copy_of(i, p, false)?;
+        Ok(ArrayView::from_checked_parts_at(header, shared(c), loc))
     }
 
     /// A view of `key` that is aligned and in native byte order, so
@@ -1027,8 +1027,8 @@ impl NpzReader {
             let bytes = self.slice(p.data_start, end)?;
             return Ok(got.view(Bytes::Borrowed(bytes), false));
         }
-        let c = self.copy_of(i, p)?;
-        Ok(got.view(shared(c), true))
+        let c = self.copy_of(i, p, native)?;
+        Ok(got.view(shared(c), native))
     }
 
     /// The member's parsed headers, from the cache or freshly parsed.
@@ -1203,25 +1203,33 @@ impl NpzReader {
         })
     }
 
-    /// An aligned native copy of member `i`'s array data, from the cache or
-    /// made (and cached) now.
-    fn copy_of(&self, i: usize, p: &Parsed) -> Result<Copy> {
-        if let Some(c) = self.copies.get(i as u32) {
+    /// An aligned copy of member `i`'s array data, from the cache or made
+    /// (and cached) now: in native byte order if `native`, else as stored.
+    /// A native-order member has one copy for both.
+    fn copy_of(&self, i: usize, p: &Parsed, native: bool) -> Result<Copy> {
+        let swap = native && p.native.is_some();
+        let key = CopyKey {
+            member: i as u32,
+            swapped: swap,
+        };
+        if let Some(c) = self.copies.get(key) {
             return Ok(c);
         }
-        let c = self.make_copy(i, p).map_err(|e| self.ctx(i, e))?;
-        self.copies.insert(i as u32, c.clone());
+        let c = self.make_copy(i, p, swap).map_err(|e| self.ctx(i, e))?;
+        self.copies.insert(key, c.clone());
         Ok(c)
     }
 
-    fn make_copy(&self, i: usize, p: &Parsed) -> Result<Copy> {
+    fn make_copy(&self, i: usize, p: &Parsed, swap: bool) -> Result<Copy> {
         let start = to_usize(p.data_start, p.data_start)?;
         let len = to_usize(p.data_len, p.data_start)?;
         let dtype = &p.header.dtype;
         if self.entries[i].method == METHOD_STORED {
             let bytes = self.slice(p.data_start, p.data_start.saturating_add(p.data_len))?;
             let mut buf = AlignedBuf::copy_from(bytes)?;
-            swap_to_native(dtype, buf.as_mut_slice());
+            if swap {
+                swap_to_native(dtype, buf.as_mut_slice());
+            }
             return Ok(Copy {
                 buf: Arc::new(buf),
                 start: 0,
@@ -1235,7 +1243,9 @@ impl NpzReader {
             .filter(|&e| e <= buf.len())
             .ok_or_else(|| zip_err("inflated member shorter than its header says", loc.start))?;
         if start.is_multiple_of(natural_align(dtype)) {
-            swap_to_native(dtype, &mut buf.as_mut_slice()[start..end]);
+            if swap {
+                swap_to_native(dtype, &mut buf.as_mut_slice()[start..end]);
+            }
             return Ok(Copy {
                 buf: Arc::new(buf),
                 start,
@@ -1243,7 +1253,9 @@ impl NpzReader {
             });
         }
         let mut data = AlignedBuf::copy_from(&buf.as_slice()[start..end])?;
-        swap_to_native(dtype, data.as_mut_slice());
+        if swap {
+            swap_to_native(dtype, data.as_mut_slice());
+        }
         Ok(Copy {
             buf: Arc::new(data),
             start: 0,

@@ -379,8 +379,8 @@ fn npz_export(file: &Path, name: &str, output: &Path) -> Res {
         );
         return Ok(());
     }
-    // Deflated members come back inflated (native order); stored ones as
-    // stored, byte order included: np.load reads both equal.
+    // The member as stored, dtype and byte order included, whether it is
+    // stored or deflated.
     let v = r.get(name)?;
     npy::write_view(output, &v)?;
     Ok(())

@@ -26,6 +26,7 @@ pub fn descr(d: &DType) -> Value {
                 })
                 .collect(),
         ),
+        DType::Subarray { base, shape } => json!([descr(base), shape]),
     }
 }
 
