@@ -46,13 +46,14 @@ fn log_interop(status: &str, what: &str) {
     }
 }
 
-/// A missing interop requirement: fails under CI, else a notice and `false`.
-fn missing(what: &str, hint: &str) -> bool {
+/// A missing interop requirement `key` (described by `what`): fails under
+/// CI, else a notice and `false`.
+fn missing(key: &str, what: &str, hint: &str) -> bool {
     if ci() {
         panic!("{what} is required for the interop tests when CI is set ({hint})");
     }
     eprintln!("skipping: {what} not available ({hint})");
-    log_interop("skipped", what);
+    log_interop("skipped", key);
     false
 }
 
@@ -76,6 +77,7 @@ pub fn python() -> Option<PathBuf> {
         Some(_) => log_interop("ran", "numpy"),
         None => {
             missing(
+                "numpy",
                 &format!("numpy (in `{}`)", python_path().display()),
                 "set NPZMAP_PYTHON, or run ./scripts/test.sh, which makes a venv",
             );
@@ -139,6 +141,7 @@ pub fn require_module(py: &Path, module: &str) -> bool {
         return true;
     }
     missing(
+        module,
         &format!("python module {module} (in `{}`)", py.display()),
         "pip install -r .ci/requirements.txt, or run ./scripts/test.sh",
     )
@@ -159,6 +162,7 @@ pub fn tool(name: &str) -> Option<PathBuf> {
         }
         None => {
             missing(
+                name,
                 &format!("the `{name}` program"),
                 "install it (Debian/Ubuntu: apt-get install zip unzip); .ci/run does",
             );
