@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
 # The project's test command (README.md, .ci/run):
-#   formatting, clippy, every test (numpy interop included: skipped without a
-#   numpy-capable python unless CI=true, where it is required), a quick
-#   no-default-features build, then a fuzz smoke run of every cargo-fuzz target.
+#   formatting, clippy, every test (numpy interop and a stable replay of every
+#   fuzz target's committed corpus included), a quick no-default-features
+#   build, then a fuzz smoke run of every cargo-fuzz target.
+#
+# It sets up what it needs by itself:
+#   - a python with the pinned packages of .ci/requirements.txt for the interop
+#     tests: NPZMAP_PYTHON if set, else python3 if it has them all, else a
+#     project venv in target/py-venv (made once, in seconds; remade when
+#     .ci/requirements.txt changes). Without network the interop tests are
+#     skipped with a notice (an error when CI is set).
+#   - without cargo-fuzz, coverage-guided fuzzing is skipped with a notice (an
+#     error when CI is set); the corpora still run in tests/fuzz_corpus.rs.
 #
 # Environment:
-#   NPZMAP_PYTHON   python with numpy for the interop tests (default python3)
-#   CI=true         numpy interop must run (tests fail instead of skipping)
+#   NPZMAP_PYTHON   python with numpy for the interop tests (default: see above)
+#   CI              any non-empty value: interop tools (numpy, mmnpz,
+#                   npy-append-array, zip, unzip) and cargo-fuzz are required
+#                   (tests fail instead of skipping)
 #   FUZZ_SECONDS    seconds per fuzz target (default 30; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 LOG=$(mktemp -t npzmap-test.XXXXXX)
-trap 'rm -f "$LOG"' EXIT
+# What the interop tests ran and skipped (written by tests/common).
+export NPZMAP_INTEROP_LOG
+NPZMAP_INTEROP_LOG=$(mktemp -t npzmap-interop.XXXXXX)
+trap 'rm -f "$LOG" "$NPZMAP_INTEROP_LOG"' EXIT
 TIMES=()
 T0=$(date +%s)
 PHASE=""
 PHASE_START=$T0
+FUZZ_NOTE=""
 
 phase() {
     local now
@@ -30,6 +45,84 @@ phase() {
     [ -n "$PHASE" ] && printf '\n==> %s\n' "$PHASE"
     return 0
 }
+
+# Missing set-up: degrade PROBLEM CONSEQUENCE: an error when CI is set, else
+# a notice and the run goes on without it.
+degrade() {
+    if [ -n "${CI:-}" ]; then
+        printf 'error: %s (required when CI is set)\n' "$1" >&2
+        exit 1
+    fi
+    printf 'notice: %s: %s\n' "$1" "$2"
+}
+
+REQS=.ci/requirements.txt
+VENV=target/py-venv
+# Python module names of the pinned packages (npy-append-array -> npy_append_array).
+PY_MODULES=$(sed -e 's/#.*//' -e 's/[<>=!~;[ ].*//' "$REQS" | grep . | tr 'A-Z-' 'a-z_' | paste -sd, -)
+
+numpy_version() {
+    "$1" -c 'import numpy; print(numpy.__version__)' 2>/dev/null
+}
+
+# Sets NPZMAP_PYTHON for the interop tests and says in one line what it did.
+setup_python() {
+    if [ -n "${NPZMAP_PYTHON:-}" ]; then
+        if v=$(numpy_version "$NPZMAP_PYTHON"); then
+            echo "python: NPZMAP_PYTHON=$NPZMAP_PYTHON (numpy $v)"
+        else
+            degrade "NPZMAP_PYTHON=$NPZMAP_PYTHON cannot import numpy" "the numpy interop tests are skipped"
+        fi
+        return 0
+    fi
+    if ! command -v python3 >/dev/null 2>&1; then
+        degrade "no python3 found (install python3, or set NPZMAP_PYTHON)" "the numpy interop tests are skipped"
+        return 0
+    fi
+    if python3 -c "import $PY_MODULES" >/dev/null 2>&1; then
+        export NPZMAP_PYTHON
+        NPZMAP_PYTHON=$(command -v python3)
+        echo "python: $NPZMAP_PYTHON has the packages of $REQS (numpy $(numpy_version python3))"
+        return 0
+    fi
+    # A project venv with the pinned packages, made once; the stamp holds
+    # the hash of the requirements and the python version it was made with.
+    local stamp want t start plog
+    stamp="$VENV/.npzmap-requirements"
+    want="$({ cat "$REQS"; python3 -c 'import sys; print(sys.version)'; } | cksum)"
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] &&
+        "$VENV/bin/python" -c "import $PY_MODULES" >/dev/null 2>&1; then
+        export NPZMAP_PYTHON="$PWD/$VENV/bin/python"
+        echo "python: reusing the project venv $VENV (numpy $(numpy_version "$NPZMAP_PYTHON"); python3 has no numpy)"
+        return 0
+    fi
+    start=$(date +%s)
+    plog=$(mktemp -t npzmap-venv.XXXXXX)
+    rm -rf "$VENV"
+    if python3 -m venv "$VENV" >"$plog" 2>&1 &&
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+            -r "$REQS" >>"$plog" 2>&1 &&
+        "$VENV/bin/python" -c "import $PY_MODULES" >>"$plog" 2>&1; then
+        printf '%s\n' "$want" >"$stamp"
+        rm -f "$plog"
+        export NPZMAP_PYTHON="$PWD/$VENV/bin/python"
+        t=$(($(date +%s) - start))
+        echo "python: python3 has no numpy, so made the project venv $VENV with $REQS in ${t}s (numpy $(numpy_version "$NPZMAP_PYTHON"); reused next time)"
+    else
+        tail -n 5 "$plog" >&2
+        rm -f "$plog"
+        degrade "could not make the venv $VENV with $REQS (no network? no python3-venv?)" "the numpy interop tests are skipped; set NPZMAP_PYTHON to a python with numpy to run them"
+    fi
+}
+
+phase "set-up"
+setup_python
+if [ "$FUZZ_SECONDS" != 0 ] && ! cargo fuzz --version >/dev/null 2>&1; then
+    FUZZ_NOTE="coverage-guided fuzzing skipped: cargo-fuzz is not installed (the committed corpora are replayed on stable by tests/fuzz_corpus.rs); to fuzz: cargo install cargo-fuzz and rustup toolchain install nightly, or run .ci/run"
+    if [ -n "${CI:-}" ]; then
+        degrade "cargo-fuzz is not installed (.ci/run installs it)"
+    fi
+fi
 
 phase "cargo fmt --check"
 cargo fmt --all -- --check
@@ -44,7 +137,8 @@ cargo test --all-features 2>&1 | tee -a "$LOG"
 phase "cargo test --no-default-features --lib"
 cargo test --no-default-features --lib 2>&1 | tee -a "$LOG"
 
-if [ "$FUZZ_SECONDS" != 0 ]; then
+# Without cargo-fuzz, FUZZ_NOTE says so in the summary.
+if [ "$FUZZ_SECONDS" != 0 ] && [ -z "$FUZZ_NOTE" ]; then
     if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
         FUZZ=(cargo +nightly fuzz)
     else
@@ -73,5 +167,15 @@ printf '\n==> summary\n'
 grep -E '^test result:' "$LOG" || { echo "no test results found" >&2; exit 1; }
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i } }
      END { printf "ignored tests: %d\ntests: %d passed, %d failed\n", g, p, f }' "$LOG"
+# Interop: how many tests used each tool, and how many skipped for lack of it.
+for what in numpy npy_append_array mmnpz zip unzip; do
+    ran=$(awk -F'\t' -v w="$what" '$1 == "ran" && $2 == w { print $3 }' "$NPZMAP_INTEROP_LOG" | sort -u | wc -l)
+    skipped=$(awk -F'\t' -v w="$what" '$1 == "skipped" && $2 == w { print $3 }' "$NPZMAP_INTEROP_LOG" | sort -u | wc -l)
+    printf 'interop %-16s %3d tests ran, %d skipped\n' "$what:" "$ran" "$skipped"
+done
+awk -F'\t' '$1 == "skipped" { printf "  skipped for lack of %s: %s\n", $2, $3 }' "$NPZMAP_INTEROP_LOG" | sort -u
+printf 'fuzz corpus replay (stable): %d of %d targets passed\n' \
+    "$(grep -cE '^test [a-z_]+_corpus \.\.\. ok$' "$LOG")" "$(ls -d fuzz/corpus/*/ | wc -l)"
+if [ -n "$FUZZ_NOTE" ]; then echo "notice: $FUZZ_NOTE"; fi
 printf '%s\n' "${TIMES[@]}"
 printf '%5ss  total\n' $(($(date +%s) - T0))

@@ -1,34 +1,28 @@
 //! Interop with numpy and npy-append-array through a Python interpreter:
 //! `NPZMAP_PYTHON` (default `python3`). If numpy (or npy_append_array, for
 //! the tests that need it) cannot be imported the tests print a notice and
-//! pass, unless `CI=true`, where they fail.
+//! pass, unless `CI` is set (to any non-empty value), where they fail.
+
+mod common;
 
 use npzmap::npy::{self, AppendableMode, NpyAppender, NpyFile, RecoverWith};
 use npzmap::{Element, Order};
 use std::path::Path;
 use std::process::Command;
 
-fn python() -> String {
-    std::env::var("NPZMAP_PYTHON").unwrap_or_else(|_| "python3".into())
+fn python() -> std::path::PathBuf {
+    common::python_path()
 }
 
-/// True if `modules` import; else skip (or fail under CI).
+/// True if numpy and `modules` (comma-separated) import; else skip (or
+/// fail when `CI` is set).
 fn have(modules: &str) -> bool {
-    let ok = Command::new(python())
-        .args(["-c", &format!("import {modules}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but `{}` cannot import {modules}", python());
-        }
-        eprintln!(
-            "SKIPPED: `{}` cannot import {modules}; set NPZMAP_PYTHON to an interpreter with them",
-            python()
-        );
-    }
-    ok
+    let Some(py) = common::python() else {
+        return false;
+    };
+    modules
+        .split(',')
+        .all(|m| common::require_module(&py, m.trim()))
 }
 
 fn py(script: &str, dir: &Path) -> String {

@@ -1,36 +1,87 @@
-//! Shared helpers for integration tests: running Python with numpy.
+//! Shared helpers for integration tests: running Python with numpy, and the
+//! external tools (`zip`, `unzip`) of the interop tests.
 //!
 //! `python()` returns the interpreter to use (`NPZMAP_PYTHON`, else
-//! `python3`) if it can import numpy. When it cannot: with `CI=true` the
-//! calling test fails (interop must never be skipped in CI); otherwise the
-//! test prints a notice and is skipped by returning early.
+//! `python3`) if it can import numpy; `require_module` and `tool` check for a
+//! Python module or a program the same way. When one is missing: with `CI`
+//! set to any non-empty value the calling test fails (interop must never be
+//! skipped in CI); otherwise the test prints a notice and skips that part.
+//! `scripts/test.sh` sets `NPZMAP_PYTHON` (making a project venv when needed)
+//! and reads the log of what ran and what was skipped (`NPZMAP_INTEROP_LOG`).
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+/// Whether interop is mandatory: `CI` is set to a non-empty value (GitHub,
+/// GitLab and most CI systems set `CI=true`, some `CI=1` or other values).
+pub fn ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Appends `status \t what \t test name` to `$NPZMAP_INTEROP_LOG` (if set), so
+/// `scripts/test.sh` can say how many interop tests ran and how many skipped.
+fn log_interop(status: &str, what: &str) {
+    let Some(path) = std::env::var_os("NPZMAP_INTEROP_LOG") else {
+        return;
+    };
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let exe = std::env::current_exe().ok();
+    let binary = exe
+        .as_deref()
+        .and_then(Path::file_stem)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // The test binary is `<name>-<hash>`: keep the name.
+    let binary = binary.rsplit_once('-').map_or(&*binary, |(b, _)| b);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(format!("{status}\t{what}\t{binary}::{test}\n").as_bytes());
+    }
+}
+
+/// A missing interop requirement `key` (described by `what`): fails under
+/// CI, else a notice and `false`.
+fn missing(key: &str, what: &str, hint: &str) -> bool {
+    if ci() {
+        panic!("{what} is required for the interop tests when CI is set ({hint})");
+    }
+    eprintln!("skipping: {what} not available ({hint})");
+    log_interop("skipped", key);
+    false
+}
+
+/// The interpreter named by `NPZMAP_PYTHON`, else `python3`.
+pub fn python_path() -> PathBuf {
+    std::env::var_os("NPZMAP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
 
 /// The Python interpreter with numpy, or `None` (outside CI) to skip.
 pub fn python() -> Option<PathBuf> {
     static PY: OnceLock<Option<PathBuf>> = OnceLock::new();
     let found = PY
         .get_or_init(|| {
-            let py = std::env::var_os("NPZMAP_PYTHON")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("python3"));
-            let ok = Command::new(&py)
-                .args(["-c", "import numpy"])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false);
-            ok.then_some(py)
+            let py = python_path();
+            has_module(&py, "numpy").then_some(py)
         })
         .clone();
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("numpy is required for interop tests when CI=true (set NPZMAP_PYTHON)");
+    match &found {
+        Some(_) => log_interop("ran", "numpy"),
+        None => {
+            missing(
+                "numpy",
+                &format!("numpy (in `{}`)", python_path().display()),
+                "set NPZMAP_PYTHON, or run ./scripts/test.sh, which makes a venv",
+            );
         }
-        eprintln!("skipping: no python with numpy (set NPZMAP_PYTHON)");
     }
     found
 }
@@ -80,6 +131,55 @@ pub fn has_module(py: &Path, module: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
+}
+
+/// Whether `py` can import `module`; if not, fails under CI, else prints a
+/// notice and returns `false` (the caller skips the part that needs it).
+pub fn require_module(py: &Path, module: &str) -> bool {
+    if has_module(py, module) {
+        log_interop("ran", module);
+        return true;
+    }
+    missing(
+        module,
+        &format!("python module {module} (in `{}`)", py.display()),
+        "pip install -r .ci/requirements.txt, or run ./scripts/test.sh",
+    )
+}
+
+/// The program `name` (e.g. `zip`, `unzip`) on `PATH`; if missing, fails
+/// under CI, else prints a notice and returns `None`.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| is_executable(p))
+    });
+    match found {
+        Some(p) => {
+            log_interop("ran", name);
+            Some(p)
+        }
+        None => {
+            missing(
+                name,
+                &format!("the `{name}` program"),
+                "install it (Debian/Ubuntu: apt-get install zip unzip); .ci/run does",
+            );
+            None
+        }
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
 }
 
 /// All members of an archive as (name, bytes) in archive order, read by the
