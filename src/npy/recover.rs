@@ -23,8 +23,11 @@
 
 use crate::dtype::DType;
 use crate::error::{Error, Location, Result};
-use crate::npy::fsutil::{self, FileState, TempFile, io_at, loc};
+use crate::fs::lock::{ExclusiveLock, ReplaceLock};
+use crate::fs::temp::TempFile;
+use crate::fs::{self, io_at, loc};
 use crate::npy::header::{Header, Order, Version};
+use crate::npy::state::{self, FileState, open_consistent};
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -70,10 +73,11 @@ pub fn needs_recovery(path: impl AsRef<Path>) -> Result<bool> {
 /// A consistent file is left untouched (`changed == false`). Damaged 0-d
 /// arrays and arrays whose rows have zero bytes cannot be recovered (the file
 /// size says nothing about the row count): [`Error::Unrecoverable`]. Holds the
-/// advisory lock while working ([`Error::Locked`] if an appender is active).
+/// exclusive lock while working: [`Error::Locked`] while any reader, writer
+/// or modifier of the file is live (see the [lock protocol](crate::fs)).
 pub fn recover(path: impl AsRef<Path>, zerofill: bool) -> Result<RecoveryReport> {
     let path = path.as_ref();
-    let file = fsutil::open_locked(path)?;
+    let file = ExclusiveLock::open(path)?;
     let st = FileState::read(&file, path)?;
     let old_off = st.parsed.data_offset;
     let header = st.parsed.header.clone();
@@ -171,8 +175,8 @@ impl RecoverWith {
 /// ```
 pub fn recover_with(path: impl AsRef<Path>, with: &RecoverWith) -> Result<RecoveryReport> {
     let path = path.as_ref();
-    let file = fsutil::open_locked(path)?;
-    let file_len = fsutil::file_len(&file, path)?;
+    let file = ExclusiveLock::open(path)?;
+    let file_len = fs::file_len(&file, path)?;
     let mut shape = Vec::with_capacity(with.tail_shape.len() + 1);
     if with.order == Order::Fortran {
         shape.extend_from_slice(&with.tail_shape);
@@ -185,12 +189,12 @@ pub fn recover_with(path: impl AsRef<Path>, with: &RecoverWith) -> Result<Recove
     let standard = header.to_bytes().map_err(|e| e.at_path(path))?.len() as u64;
     let old_off = match with.data_offset {
         Some(o) => o,
-        None => match fsutil::read_file_prefix(&file, path) {
+        None => match state::read_file_prefix(&file, path) {
             Ok((_, o)) if o <= file_len => o,
             _ => standard,
         },
     };
-    let rows_before = fsutil::read_file_header(&file, path)
+    let rows_before = state::read_file_header(&file, path)
         .ok()
         .and_then(|p| p.header.growth_axis().map(|a| p.header.shape[a]));
     rebuild(
@@ -319,7 +323,7 @@ fn relocate(
             .ok_or_else(overflow)?;
         file.set_len(work)
             .map_err(|e| io_at("resize", e, path, work))?;
-        fsutil::move_data(file, path, old_off, new_off, kept)?;
+        fs::move_data(file, path, old_off, new_off, kept)?;
     }
     file.set_len(end)
         .map_err(|e| io_at("resize", e, path, end))?;
@@ -366,7 +370,26 @@ pub enum AppendableMode {
 /// ```
 pub fn ensure_appendable(path: impl AsRef<Path>, mode: AppendableMode) -> Result<bool> {
     let path = path.as_ref();
-    let (file, st) = fsutil::open_consistent(path)?;
+    match mode {
+        AppendableMode::InPlace => {
+            let (file, st) = open_consistent(path)?;
+            make_appendable(&file, st, path, mode)
+        }
+        AppendableMode::Copy => {
+            // The copy is renamed over the name: readers keep the old file.
+            let replace = ReplaceLock::take(path)?;
+            let Some(file) = replace.old_file() else {
+                let e = io::Error::from(io::ErrorKind::NotFound);
+                return Err(Error::io_path("open", e, path));
+            };
+            let st = FileState::read(file, path)?;
+            st.check_consistent(path)?;
+            make_appendable(file, st, path, mode)
+        }
+    }
+}
+
+fn make_appendable(file: &File, st: FileState, path: &Path, mode: AppendableMode) -> Result<bool> {
     let header = &st.parsed.header;
     let Some(axis) = header.growth_axis() else {
         return Err(Error::ShapeMismatch {
@@ -381,18 +404,18 @@ pub fn ensure_appendable(path: impl AsRef<Path>, mode: AppendableMode) -> Result
     let hb = header.to_bytes().map_err(|e| e.at_path(path))?;
     let new_off = hb.len() as u64;
     match mode {
-        AppendableMode::InPlace => relocate(&file, path, old_off, new_off, st.data_len, &hb)?,
+        AppendableMode::InPlace => relocate(file, path, old_off, new_off, st.data_len, &hb)?,
         AppendableMode::Copy => {
             let mut tmp = TempFile::new_beside(path)?;
             tmp.file
                 .write_all_at(&hb, 0)
-                .map_err(|e| io_at("write", e, &tmp.path, 0))?;
-            let mut src = &file;
+                .map_err(|e| io_at("write", e, tmp.temp.path(), 0))?;
+            let mut src = file;
             src.seek(SeekFrom::Start(old_off))
                 .map_err(|e| io_at("seek", e, path, old_off))?;
             tmp.file
                 .seek(SeekFrom::Start(new_off))
-                .map_err(|e| io_at("seek", e, &tmp.path, new_off))?;
+                .map_err(|e| io_at("seek", e, tmp.temp.path(), new_off))?;
             let copied = io::copy(&mut io::Read::take(src, st.data_len), &mut tmp.file)
                 .map_err(|e| io_at("copy", e, path, old_off))?;
             if copied != st.data_len {
@@ -402,7 +425,7 @@ pub fn ensure_appendable(path: impl AsRef<Path>, mode: AppendableMode) -> Result
                     at: loc(path, old_off),
                 });
             }
-            tmp.persist(path, Some(&file))?;
+            tmp.persist(path, Some(file))?;
         }
     }
     Ok(true)
