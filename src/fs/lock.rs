@@ -199,6 +199,15 @@ impl ReplaceLock {
     }
 }
 
+/// Creates a new file ([`Error::AlreadyExists`] if there is one) and takes
+/// its shared lock; a file it cannot lock is removed again.
+pub(crate) fn create_new_shared(path: &Path) -> Result<SharedLock> {
+    let file = super::create_new(path)?;
+    SharedLock::take(file, path, Wait::No).inspect_err(|_| {
+        let _ = std::fs::remove_file(path);
+    })
+}
+
 /// What a writer that appends to an existing file holds: the writer lock
 /// and the shared lock on the file it writes.
 pub(crate) fn open_for_append(path: &Path) -> Result<(WriterLock, SharedLock)> {
@@ -246,5 +255,29 @@ mod tests {
         ));
         drop(x);
         SharedLock::take(File::open(&p).unwrap(), &p, Wait::No).unwrap();
+    }
+
+    #[test]
+    fn a_waiting_reader_gets_the_lock_once_the_modifier_is_gone() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"x").unwrap();
+        let x = ExclusiveLock::open(&p).unwrap();
+        let released = Arc::new(AtomicBool::new(false));
+        let (r, q) = (released.clone(), p.clone());
+        let t = std::thread::spawn(move || {
+            let s = SharedLock::take(File::open(&q).unwrap(), &q, Wait::Yes).unwrap();
+            // Only reachable after the exclusive lock was dropped.
+            assert!(r.load(Ordering::SeqCst));
+            s
+        });
+        released.store(true, Ordering::SeqCst);
+        drop(x);
+        let s = t.join().unwrap();
+        assert!(matches!(ExclusiveLock::open(&p), Err(Error::Locked { .. })));
+        drop(s);
+        ExclusiveLock::open(&p).unwrap();
     }
 }

@@ -15,9 +15,11 @@
 
 use crate::dtype::{DType, Element, checked_size};
 use crate::error::{Error, Location, Result};
-use crate::fs::lock::{ReplaceLock, SharedLock, Wait, WriterLock, open_for_append};
+use crate::fs::lock::{
+    ReplaceLock, SharedLock, Wait, WriterLock, create_new_shared, open_for_append,
+};
 use crate::fs::temp::TempFile;
-use crate::fs::{self, io_at, loc};
+use crate::fs::{io_at, loc};
 use crate::npy::header::{Header, Order, Version};
 use crate::npy::rows::block_rows_of;
 use crate::npy::state::FileState;
@@ -154,8 +156,7 @@ impl AppendOptions {
             (replace.into_writer(), file)
         } else {
             let writer = WriterLock::take(path)?;
-            let file = fs::create_new(path)?;
-            let file = SharedLock::take(file, path, Wait::No)?;
+            let file = create_new_shared(path)?;
             file.write_all_at(&bytes, 0)
                 .map_err(|e| io_at("write", e, path, 0))?;
             (writer, file)

@@ -74,9 +74,8 @@
 
 use crate::dtype::{DType, Element, MAX_DIMS};
 use crate::error::{Error, Location, Result};
-use crate::fs::lock::{ReplaceLock, SharedLock, Wait, WriterLock, open_for_append};
+use crate::fs::lock::{ReplaceLock, WriterLock, create_new_shared, open_for_append};
 use crate::fs::temp::{TempFile, TempPath};
-use crate::fs::{self};
 use crate::npy::header::{Header, Order, Version};
 use crate::npz::member_name;
 use crate::view::ArrayView;
@@ -274,9 +273,9 @@ impl WriterOptions {
             if lock.old.is_none() {
                 // Nothing to protect: write in place, as `create` does, so a
                 // crash leaves a partial archive `recover` can repair.
-                match fs::create_new(path) {
+                match create_new_shared(path) {
                     Ok(file) => {
-                        let file = SharedLock::take(file, path, Wait::No)?.into_file();
+                        let file = file.into_file();
                         let hold = Hold::Writing {
                             _lock: lock.into_writer(),
                         };
@@ -300,8 +299,7 @@ impl WriterOptions {
             ));
         }
         let writer = WriterLock::take(path)?;
-        let file = fs::create_new(path)?;
-        let file = SharedLock::take(file, path, Wait::No)?.into_file();
+        let file = create_new_shared(path)?.into_file();
         Ok(NpzWriter::from_parts(
             path,
             file,
@@ -606,7 +604,10 @@ enum State {
 /// Writes a `.npz` archive member by member; see the [module docs](self).
 ///
 /// `NpzWriter` is `Send`. Call [`NpzWriter::close`] to write the central
-/// directory and see errors; dropping the writer closes it best-effort.
+/// directory and see errors; dropping the writer closes it best-effort,
+/// except a writer that replaces an existing file
+/// ([`NpzWriter::create_or_replace`]): only `close` renames the new archive
+/// over the old one, so dropping it keeps the old file.
 pub struct NpzWriter {
     path: PathBuf,
     sink: Sink,
@@ -1140,7 +1141,9 @@ impl NpzWriter {
 
 impl Drop for NpzWriter {
     fn drop(&mut self) {
-        if self.state == State::Open {
+        // A replacement is committed by `close` only: dropping it (an error
+        // passed up with `?`, a panic) keeps the old file.
+        if self.state == State::Open && !matches!(self.hold, Hold::Replacing { .. }) {
             let _ = self.finish_archive();
         }
     }
