@@ -222,6 +222,24 @@ fn replacements_leave_live_readers_their_bytes() {
     assert_eq!(r2.get("new").unwrap().to_vec::<u16>().unwrap(), [5, 5, 5]);
     drop(a);
     drop((r, r2));
+    // npz::recover's output is replaced the same way
+    let out = dir.path().join("out.npz");
+    let mut w = NpzWriter::create(&out).unwrap();
+    w.write("o", &[9i8; 4], &[4], Order::C).unwrap();
+    w.close().unwrap();
+    let ro = NpzReader::open(&out).unwrap();
+    let o = ro.get("o").unwrap();
+    npz::recover(&path, &out).unwrap();
+    assert_eq!(o.as_slice::<i8>().unwrap(), &[9; 4]);
+    let keys: Vec<String> = NpzReader::open(&out)
+        .unwrap()
+        .keys()
+        .map(String::from)
+        .collect();
+    assert_eq!(keys, ["new"]);
+    drop(o);
+    drop(ro);
+    std::fs::remove_file(&out).unwrap();
     // no temporary or lock files left
     assert_eq!(dir_names(dir.path()), ["r.npz"]);
 
@@ -263,6 +281,34 @@ fn replacements_leave_live_readers_their_bytes() {
     drop(v);
     drop((vf, f, g, h));
     assert_eq!(dir_names(dir.path()), ["r.npy", "r.npz"]);
+}
+
+#[test]
+fn ensure_appendable_copies_while_read_and_is_locked_out_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("legacy.npy");
+    // a legacy header without spare room
+    let h = npzmap::Header::new(u8::dtype(), vec![3], Order::C);
+    let mut bytes = (16..200)
+        .find_map(|n| h.to_bytes_exact(npy::Version::V1, n).ok())
+        .unwrap();
+    bytes.extend_from_slice(&[1, 2, 3]);
+    std::fs::write(&path, &bytes).unwrap();
+    let f = NpyFile::open(&path).unwrap();
+    let v = f.view();
+    let s = v.as_bytes();
+    assert!(is_locked(npy::ensure_appendable(
+        &path,
+        AppendableMode::InPlace
+    )));
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    // the copy is renamed over the name: the reader keeps the old file
+    assert!(npy::ensure_appendable(&path, AppendableMode::Copy).unwrap());
+    assert_eq!(s, &[1, 2, 3]);
+    assert_eq!(f.parsed_header().data_offset, bytes.len() as u64 - 3);
+    let g = NpyFile::open(&path).unwrap();
+    assert_eq!(g.parsed_header().data_offset, 128);
+    assert_eq!(g.view().as_bytes(), &[1, 2, 3]);
 }
 
 #[test]
