@@ -39,13 +39,17 @@ impl ReadMap {
         // slices handed out alias the file itself. They stay valid because:
         // - the mapping lives as long as `self`, and every slice borrows
         //   `self` (or an `Arc` holding it);
-        // - npzmap never changes or truncates bytes of a file while any
-        //   reader holds its shared lock, which `self` keeps: modifiers need
-        //   the exclusive lock and fail with `Error::Locked`; appenders only
-        //   add bytes past the end that was mapped; replacements rename a new
-        //   file over the name, leaving this inode intact. This holds for
-        //   npzmap in this process and in others (flock is per open file
-        //   description, so two opens in one process conflict too).
+        // - npzmap never changes or truncates the bytes a reader uses while
+        //   it holds the file's shared lock, which `self` keeps: modifiers
+        //   need the exclusive lock and fail with `Error::Locked`; appenders
+        //   only add bytes past the committed end (an `.npy` header's shape
+        //   is rewritten too, but readers parse the header once at open and
+        //   views cover the data only), and a failed append truncates only
+        //   bytes it added itself, beyond everything a reader indexed at
+        //   open; replacements rename a new file over the name, leaving this
+        //   inode intact. This holds for npzmap in this process and in others
+        //   (flock is per open file description, so two opens in one process
+        //   conflict too).
         // - a program that ignores advisory locks can still change the bytes
         //   (views then show the new bytes) or truncate the file (SIGBUS on
         //   access); Rust cannot rule that out for any file mapping, and the
