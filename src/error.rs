@@ -303,7 +303,9 @@ pub enum Error {
         /// Where.
         at: Location,
     },
-    /// Another process holds the advisory lock on the file.
+    /// The file is in use: another npzmap reader, writer or modifier (in
+    /// this process or another) holds an advisory lock that conflicts with
+    /// the operation (see the [lock protocol](crate::fs)).
     Locked {
         /// Where.
         at: Location,
@@ -606,7 +608,7 @@ impl fmt::Display for Error {
             ),
             Error::Locked { at } => write!(
                 f,
-                "file is locked by another writer (advisory lock held){at}"
+                "file is in use: a live reader, writer or modifier holds its advisory lock; nothing was changed{at}"
             ),
             Error::IndexOutOfRange { index, len, at } => {
                 write!(f, "index {index} out of range for length {len}{at}")

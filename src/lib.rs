@@ -8,6 +8,8 @@
 //! * [`view`]: typed views over array bytes ([`ArrayView`]).
 //! * [`zip`]: the stored-only zip record layer shared by writer and reader.
 //! * [`npz`]: the archive writer and reader.
+//! * [`fs`]: how files are locked, replaced and mapped, so that views never
+//!   change under the reader's feet.
 //!
 //! ```
 //! use npzmap::{npy, Order};
@@ -25,6 +27,7 @@
 
 pub mod dtype;
 pub mod error;
+pub mod fs;
 pub mod header;
 pub mod literal;
 pub mod npy;

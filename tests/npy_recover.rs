@@ -81,6 +81,12 @@ fn recover_truncates_or_zero_fills() {
         assert_eq!(got, want, "{order:?} zerofill {zerofill}");
         assert_eq!(f.header().order, order);
         assert!(!npy::needs_recovery(&path).unwrap());
+        // a live view of the file keeps in-place recovery off it
+        assert!(matches!(
+            npy::recover(&path, zerofill),
+            Err(Error::Locked { .. })
+        ));
+        drop(f);
         let again = npy::recover(&path, zerofill).unwrap();
         assert!(!again.changed);
     }
@@ -213,7 +219,8 @@ fn recover_with_explicit_offset_moves_data_both_ways() {
         assert_eq!(f.view().shape(), &[2, 15_000]);
         assert_eq!(f.header().order, Order::Fortran);
         assert_eq!(f.view().to_vec::<u32>().unwrap(), data[..30_000]);
-        // and it is appendable: the header has room
+        // and it is appendable: the header has room (once the view is gone)
+        drop(f);
         assert!(!npy::ensure_appendable(&path, AppendableMode::InPlace).unwrap());
         // zero-fill variant on the same layout
         let path2 = dir.path().join(format!("offz{old_off}.npy"));

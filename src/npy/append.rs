@@ -15,8 +15,14 @@
 
 use crate::dtype::{DType, Element, checked_size};
 use crate::error::{Error, Location, Result};
-use crate::npy::fsutil::{self, FileState, io_at, loc};
+use crate::fs::lock::{
+    ReplaceLock, SharedLock, Wait, WriterLock, create_new_shared, open_for_append,
+};
+use crate::fs::temp::TempFile;
+use crate::fs::{io_at, loc};
 use crate::npy::header::{Header, Order, Version};
+use crate::npy::rows::block_rows_of;
+use crate::npy::state::FileState;
 use crate::view::ArrayView;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -100,9 +106,11 @@ impl AppendOptions {
     }
 
     /// Let [`AppendOptions::create`] replace an existing file (default
-    /// `false`: [`Error::AlreadyExists`]). The existing file is locked before
-    /// it is truncated, so a file another appender is writing is never
-    /// clobbered ([`Error::Locked`]).
+    /// `false`: [`Error::AlreadyExists`]). The existing file is never
+    /// truncated: the new one is written beside it and renamed over it, so
+    /// readers that mapped the old file keep its bytes. [`Error::Locked`]
+    /// while another writer or a modifier holds the old file (see the
+    /// [lock protocol](crate::fs)).
     pub fn replace_existing(mut self, yes: bool) -> Self {
         self.replace_existing = yes;
         self
@@ -132,17 +140,28 @@ impl AppendOptions {
         // Validates the tail shape (overflow) before touching the disk.
         header.row_len().map_err(|e| e.at_path(path))?;
         let bytes = header.to_bytes().map_err(|e| e.at_path(path))?;
-        let file = fsutil::create_file(path, self.replace_existing)?;
-        fsutil::lock_exclusive(&file, path)?;
-        if self.replace_existing {
-            // Emptied under the lock, so a file another appender is writing
-            // is never clobbered.
-            fsutil::empty_for_replace(&file, path)?;
-        }
-        file.write_all_at(&bytes, 0)
-            .map_err(|e| io_at("write", e, path, 0))?;
+        let (writer, file) = if self.replace_existing {
+            // Never truncate: the new file is written beside the old one and
+            // renamed over it, so readers that mapped the old file keep its
+            // bytes and a failure leaves the old file as it was.
+            let replace = ReplaceLock::take(path)?;
+            let tmp = TempFile::new_beside(path)?;
+            tmp.file
+                .write_all_at(&bytes, 0)
+                .map_err(|e| io_at("write", e, tmp.path(), 0))?;
+            let TempFile { file, temp } = tmp;
+            let file = SharedLock::take(file, path, Wait::No)?;
+            temp.persist(&file, path, replace.old_file(), true)?;
+            (replace.into_writer(), file)
+        } else {
+            let writer = WriterLock::take(path)?;
+            let file = create_new_shared(path)?;
+            file.write_all_at(&bytes, 0)
+                .map_err(|e| io_at("write", e, path, 0))?;
+            (writer, file)
+        };
         let state = FileState::read(&file, path)?;
-        NpyAppender::from_state(path, file, state, self)
+        NpyAppender::from_state(path, writer, file.into_file(), state, self)
     }
 
     /// Opens an existing file (written by `np.save`, npy-append-array or
@@ -153,8 +172,10 @@ impl AppendOptions {
     pub fn open(&self, path: impl AsRef<Path>) -> Result<NpyAppender> {
         let path = path.as_ref();
         self.check(path)?;
-        let (file, state) = fsutil::open_consistent(path)?;
-        NpyAppender::from_state(path, file, state, self)
+        let (writer, file) = open_for_append(path)?;
+        let state = FileState::read(&file, path)?;
+        state.check_consistent(path)?;
+        NpyAppender::from_state(path, writer, file.into_file(), state, self)
     }
 
     fn check(&self, path: &Path) -> Result<()> {
@@ -224,10 +245,17 @@ impl AppendOptions {
 /// * `append` takes `&self`: share the appender between threads; each block
 ///   lands whole. A second appender on the same file (in this or another
 ///   process) gets [`Error::Locked`] (OS advisory lock).
+/// * Readers ([`NpyFile`](crate::npy::NpyFile), read-only maps) may stay
+///   open while appending: appends only add bytes past the end and rewrite
+///   the header's shape, never bytes a reader's view shows. Operations that
+///   change bytes in place get [`Error::Locked`] while the appender is live
+///   (see the [lock protocol](crate::fs)).
 #[derive(Debug)]
 pub struct NpyAppender {
     path: PathBuf,
     inner: Mutex<Inner>,
+    /// One writer per path; released after the file (field order).
+    _writer: WriterLock,
 }
 
 #[derive(Debug)]
@@ -300,6 +328,7 @@ impl NpyAppender {
 
     fn from_state(
         path: &Path,
+        writer: WriterLock,
         file: File,
         state: FileState,
         opts: &AppendOptions,
@@ -331,6 +360,7 @@ impl NpyAppender {
                 buf: Vec::new(),
                 buf_cap: opts.buffer_bytes,
             }),
+            _writer: writer,
         })
     }
 
@@ -449,67 +479,6 @@ impl Drop for NpyAppender {
             let _ = g.flush_header(&self.path);
         }
     }
-}
-
-/// How many rows `block` adds to an array with header `file`: checks the
-/// dtype (exactly), the number of dimensions, the non-growth dimensions and
-/// the memory order.
-pub(crate) fn block_rows(file: &Header, block: &Header, path: &Path) -> Result<u64> {
-    block_rows_of(file, &block.dtype, &block.shape, block.order, path)
-}
-
-/// [`block_rows`] for a block given as dtype, shape and order.
-fn block_rows_of(
-    file: &Header,
-    dtype: &DType,
-    shape: &[u64],
-    order: Order,
-    path: &Path,
-) -> Result<u64> {
-    if *dtype != file.dtype {
-        return Err(Error::DTypeMismatch {
-            expected: file.dtype.descr(),
-            found: dtype.descr(),
-            at: Location::path(path),
-        });
-    }
-    let Some(axis) = file.growth_axis() else {
-        return Err(Error::ShapeMismatch {
-            reason: "a 0-d array has no growth axis".into(),
-            at: Location::path(path),
-        });
-    };
-    let mismatch = |reason: String| Error::ShapeMismatch {
-        reason,
-        at: Location::path(path),
-    };
-    if shape.len() != file.shape.len() {
-        return Err(mismatch(format!(
-            "block has {} dimensions {:?}, the array has {} {:?}",
-            shape.len(),
-            shape,
-            file.shape.len(),
-            file.shape
-        )));
-    }
-    for (i, (&b, &f)) in shape.iter().zip(&file.shape).enumerate() {
-        if i != axis && b != f {
-            return Err(mismatch(format!(
-                "block shape {:?} differs from array shape {:?} in axis {i} (growth axis is {axis})",
-                shape, file.shape
-            )));
-        }
-    }
-    if order != file.order {
-        let both = shape.contains(&0) || shape.iter().filter(|&&d| d != 1).count() <= 1;
-        if !both {
-            return Err(mismatch(format!(
-                "block is in {:?} order, the file in {:?} order",
-                order, file.order
-            )));
-        }
-    }
-    Ok(shape[axis])
 }
 
 impl Inner {

@@ -15,10 +15,12 @@
 
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Location, Result, ViewProblem};
-use crate::npy::fsutil::{self, FileState, io_at, loc};
+use crate::fs::lock::{ExclusiveLock, SharedLock, Wait};
+use crate::fs::map::{ReadMap, WriteMap};
+use crate::fs::{self, io_at, loc};
 use crate::npy::header::{Header, Order, ParsedHeader};
+use crate::npy::state::FileState;
 use crate::view::{ArrayView, Bytes};
-use memmap2::{Mmap, MmapMut};
 use std::borrow::Cow;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -28,31 +30,33 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Read-only; mutable accessors return [`Error::InvalidArgument`].
+    /// Holds the shared lock, like every reader ([`Error::Locked`] while a
+    /// modifier holds the file; see the [lock protocol](crate::fs)).
     ReadOnly,
     /// Read-write, shared with the file (writes reach the file; call
-    /// [`MmapArrayMut::flush`] to make them durable). Takes the exclusive
-    /// advisory lock ([`Error::Locked`] if an appender holds it).
+    /// [`MmapArrayMut::flush`] to make them durable). Holds the exclusive
+    /// lock for the map's lifetime: [`Error::Locked`] while any reader,
+    /// writer or modifier of the file is live, in this process or another
+    /// (see the [lock protocol](crate::fs)).
     ReadWrite,
 }
 
 #[derive(Debug)]
 enum Map {
-    Ro(Mmap),
-    Rw(MmapMut),
+    Ro(ReadMap),
+    Rw(WriteMap),
 }
 
 /// A `.npy` file memory-mapped as a whole; the array data is a slice of the
 /// map. Made by [`create`] or [`open_mmap`].
 ///
-/// As with every file mapping, another process truncating the file while it
-/// is mapped makes access to the lost pages fault (SIGBUS), and changes made
-/// by other processes show through. npzmap's own writers respect the
-/// advisory lock a read-write map holds.
+/// The map is shared with the file and holds its lock (shared when
+/// read-only, exclusive when writable) for its lifetime, so npzmap's own
+/// writers in any process leave its bytes alone; programs that ignore
+/// advisory locks can still change them (see the [lock protocol](crate::fs)).
 #[derive(Debug)]
 pub struct MmapArrayMut {
     path: PathBuf,
-    // Keeps the advisory lock (read-write) for the map's lifetime.
-    _file: File,
     map: Map,
     parsed: ParsedHeader,
     data_len: usize,
@@ -84,14 +88,14 @@ pub fn create(
     usize::try_from(total).map_err(|_| Error::ShapeOverflow {
         at: Location::path(path),
     })?;
-    let file = fsutil::create_file(path, false)?;
+    let file = fs::create_new(path)?;
     let made = (|| {
-        fsutil::lock_exclusive(&file, path)?;
+        let file = ExclusiveLock::take(file, path)?;
         file.write_all_at(&hb, 0)
             .map_err(|e| io_at("write", e, path, 0))?;
         file.set_len(total)
             .map_err(|e| io_at("resize", e, path, total))?;
-        MmapArrayMut::map(path, file, Mode::ReadWrite)
+        MmapArrayMut::map_rw(path, file)
     })();
     if made.is_err() {
         // Do not leave a half-made file behind.
@@ -117,43 +121,56 @@ pub fn create(
 /// ```
 pub fn open_mmap(path: impl AsRef<Path>, mode: Mode) -> Result<MmapArrayMut> {
     let path = path.as_ref();
-    let file = match mode {
-        Mode::ReadOnly => File::open(path).map_err(|e| Error::io_path("open", e, path))?,
-        Mode::ReadWrite => fsutil::open_locked(path)?,
-    };
-    MmapArrayMut::map(path, file, mode)
+    match mode {
+        Mode::ReadOnly => {
+            let file = File::open(path).map_err(|e| Error::io_path("open", e, path))?;
+            MmapArrayMut::map_ro(path, SharedLock::take(file, path, Wait::No)?)
+        }
+        Mode::ReadWrite => MmapArrayMut::map_rw(path, ExclusiveLock::open(path)?),
+    }
 }
 
 impl MmapArrayMut {
-    fn map(path: &Path, file: File, mode: Mode) -> Result<MmapArrayMut> {
-        let st = FileState::read(&file, path)?;
+    fn map_ro(path: &Path, file: SharedLock) -> Result<MmapArrayMut> {
+        let (st, data_len) = Self::check(path, &file)?;
+        let map = Map::Ro(ReadMap::new(file, path)?);
+        Self::finish(path, map, st, data_len)
+    }
+
+    fn map_rw(path: &Path, file: ExclusiveLock) -> Result<MmapArrayMut> {
+        let (st, data_len) = Self::check(path, &file)?;
+        let map = Map::Rw(WriteMap::new(file, path)?);
+        Self::finish(path, map, st, data_len)
+    }
+
+    fn check(path: &Path, file: &File) -> Result<(FileState, usize)> {
+        let st = FileState::read(file, path)?;
         st.check_consistent(path)?;
         let too_big = || Error::ShapeOverflow {
             at: Location::path(path),
         };
         usize::try_from(st.file_len).map_err(|_| too_big())?;
         let data_len = usize::try_from(st.data_len).map_err(|_| too_big())?;
-        // A parsed header is at least 10 bytes, so the file is never empty.
-        let map = match mode {
-            // SAFETY: a read-only shared map of a file we opened. Its length
-            // was checked against the header just above; if another process
-            // truncates the file, access faults (documented on the type).
-            // Slices handed out borrow `self`, so they never outlive the map.
-            Mode::ReadOnly => {
-                Map::Ro(unsafe { Mmap::map(&file) }.map_err(|e| Error::io_path("mmap", e, path))?)
-            }
-            // SAFETY: as above, read-write and shared. We hold the exclusive
-            // advisory lock, so npzmap writers (appenders, update, recover)
-            // in any process keep off the file while it is mapped. Mutable
-            // slices borrow `self` mutably, so Rust code in this process
-            // cannot alias them.
-            Mode::ReadWrite => Map::Rw(
-                unsafe { MmapMut::map_mut(&file) }.map_err(|e| Error::io_path("mmap", e, path))?,
-            ),
+        Ok((st, data_len))
+    }
+
+    fn finish(path: &Path, map: Map, st: FileState, data_len: usize) -> Result<MmapArrayMut> {
+        // The map is as long as the file was when checked, unless the file
+        // changed in between (which the lock rules out for npzmap writers).
+        let start = usize::try_from(st.parsed.data_offset).unwrap_or(usize::MAX);
+        let mapped = match &map {
+            Map::Ro(m) => m.len(),
+            Map::Rw(m) => m.len(),
         };
+        if start.checked_add(data_len).is_none_or(|end| end > mapped) {
+            return Err(Error::DataTooShort {
+                expected: st.data_len,
+                actual: (mapped as u64).saturating_sub(st.parsed.data_offset),
+                at: loc(path, st.parsed.data_offset),
+            });
+        }
         Ok(MmapArrayMut {
             path: path.to_path_buf(),
-            _file: file,
             map,
             parsed: st.parsed,
             data_len,
@@ -215,7 +232,7 @@ impl MmapArrayMut {
     pub fn as_bytes_mut(&mut self) -> Result<&mut [u8]> {
         let r = self.range();
         match &mut self.map {
-            Map::Rw(m) => Ok(&mut m[r]),
+            Map::Rw(m) => Ok(&mut m.as_mut_slice()[r]),
             Map::Ro(_) => Err(Error::InvalidArgument {
                 reason: "the file is mapped read-only".into(),
                 at: Location::path(&self.path),

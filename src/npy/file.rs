@@ -2,12 +2,14 @@
 
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
+use crate::fs::lock::{ReplaceLock, SharedLock, Wait};
+use crate::fs::map::ReadMap;
+use crate::fs::temp::TempFile;
 use crate::npy::header::{DEFAULT_HEADER_LIMIT, Header, Order, ParsedHeader, read_header};
 use crate::view::{ArrayView, Bytes};
-use memmap2::Mmap;
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,30 +33,18 @@ impl Default for NpyOptions {
 
 /// A `.npy` file mapped read-only into memory.
 ///
-/// The map is shared: views borrow it or, with [`NpyFile::owned_view`], keep
-/// it alive through an `Arc`. If another process truncates the file while it
-/// is mapped, touching the lost pages raises SIGBUS; the length is checked
-/// against the header when the file is opened.
+/// Views borrow the map or, with [`NpyFile::owned_view`], keep it alive
+/// through an `Arc`. The map holds the file's shared lock as long as it
+/// lives, so npzmap's operations that change bytes in place fail with
+/// [`Error::Locked`] meanwhile, in this process and in others; appends and
+/// replacements do not disturb it (see the [lock protocol](crate::fs), also
+/// for what advisory locks cannot prevent). Opening fails with
+/// [`Error::Locked`] while such an operation holds the file.
 #[derive(Debug)]
 pub struct NpyFile {
     path: PathBuf,
-    map: Arc<MapOrEmpty>,
+    map: Arc<ReadMap>,
     parsed: ParsedHeader,
-}
-
-#[derive(Debug)]
-enum MapOrEmpty {
-    Map(Mmap),
-    Empty,
-}
-
-impl AsRef<[u8]> for MapOrEmpty {
-    fn as_ref(&self) -> &[u8] {
-        match self {
-            MapOrEmpty::Map(m) => m,
-            MapOrEmpty::Empty => &[],
-        }
-    }
 }
 
 impl NpyFile {
@@ -67,21 +57,8 @@ impl NpyFile {
     pub fn open_with(path: impl AsRef<Path>, opts: &NpyOptions) -> Result<NpyFile> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| Error::io_path("open", e, path))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io_path("stat", e, path))?
-            .len();
-        let map = if len == 0 {
-            MapOrEmpty::Empty
-        } else {
-            // SAFETY: the map is read-only and private to this process. If the
-            // file is truncated by someone else while mapped, access to lost
-            // pages faults (SIGBUS); this is documented on `NpyFile`. We never
-            // create references that outlive the Arc holding the map.
-            MapOrEmpty::Map(
-                unsafe { Mmap::map(&file) }.map_err(|e| Error::io_path("mmap", e, path))?,
-            )
-        };
+        let file = SharedLock::take(file, path, Wait::No)?;
+        let map = ReadMap::new(file, path)?;
         let parsed = check_file(map.as_ref(), opts).map_err(|e| e.at_path(path))?;
         Ok(NpyFile {
             path: path.to_path_buf(),
@@ -203,8 +180,10 @@ fn data_range(parsed: &ParsedHeader) -> (usize, usize) {
 }
 
 /// Writes a typed slice as a `.npy` file (header byte-identical to
-/// `np.save`). Replaces an existing file. For crash-safe replacement use the
-/// atomic overwrite of the npy module.
+/// `np.save`). Replaces an existing file: the new file is written beside it
+/// and renamed over it, so readers of the old file keep its bytes
+/// ([`Error::Locked`] while an npzmap writer or modifier holds it). Not
+/// fsynced; for crash-safe replacement use [`overwrite`](crate::npy::overwrite).
 pub fn write<T: Element>(
     path: impl AsRef<Path>,
     data: &[T],
@@ -215,14 +194,19 @@ pub fn write<T: Element>(
     write_view(path, &view)
 }
 
-/// Writes a view (any dtype, byte order kept) as a `.npy` file.
+/// Writes a view (any dtype, byte order kept) as a `.npy` file, replacing
+/// an existing one as [`write()`] does.
 pub fn write_view(path: impl AsRef<Path>, view: &ArrayView<'_>) -> Result<()> {
     let path = path.as_ref();
     let header = Header::for_array(view.dtype().clone(), view.shape().to_vec(), view.order());
     let hb = header.to_bytes().map_err(|e| e.at_path(path))?;
-    let mut f = File::create(path).map_err(|e| Error::io_path("create", e, path))?;
-    f.write_all(&hb)
-        .and_then(|_| f.write_all(view.as_bytes()))
-        .map_err(|e| Error::io_path("write", e, path))?;
-    Ok(())
+    let replace = ReplaceLock::take(path)?;
+    let TempFile { file, temp } = TempFile::new_beside(path)?;
+    let mut out = io::BufWriter::new(&file);
+    out.write_all(&hb)
+        .and_then(|_| out.write_all(view.as_bytes()))
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io_path("write", e, temp.path()))?;
+    drop(out);
+    temp.persist(&file, path, replace.old_file(), false)
 }

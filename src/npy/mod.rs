@@ -26,15 +26,16 @@ pub use crate::header;
 mod append;
 mod create;
 mod file;
-pub(crate) mod fsutil;
 mod recover;
+mod rows;
+mod state;
 mod update;
 
+#[cfg(feature = "test-hooks")]
+pub use crate::fs::set_move_chunk_size;
 pub use append::{AppendOptions, NpyAppender};
 pub use create::{MmapArrayMut, Mode, create, open_mmap};
 pub use file::{NpyFile, NpyOptions, view_from_bytes, write, write_view};
-#[cfg(feature = "test-hooks")]
-pub use fsutil::set_move_chunk_size;
 pub use header::{Header, Order, ParsedHeader, Version};
 pub use recover::{
     AppendableMode, RecoverWith, RecoveryReport, ensure_appendable, needs_recovery, recover,

@@ -23,8 +23,11 @@
 
 use crate::dtype::DType;
 use crate::error::{Error, Location, Result};
-use crate::npy::fsutil::{self, FileState, TempFile, io_at, loc};
+use crate::fs::lock::{ExclusiveLock, ReplaceLock, SharedLock, Wait};
+use crate::fs::temp::TempFile;
+use crate::fs::{self, io_at, loc};
 use crate::npy::header::{Header, Order, Version};
+use crate::npy::state::{self, FileState, open_consistent};
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -70,10 +73,11 @@ pub fn needs_recovery(path: impl AsRef<Path>) -> Result<bool> {
 /// A consistent file is left untouched (`changed == false`). Damaged 0-d
 /// arrays and arrays whose rows have zero bytes cannot be recovered (the file
 /// size says nothing about the row count): [`Error::Unrecoverable`]. Holds the
-/// advisory lock while working ([`Error::Locked`] if an appender is active).
+/// exclusive lock while working: [`Error::Locked`] while any reader, writer
+/// or modifier of the file is live (see the [lock protocol](crate::fs)).
 pub fn recover(path: impl AsRef<Path>, zerofill: bool) -> Result<RecoveryReport> {
     let path = path.as_ref();
-    let file = fsutil::open_locked(path)?;
+    let file = ExclusiveLock::open(path)?;
     let st = FileState::read(&file, path)?;
     let old_off = st.parsed.data_offset;
     let header = st.parsed.header.clone();
@@ -171,7 +175,7 @@ impl RecoverWith {
 /// ```
 pub fn recover_with(path: impl AsRef<Path>, with: &RecoverWith) -> Result<RecoveryReport> {
     let path = path.as_ref();
-    let file = fsutil::open_locked(path)?;
+    let file = ExclusiveLock::open(path)?;
     let (header, old_off, file_len, rows_before) = with_facts(&file, path, with)?;
     rebuild(
         &file,
@@ -328,18 +332,21 @@ fn rebuild(
 /// `output` keeps its old bytes (or stays absent) and the input is never
 /// written.
 fn write_plan_to(file: &File, input: &Path, output: &Path, p: &Plan) -> Result<()> {
+    // The writer lock of `output` and a shared lock on the file it names now
+    // (see the lock protocol in `crate::fs`).
+    let replace = ReplaceLock::take(output)?;
     let mut tmp = TempFile::new_beside(output)?;
     tmp.file
         .write_all_at(&p.hb, 0)
-        .map_err(|e| io_at("write", e, &tmp.path, 0))?;
-    let file_len = fsutil::file_len(file, input)?;
+        .map_err(|e| io_at("write", e, tmp.path(), 0))?;
+    let file_len = fs::file_len(file, input)?;
     let present = file_len.saturating_sub(p.old_off).min(p.kept);
     let mut src = file;
     src.seek(SeekFrom::Start(p.old_off))
         .map_err(|e| io_at("seek", e, input, p.old_off))?;
     tmp.file
         .seek(SeekFrom::Start(p.new_off))
-        .map_err(|e| io_at("seek", e, &tmp.path, p.new_off))?;
+        .map_err(|e| io_at("seek", e, tmp.path(), p.new_off))?;
     let copied = io::copy(&mut io::Read::take(src, present), &mut tmp.file)
         .map_err(|e| io_at("copy", e, input, p.old_off))?;
     if copied != present {
@@ -353,8 +360,9 @@ fn write_plan_to(file: &File, input: &Path, output: &Path, p: &Plan) -> Result<(
     let end = p.new_off.saturating_add(p.kept);
     tmp.file
         .set_len(end)
-        .map_err(|e| io_at("resize", e, &tmp.path, end))?;
-    tmp.persist(output, Some(file))
+        .map_err(|e| io_at("resize", e, tmp.path(), end))?;
+    let perms_from = replace.old_file().unwrap_or(file);
+    tmp.persist(output, Some(perms_from))
 }
 
 /// Copy-mode [`recover`]: reads `input` (never writes it) and writes the
@@ -363,8 +371,9 @@ fn write_plan_to(file: &File, input: &Path, output: &Path, p: &Plan) -> Result<(
 /// (`changed == false`). On any error every existing file is left as it
 /// was, and the error names the input (path and offset) when the input is
 /// what cannot be recovered. `output` may be `input` (then it is replaced
-/// atomically). Fails with [`Error::Locked`] while an appender holds the
-/// input.
+/// atomically). The input is read under its shared lock ([`Error::Locked`]
+/// while an in-place modifier holds it); `output` is replaced under the
+/// writer lock ([`Error::Locked`] while another writer holds it).
 pub fn recover_to(
     input: impl AsRef<Path>,
     output: impl AsRef<Path>,
@@ -438,16 +447,10 @@ pub fn recover_with_to(
 }
 
 /// Opens `path` read-only under the shared advisory lock
-/// ([`Error::Locked`] while an appender or in-place mutator holds it).
-fn open_shared(path: &Path) -> Result<File> {
+/// ([`Error::Locked`] while an in-place modifier holds it).
+fn open_shared(path: &Path) -> Result<SharedLock> {
     let file = File::open(path).map_err(|e| Error::io_path("open", e, path))?;
-    match file.try_lock_shared() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
-            at: Location::path(path),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io_path("lock", e, path)),
-    }
+    SharedLock::take(file, path, Wait::No)
 }
 
 /// The header, data start, file length and old row count [`recover_with`]
@@ -457,7 +460,7 @@ fn with_facts(
     path: &Path,
     with: &RecoverWith,
 ) -> Result<(Header, u64, u64, Option<u64>)> {
-    let file_len = fsutil::file_len(file, path)?;
+    let file_len = fs::file_len(file, path)?;
     let mut shape = Vec::with_capacity(with.tail_shape.len() + 1);
     if with.order == Order::Fortran {
         shape.extend_from_slice(&with.tail_shape);
@@ -470,12 +473,12 @@ fn with_facts(
     let standard = header.to_bytes().map_err(|e| e.at_path(path))?.len() as u64;
     let old_off = match with.data_offset {
         Some(o) => o,
-        None => match fsutil::read_file_prefix(file, path) {
+        None => match state::read_file_prefix(file, path) {
             Ok((_, o)) if o <= file_len => o,
             _ => standard,
         },
     };
-    let rows_before = fsutil::read_file_header(file, path)
+    let rows_before = state::read_file_header(file, path)
         .ok()
         .and_then(|p| p.header.growth_axis().map(|a| p.header.shape[a]));
     Ok((header, old_off, file_len, rows_before))
@@ -504,7 +507,7 @@ fn relocate(
             .ok_or_else(overflow)?;
         file.set_len(work)
             .map_err(|e| io_at("resize", e, path, work))?;
-        fsutil::move_data(file, path, old_off, new_off, kept)?;
+        fs::move_data(file, path, old_off, new_off, kept)?;
     }
     file.set_len(end)
         .map_err(|e| io_at("resize", e, path, end))?;
@@ -551,7 +554,26 @@ pub enum AppendableMode {
 /// ```
 pub fn ensure_appendable(path: impl AsRef<Path>, mode: AppendableMode) -> Result<bool> {
     let path = path.as_ref();
-    let (file, st) = fsutil::open_consistent(path)?;
+    match mode {
+        AppendableMode::InPlace => {
+            let (file, st) = open_consistent(path)?;
+            make_appendable(&file, st, path, mode)
+        }
+        AppendableMode::Copy => {
+            // The copy is renamed over the name: readers keep the old file.
+            let replace = ReplaceLock::take(path)?;
+            let Some(file) = replace.old_file() else {
+                let e = io::Error::from(io::ErrorKind::NotFound);
+                return Err(Error::io_path("open", e, path));
+            };
+            let st = FileState::read(file, path)?;
+            st.check_consistent(path)?;
+            make_appendable(file, st, path, mode)
+        }
+    }
+}
+
+fn make_appendable(file: &File, st: FileState, path: &Path, mode: AppendableMode) -> Result<bool> {
     let header = &st.parsed.header;
     let Some(axis) = header.growth_axis() else {
         return Err(Error::ShapeMismatch {
@@ -566,18 +588,18 @@ pub fn ensure_appendable(path: impl AsRef<Path>, mode: AppendableMode) -> Result
     let hb = header.to_bytes().map_err(|e| e.at_path(path))?;
     let new_off = hb.len() as u64;
     match mode {
-        AppendableMode::InPlace => relocate(&file, path, old_off, new_off, st.data_len, &hb)?,
+        AppendableMode::InPlace => relocate(file, path, old_off, new_off, st.data_len, &hb)?,
         AppendableMode::Copy => {
             let mut tmp = TempFile::new_beside(path)?;
             tmp.file
                 .write_all_at(&hb, 0)
-                .map_err(|e| io_at("write", e, &tmp.path, 0))?;
-            let mut src = &file;
+                .map_err(|e| io_at("write", e, tmp.temp.path(), 0))?;
+            let mut src = file;
             src.seek(SeekFrom::Start(old_off))
                 .map_err(|e| io_at("seek", e, path, old_off))?;
             tmp.file
                 .seek(SeekFrom::Start(new_off))
-                .map_err(|e| io_at("seek", e, &tmp.path, new_off))?;
+                .map_err(|e| io_at("seek", e, tmp.temp.path(), new_off))?;
             let copied = io::copy(&mut io::Read::take(src, st.data_len), &mut tmp.file)
                 .map_err(|e| io_at("copy", e, path, old_off))?;
             if copied != st.data_len {
@@ -587,7 +609,7 @@ pub fn ensure_appendable(path: impl AsRef<Path>, mode: AppendableMode) -> Result
                     at: loc(path, old_off),
                 });
             }
-            tmp.persist(path, Some(&file))?;
+            tmp.persist(path, Some(file))?;
         }
     }
     Ok(true)

@@ -13,12 +13,13 @@
 
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
-use crate::npy::append::block_rows;
-use crate::npy::fsutil::{self, TempFile, io_at};
+use crate::fs::io_at;
+use crate::fs::lock::ReplaceLock;
+use crate::fs::temp::TempFile;
 use crate::npy::header::{Header, Order};
+use crate::npy::rows::block_rows;
+use crate::npy::state::open_consistent;
 use crate::view::ArrayView;
-use std::fs::File;
-use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -26,30 +27,25 @@ use std::path::Path;
 /// written beside it in the same directory, fsynced and renamed over it,
 /// then the directory is fsynced. At no moment is there a half-written file
 /// at `path`; a crash leaves the old file or the new one. An existing file
-/// keeps its permissions. [`Error::Locked`] if an appender holds the file.
+/// keeps its permissions. Readers that mapped the old file keep its bytes;
+/// [`Error::Locked`] while an appender or a modifier holds the file (see the
+/// [lock protocol](crate::fs)).
 /// The header is byte-identical to `np.save`'s.
 pub fn overwrite(path: impl AsRef<Path>, view: &ArrayView<'_>) -> Result<()> {
     let path = path.as_ref();
-    let old = match File::open(path) {
-        Ok(f) => {
-            fsutil::lock_exclusive(&f, path)?;
-            Some(f)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io_path("open", e, path)),
-    };
+    let replace = ReplaceLock::take(path)?;
     let header = Header::for_array(view.dtype().clone(), view.shape().to_vec(), view.order());
     let hb = header.to_bytes().map_err(|e| e.at_path(path))?;
     let tmp = TempFile::new_beside(path)?;
     tmp.file
         .write_all_at(&hb, 0)
-        .map_err(|e| io_at("write", e, &tmp.path, 0))?;
+        .map_err(|e| io_at("write", e, tmp.path(), 0))?;
     let at = hb.len() as u64;
     tmp.file
         .write_all_at(view.as_bytes(), at)
-        .map_err(|e| io_at("write", e, &tmp.path, at))?;
-    // The lock on the old file is held until after the rename.
-    tmp.persist(path, old.as_ref())
+        .map_err(|e| io_at("write", e, tmp.path(), at))?;
+    // The locks are held until after the rename.
+    tmp.persist(path, replace.old_file())
 }
 
 /// [`overwrite`] from a typed slice holding an array of `shape` in `order`.
@@ -76,7 +72,9 @@ pub fn overwrite_slice<T: Element>(
 /// [`std::io::ErrorKind::NotFound`]; [`Error::IndexOutOfRange`];
 /// [`Error::ShapeMismatch`] when `rows` does not hold exactly
 /// `indices.len()` rows; [`Error::DTypeMismatch`] unless `T`'s dtype is
-/// exactly the file's; [`Error::Locked`] if an appender holds the file.
+/// exactly the file's; [`Error::Locked`] while any reader (a live view of
+/// the file), writer or modifier holds the file, in this process or another
+/// (see the [lock protocol](crate::fs)).
 pub fn update<T: Element>(path: impl AsRef<Path>, indices: &[u64], rows: &[T]) -> Result<()> {
     let path = path.as_ref();
     update_impl(path, indices, |file_header| {
@@ -114,7 +112,7 @@ fn update_impl<'d>(
     indices: &[u64],
     data: impl FnOnce(&Header) -> Result<&'d [u8]>,
 ) -> Result<()> {
-    let (file, st) = fsutil::open_consistent(path)?;
+    let (file, st) = open_consistent(path)?;
     let header = &st.parsed.header;
     let Some(axis) = header.growth_axis() else {
         return Err(Error::ShapeMismatch {

@@ -59,12 +59,17 @@
 //!
 //! # Safety of the memory map
 //!
-//! The file is mapped read-only. If another process truncates it while it is
-//! mapped, touching the lost pages raises `SIGBUS` and kills the process;
-//! this is inherent to memory maps and cannot be turned into an error. Do
-//! not truncate or rewrite an archive in place while it is being read
-//! (appending writers only add bytes past the old end, which is safe: the
-//! reader indexes the length it mapped at open).
+//! The file is mapped read-only and shared with the file, and the reader
+//! holds the file's shared lock as long as the map lives (views and
+//! [`NpzReader::get_owned`] arrays keep it alive): npzmap's own operations
+//! that would change or truncate its bytes ([`recover_in_place`](crate::npz::recover_in_place),
+//! in this process or another) fail with [`Error::Locked`] meanwhile, while
+//! [`NpzWriter::append`](crate::npz::NpzWriter::append) (it only adds bytes
+//! past the old end; the reader indexes the length it mapped at open) and
+//! [`NpzWriter::create_or_replace`](crate::npz::NpzWriter::create_or_replace)
+//! (it renames a new file over the name) leave the reader's bytes alone. A
+//! program that ignores advisory locks and truncates the file makes touching
+//! the lost pages raise `SIGBUS`; see the [lock protocol](crate::fs).
 //!
 //! # Opening during an append
 //!
@@ -83,6 +88,8 @@ use super::key_of;
 use super::names::decode_name;
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
+use crate::fs::lock::{SharedLock, Wait};
+use crate::fs::map::ReadMap;
 use crate::npy::header::{DEFAULT_HEADER_LIMIT, Header, read_header, read_prefix};
 use crate::view::{AlignedBuf, ArrayView, Bytes, OwnedArray, natural_align, swap_to_native};
 use crate::zip::committed;
@@ -90,7 +97,6 @@ use crate::zip::records::{
     CentralEntryRef, DataDescriptor, EndOfCentralDirectory, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED,
     FLAG_STRONG_ENCRYPTION, LOCAL_HEADER_LEN, LocalHeaderRef, MAX32, METHOD_DEFLATE, METHOD_STORED,
 };
-use memmap2::{Mmap, MmapOptions};
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
@@ -125,6 +131,7 @@ pub struct ReaderOptions {
     cache_bytes: usize,
     verify_on_access: bool,
     header_limit: usize,
+    wait_for_lock: bool,
 }
 
 impl Default for ReaderOptions {
@@ -136,6 +143,7 @@ impl Default for ReaderOptions {
             cache_bytes: DEFAULT_CACHE_BYTES,
             verify_on_access: false,
             header_limit: DEFAULT_HEADER_LIMIT,
+            wait_for_lock: false,
         }
     }
 }
@@ -191,6 +199,14 @@ impl ReaderOptions {
         self
     }
 
+    /// When an npzmap operation that changes the file in place holds it
+    /// (see the [lock protocol](crate::fs)), wait until it is done instead of
+    /// failing with [`Error::Locked`] (default `false`).
+    pub fn wait_for_lock(mut self, wait: bool) -> Self {
+        self.wait_for_lock = wait;
+        self
+    }
+
     /// Whether headers are cached.
     pub fn is_cache(&self) -> bool {
         self.cache
@@ -208,7 +224,7 @@ const MEMORY_PATH: &str = "<memory>";
 /// The archive's bytes: a file mapping, or memory handed to
 /// [`NpzReader::from_bytes`].
 enum Storage {
-    Map(Mmap),
+    Map(ReadMap),
     Mem(Box<dyn AsRef<[u8]> + Send + Sync>),
 }
 
@@ -478,23 +494,21 @@ impl NpzReader {
                 at: Location::path(path),
             });
         }
+        let wait = if opts.wait_for_lock {
+            Wait::Yes
+        } else {
+            Wait::No
+        };
+        let file = SharedLock::take(file, path, wait)?;
         // The end records are found with positioned reads, before mapping:
         // during an append the tail is the member being written (which the
         // appender may truncate on error), and the archive is the last
         // committed one before it (see `zip::committed`). Only that archive
-        // is mapped.
+        // is mapped, so every offset is checked against a length fixed at
+        // creation.
         let located = committed::locate(committed::Source::File { file: &file, len })
             .map_err(|e| e.at_path(path))?;
-        let map_len =
-            to_usize(located.archive_end, located.end.eocd_offset).map_err(|e| e.at_path(path))?;
-        // SAFETY: the map is read-only and private to this process; we never
-        // hand out references that outlive the `Arc` holding it. If another
-        // process truncates the file while it is mapped, touching the lost
-        // pages raises SIGBUS (documented in the module docs); every offset
-        // we index with is checked against the length of this map, which is
-        // fixed at creation.
-        let map = unsafe { MmapOptions::new().len(map_len).map(&file) }
-            .map_err(|e| Error::io_path("mmap", e, path))?;
+        let map = ReadMap::prefix(file, path, located.archive_end)?;
         let mut reader = Self::index(path, Arc::new(Storage::Map(map)), opts, located.end)
             .map_err(|e| e.at_path(path))?;
         if reader.opts.preload {

@@ -41,14 +41,15 @@
 //! ```
 
 use crate::error::{Error, Location, Result};
-use crate::npy::fsutil::TempFile;
+use crate::fs::lock::{ExclusiveLock, ReplaceLock};
+use crate::fs::temp::TempFile;
 use crate::zip::records::{
     CENTRAL_HEADER_LEN, CENTRAL_SIG, CentralEntry, CentralEntryRef, DATA_DESCRIPTOR_SIG,
     DataDescriptor, EOCD_LEN, EOCD_SIG, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED,
     FLAG_STRONG_ENCRYPTION, LOCAL_HEADER_LEN, LOCAL_SIG, LocalHeaderRef, METHOD_DEFLATE,
     METHOD_STORED, ZIP64_EOCD_SIG, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG, write_end_records,
 };
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
@@ -114,12 +115,15 @@ pub fn recover(input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<Reco
     }
     let scan = Scan::run(&file, meta.len()).map_err(|e| e.at_path(input))?;
     scan.check_not_empty(input)?;
-    let mut tmp = TempFile::new_beside(output)?;
+    // Written beside `output` and renamed over it: an existing output that
+    // someone maps keeps its bytes, and a failure leaves it as it was.
+    let replace = ReplaceLock::take(output)?;
+    let TempFile { file: out, temp } = TempFile::new_beside(output)?;
     let mut src = &file;
     src.seek(SeekFrom::Start(0))
         .map_err(|e| Error::io_path("seek", e, input))?;
-    let copied = io::copy(&mut src.take(scan.end), &mut tmp.file)
-        .map_err(|e| Error::io_path("copy", e, &tmp.path))?;
+    let copied = io::copy(&mut src.take(scan.end), &mut &out)
+        .map_err(|e| Error::io_path("copy", e, output))?;
     if copied != scan.end {
         return Err(Error::Unrecoverable {
             reason: "the input shrank while it was being recovered".into(),
@@ -129,9 +133,8 @@ pub fn recover(input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<Reco
             },
         });
     }
-    let len =
-        write_directory(&mut tmp.file, &scan).map_err(|e| Error::io_path("write", e, &tmp.path))?;
-    tmp.persist(output, None)?;
+    let len = write_directory(&out, &scan).map_err(|e| Error::io_path("write", e, output))?;
+    temp.persist(&out, output, replace.old_file(), true)?;
     Ok(scan.report(len))
 }
 
@@ -142,30 +145,30 @@ pub fn recover(input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<Reco
 /// When no member can be recovered the file is left untouched and
 /// [`Error::Unrecoverable`] is returned (truncating it to an empty archive
 /// would destroy whatever a better tool might still find).
+///
+/// Holds the exclusive lock: [`Error::Locked`]
+/// while any reader, writer or modifier of the file is live, in this process
+/// or another (see the [lock protocol](crate::fs)).
 pub fn recover_in_place(path: impl AsRef<Path>) -> Result<RecoverReport> {
     let path = path.as_ref();
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io_path("open", e, path))?;
+    let file = ExclusiveLock::open(path)?;
+    let mut file: &File = &file;
     let len = file
         .metadata()
         .map_err(|e| Error::io_path("stat", e, path))?
         .len();
-    let scan = Scan::run(&file, len).map_err(|e| e.at_path(path))?;
+    let scan = Scan::run(file, len).map_err(|e| e.at_path(path))?;
     scan.check_not_empty(path)?;
     file.set_len(scan.end)
         .and_then(|_| file.seek(SeekFrom::Start(scan.end)).map(drop))
         .map_err(|e| Error::io_path("truncate", e, path))?;
-    let out_len =
-        write_directory(&mut file, &scan).map_err(|e| Error::io_path("write", e, path))?;
+    let out_len = write_directory(file, &scan).map_err(|e| Error::io_path("write", e, path))?;
     file.sync_all()
         .map_err(|e| Error::io_path("fsync", e, path))?;
     Ok(scan.report(out_len))
 }
 
-fn write_directory(out: &mut File, scan: &Scan) -> io::Result<u64> {
+fn write_directory(out: &File, scan: &Scan) -> io::Result<u64> {
     let mut buf = Vec::with_capacity(1 << 16);
     let mut w = io::BufWriter::with_capacity(1 << 20, out);
     let mut cd_size = 0u64;

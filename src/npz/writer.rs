@@ -88,6 +88,8 @@
 
 use crate::dtype::{DType, Element, MAX_DIMS};
 use crate::error::{Error, Location, Result};
+use crate::fs::lock::{ReplaceLock, WriterLock, create_new_shared, open_for_append};
+use crate::fs::temp::{TempFile, TempPath};
 use crate::npy::header::{Header, Order, Version};
 use crate::npz::member_name;
 use crate::view::ArrayView;
@@ -98,7 +100,7 @@ use crate::zip::records::{
     central_entries, write_end_records, write_local_stored,
 };
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -274,18 +276,58 @@ impl WriterOptions {
 
     /// Creates a new archive at `path` ([`Error::AlreadyExists`] if there is
     /// a file, unless [`WriterOptions::replace`]).
+    ///
+    /// A replacement of an existing file is written to a temporary file
+    /// beside `path` (`.<name>.<pid>.<n>.npzmap-tmp`) and renamed over it at
+    /// [`NpzWriter::close`]: until then `path` keeps the old file, readers
+    /// that mapped it keep its bytes after the rename, and a failed or killed
+    /// writer leaves it intact (a killed writer's members stay in the
+    /// temporary file, which [`recover`](crate::npz::recover()) can read). When
+    /// nothing exists at `path`, the archive is written there directly, as
+    /// without `replace` (see the [lock protocol](crate::fs)).
+    /// [`Error::Locked`] while another writer, or an operation that changes
+    /// the old file in place, holds `path`.
     pub fn create(&self, path: impl AsRef<Path>) -> Result<NpzWriter> {
         let path = path.as_ref();
         self.check().map_err(|e| e.at_path(path))?;
-        let file = crate::npy::fsutil::create_file(path, self.replace)?;
         if self.replace {
-            crate::npy::fsutil::empty_for_replace(&file, path)?;
+            let lock = ReplaceLock::take(path)?;
+            if lock.old.is_none() {
+                // Nothing to protect: write in place, as `create` does, so a
+                // crash leaves a partial archive `recover` can repair.
+                match create_new_shared(path) {
+                    Ok(file) => {
+                        let file = file.into_file();
+                        let hold = Hold::Writing {
+                            _lock: lock.into_writer(),
+                        };
+                        let old = OldArchive::default();
+                        return Ok(NpzWriter::from_parts(path, file, self.clone(), old, hold));
+                    }
+                    // Created meanwhile (not by an npzmap writer: we hold
+                    // the writer lock): replace it like any other file.
+                    Err(Error::AlreadyExists { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let TempFile { file, temp } = TempFile::new_beside(path)?;
+            let hold = Hold::Replacing { temp, lock };
+            return Ok(NpzWriter::from_parts(
+                path,
+                file,
+                self.clone(),
+                OldArchive::default(),
+                hold,
+            ));
         }
+        let writer = WriterLock::take(path)?;
+        let file = create_new_shared(path)?.into_file();
         Ok(NpzWriter::from_parts(
             path,
             file,
             self.clone(),
             OldArchive::default(),
+            Hold::Writing { _lock: writer },
         ))
     }
 
@@ -293,18 +335,34 @@ impl WriterOptions {
     /// docs](self) for how this stays crash-safe). A file that ends with a
     /// dead appender's partial member is appended to as its last committed
     /// archive. A file that is not a zip archive is refused with
-    /// [`Error::NotAZip`] and left untouched.
+    /// [`Error::NotAZip`] and left untouched. Readers of the archive may stay
+    /// open; [`Error::Locked`] while another writer or an operation that
+    /// changes the file in place holds it (see the [lock protocol](crate::fs)).
     pub fn append(&self, path: impl AsRef<Path>) -> Result<NpzWriter> {
         let path = path.as_ref();
         self.check().map_err(|e| e.at_path(path))?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io_path("open", e, path))?;
+        let (writer, file) = open_for_append(path)?;
+        let file = file.into_file();
         let old = OldArchive::read(&file).map_err(|e| e.at_path(path))?;
-        Ok(NpzWriter::from_parts(path, file, self.clone(), old))
+        Ok(NpzWriter::from_parts(
+            path,
+            file,
+            self.clone(),
+            old,
+            Hold::Writing { _lock: writer },
+        ))
     }
+}
+
+/// The locks a writer holds for its lifetime (see [`crate::fs`]).
+#[derive(Debug)]
+enum Hold {
+    /// Writing `path` itself: its writer lock (the file holds the shared lock).
+    Writing { _lock: WriterLock },
+    /// Writing a temporary file renamed over `path` at close.
+    Replacing { temp: TempPath, lock: ReplaceLock },
+    /// Renamed into place (or given up).
+    Done,
 }
 
 /// What an appended-to archive already holds.
@@ -627,7 +685,10 @@ enum State {
 /// Writes a `.npz` archive member by member; see the [module docs](self).
 ///
 /// `NpzWriter` is `Send`. Call [`NpzWriter::close`] to write the central
-/// directory and see errors; dropping the writer closes it best-effort.
+/// directory and see errors; dropping the writer closes it best-effort,
+/// except a writer that replaces an existing file
+/// ([`NpzWriter::create_or_replace`]): only `close` renames the new archive
+/// over the old one, so dropping it keeps the old file.
 pub struct NpzWriter {
     path: PathBuf,
     sink: Sink,
@@ -644,6 +705,7 @@ pub struct NpzWriter {
     scratch: Vec<u8>,
     /// Reused for the member name of each `write`.
     member_buf: String,
+    hold: Hold,
 }
 
 impl std::fmt::Debug for NpzWriter {
@@ -712,7 +774,8 @@ impl NpzWriter {
         WriterOptions::default().create(path)
     }
 
-    /// Creates a new archive, replacing any file at `path`.
+    /// Creates a new archive, replacing any file at `path` when it is closed
+    /// (a temporary file renamed over it; see [`WriterOptions::create`]).
     pub fn create_or_replace(path: impl AsRef<Path>) -> Result<NpzWriter> {
         WriterOptions::default().replace(true).create(path)
     }
@@ -724,7 +787,13 @@ impl NpzWriter {
         WriterOptions::default().append(path)
     }
 
-    fn from_parts(path: &Path, file: File, opts: WriterOptions, old: OldArchive) -> NpzWriter {
+    fn from_parts(
+        path: &Path,
+        file: File,
+        opts: WriterOptions,
+        old: OldArchive,
+        hold: Hold,
+    ) -> NpzWriter {
         let mut file = file;
         // Appending: new members go after everything that is there.
         let _ = file.seek(SeekFrom::Start(old.end));
@@ -749,6 +818,7 @@ impl NpzWriter {
             header_cache: None,
             scratch: Vec::with_capacity(4096),
             member_buf: String::new(),
+            hold,
         }
     }
 
@@ -1125,6 +1195,17 @@ impl NpzWriter {
                     .at_path(&self.path),
             );
         }
+        if let Hold::Replacing { temp, lock } = std::mem::replace(&mut self.hold, Hold::Done) {
+            // The new archive is complete: rename it over the old one
+            // (fsynced first unless fsync is off). On failure the temporary
+            // file is removed and the old archive stays.
+            return temp.persist(
+                &self.sink.os.file,
+                &self.path,
+                lock.old_file(),
+                self.opts.fsync,
+            );
+        }
         if self.opts.fsync {
             self.sink
                 .os
@@ -1145,7 +1226,9 @@ impl NpzWriter {
 
 impl Drop for NpzWriter {
     fn drop(&mut self) {
-        if self.state == State::Open {
+        // A replacement is committed by `close` only: dropping it (an error
+        // passed up with `?`, a panic) keeps the old file.
+        if self.state == State::Open && !matches!(self.hold, Hold::Replacing { .. }) {
             let _ = self.finish_archive();
         }
     }
