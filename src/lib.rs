@@ -6,7 +6,6 @@
 //!   appending along the growth axis, recovery, in-place creation and updates.
 //! * [`dtype`]: the dtype model and the [`Element`] trait.
 //! * [`view`]: typed views over array bytes ([`ArrayView`]).
-//! * [`zip`]: the stored-only zip record layer shared by writer and reader.
 //! * [`npz`]: the archive writer and reader.
 //!
 //! ```
@@ -25,13 +24,24 @@
 
 pub mod dtype;
 pub mod error;
-pub mod literal;
+pub(crate) mod literal;
 pub mod npy;
 pub mod npz;
 pub mod view;
-pub mod zip;
+pub(crate) mod zip;
 
 pub use dtype::{DType, Element};
+
+/// Internals for the fuzz targets and the integration tests: the zip record
+/// layer and the Python literal parser. **Not** part of the stable API: any
+/// item here may change or disappear in any release.
+#[doc(hidden)]
+pub mod unstable {
+    /// The zip record layer (see `src/zip/`).
+    pub mod zip {
+        pub use crate::zip::*;
+    }
+}
 pub use error::{Error, Location, Result};
 pub use npy::header::{Header, Order};
 pub use npz::{NpzReader, NpzWriter, ReaderOptions, WriterOptions};

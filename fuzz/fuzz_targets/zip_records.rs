@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use npzmap::zip::records::{
+use npzmap::unstable::zip::{
     DataDescriptor, EndOfCentralDirectory, LocalHeaderRef, central_entries,
 };
 

@@ -145,7 +145,8 @@ fn npz_rows(file: &Path) -> Result<(Vec<Row>, Vec<String>), Failure> {
         if m.shadowed || !m.name.ends_with(".npy") {
             continue;
         }
-        let compressed = m.method != npzmap::zip::records::METHOD_STORED;
+        // Method 0 is "stored": anything else is compressed.
+        let compressed = m.method != 0;
         let row = if compressed {
             // Only the npy header is inflated; the data stays compressed.
             r.header(m.key).map(|h| Row {
