@@ -37,14 +37,15 @@
 //! ```
 
 use crate::error::{Error, Location, Result};
+use crate::zip::decode_name;
 use crate::zip::inflate::CrcInflate;
 use crate::zip::spec::block_at;
 use crate::zip::{
     CENTRAL_HEADER_LEN, CENTRAL_SIG, CentralBlock, CentralEntry, CentralEntryRef,
     DATA_DESCRIPTOR_SIG, DataDescriptor, EOCD_LEN, EOCD_SIG, EXTERNAL_ATTRS_FILE, EocdBlock,
     FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, LOCAL_HEADER_LEN, LOCAL_SIG,
-    LocalBlock, LocalHeaderRef, METHOD_DEFLATE, METHOD_STORED, U16Le, U64Le, VERSION_MADE_BY,
-    ZIP64_EOCD_SIG, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG, write_end_records,
+    LocalBlock, LocalHeaderRef, METHOD_DEFLATE, METHOD_STORED, U16Le, U32Le, U64Le,
+    VERSION_MADE_BY, ZIP64_EOCD_SIG, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG, write_end_records,
 };
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -190,7 +191,9 @@ impl Src<'_> {
 
     fn u32_at(&mut self, off: u64) -> Result<Option<u32>> {
         let b = self.at(off, 4)?;
-        Ok((b.len() == 4).then(|| u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        Ok(block_at::<U32Le>(b, 0, off, "signature")
+            .ok()
+            .map(|v| v.get()))
     }
 
     /// The next local header signature at or after `from`, or the file end.
@@ -374,7 +377,7 @@ fn member(src: &mut Src<'_>, pos: u64) -> Result<(String, Member)> {
         Ok(lh) => lh,
         Err(e) => return Ok((String::new(), bad(&e.to_string(), pos + 4))),
     };
-    let name = String::from_utf8_lossy(lh.name).into_owned();
+    let name = decode_name(lh.name, lh.flags).into_owned();
     // Name and extra field carry no CRC: one that swallows a local header
     // signature is a damaged header (or one that only fits because the file
     // grew, as a recovered archive does), not a member to keep.

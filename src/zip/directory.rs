@@ -32,6 +32,21 @@
 //! 4. Names are decoded once, by [`decode_name`](super::decode_name): UTF-8
 //!    when flag bit 11 is set, code page 437 otherwise.
 //!
+//! # Users
+//!
+//! * the reader (`NpzReader::open`, `from_bytes`) walks the mapped file;
+//! * the appender (`NpzWriter::append`) walks the directory it read into
+//!   memory ([`Directory::alone`]) and rewrites every entry walked, so an
+//!   archive whose 16-bit count wrapped keeps all its entries;
+//! * recovery trusts no directory: it rebuilds one from the local headers
+//!   and steps over old directory entries, so end-record counts and sizes
+//!   never decide what it keeps; its names follow rule 4.
+//!
+//! The three therefore agree: an archive the walker accepts is read and
+//! appended to with the same entries, one it rejects fails `open` and
+//! `append` with the same error (the file unchanged), and recovery keeps
+//! every member whose local header and data check out.
+//!
 //! Memory: the walk allocates nothing; callers size their tables by
 //! [`Directory::capacity_hint`], which the directory's size bounds.
 
