@@ -37,9 +37,18 @@ pub use dtype::{DType, Element};
 /// item here may change or disappear in any release.
 #[doc(hidden)]
 pub mod unstable {
-    /// The zip record layer (see `src/zip/`).
+    /// The zip record layer (see `src/zip/`): what the fuzz targets and the
+    /// integration tests parse and build archives with.
     pub mod zip {
-        pub use crate::zip::*;
+        pub use crate::zip::{
+            CENTRAL_HEADER_LEN, CENTRAL_SIG, CentralEntries, CentralEntry, CentralEntryRef,
+            DATA_DESCRIPTOR_SIG, DOS_DATE_1980, DataDescriptor, Directory, EOCD_LEN, EOCD_SIG,
+            EndOfCentralDirectory, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION,
+            FLAG_UTF8, LOCAL_HEADER_LEN, LOCAL_SIG, LocalHeader, LocalHeaderRef, LocalZip64, MAX16,
+            MAX32, METHOD_DEFLATE, METHOD_STORED, ZIP64_EOCD_LEN, ZIP64_EOCD_SIG,
+            ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG, align_padding, central_entries, decode_name,
+            extra_fields, write_end_records,
+        };
     }
 }
 pub use error::{Error, Location, Result};
