@@ -6,7 +6,6 @@
 //!   appending along the growth axis, recovery, in-place creation and updates.
 //! * [`dtype`]: the dtype model and the [`Element`] trait.
 //! * [`view`]: typed views over array bytes ([`ArrayView`]).
-//! * [`zip`]: the stored-only zip record layer shared by writer and reader.
 //! * [`npz`]: the archive writer and reader.
 //! * [`fs`]: how files are locked, replaced and mapped, so that views never
 //!   change under the reader's feet.
@@ -29,13 +28,33 @@ pub mod dtype;
 pub mod error;
 pub mod fs;
 pub mod header;
-pub mod literal;
+pub(crate) mod literal;
 pub mod npy;
 pub mod npz;
 pub mod view;
-pub mod zip;
+pub(crate) mod zip;
 
 pub use dtype::{DType, Element};
+
+/// Internals for the fuzz targets and the integration tests: the zip record
+/// layer and the Python literal parser. **Not** part of the stable API: any
+/// item here may change or disappear in any release.
+#[doc(hidden)]
+pub mod unstable {
+    /// The zip record layer (see `src/zip/`): what the fuzz targets and the
+    /// integration tests parse and build archives with.
+    pub mod zip {
+        pub use crate::zip::{
+            CENTRAL_HEADER_LEN, CENTRAL_SIG, CentralEntries, CentralEntry, CentralEntryRef,
+            DATA_DESCRIPTOR_SIG, DOS_DATE_1980, DataDescriptor, Directory, EOCD_LEN, EOCD_SIG,
+            EndOfCentralDirectory, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION,
+            FLAG_UTF8, LOCAL_HEADER_LEN, LOCAL_SIG, LocalHeader, LocalHeaderRef, LocalZip64, MAX16,
+            MAX32, METHOD_DEFLATE, METHOD_STORED, ZIP64_EOCD_LEN, ZIP64_EOCD_SIG,
+            ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG, align_padding, central_entries, decode_name,
+            extra_fields, write_end_records,
+        };
+    }
+}
 pub use error::{Error, Location, Result};
 pub use header::{Header, Order};
 pub use npz::{NpzReader, NpzWriter, ReaderOptions, WriterOptions};

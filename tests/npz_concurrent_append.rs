@@ -229,7 +229,7 @@ fn after_the_appender_is_killed_readers_and_the_next_append_use_the_old_archive(
     let killed = std::fs::read(&path).unwrap();
     assert!(killed.len() as u64 > old_len + member, "the appender wrote");
     assert!(
-        npzmap::zip::records::EndOfCentralDirectory::find(&killed).is_err(),
+        npzmap::unstable::zip::EndOfCentralDirectory::find(&killed).is_err(),
         "the killed appender left no end record at the tail"
     );
 

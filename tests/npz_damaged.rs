@@ -5,7 +5,7 @@ mod npz_support;
 
 use npz_support::*;
 use npzmap::npz::{NpzReader, ReaderOptions};
-use npzmap::zip::records::*;
+use npzmap::unstable::zip::*;
 use npzmap::{Error, Order};
 use std::path::PathBuf;
 

@@ -6,7 +6,7 @@ mod npz_support;
 
 use npz_support::*;
 use npzmap::npz::NpzReader;
-use npzmap::zip::records::*;
+use npzmap::unstable::zip::*;
 use npzmap::{DType, Header, Order};
 use std::io::{Seek, SeekFrom, Write};
 

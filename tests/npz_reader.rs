@@ -7,7 +7,7 @@ mod npz_support;
 
 use npz_support::*;
 use npzmap::npz::{NpzReader, ReaderOptions};
-use npzmap::zip::records::FLAG_UTF8;
+use npzmap::unstable::zip::FLAG_UTF8;
 use npzmap::{DType, Error, Order};
 use std::path::Path;
 use std::sync::Arc;

@@ -206,7 +206,7 @@ fn kept_member_without_its_descriptor_loses_the_flag() {
 /// header signature, so recovering a recovered archive keeps every member.
 #[test]
 fn recovery_is_idempotent_over_long_damaged_records() {
-    use npzmap::zip::records::{CentralEntry, EndOfCentralDirectory};
+    use npzmap::unstable::zip::{CentralEntry, EndOfCentralDirectory};
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("a.npz");
     let mut w = NpzWriter::options()
@@ -244,7 +244,7 @@ fn recovery_is_idempotent_over_long_damaged_records() {
 /// member whose name swallowed the members behind it.
 #[test]
 fn a_name_never_swallows_members() {
-    use npzmap::zip::records::{EndOfCentralDirectory, LocalHeader, LocalZip64};
+    use npzmap::unstable::zip::{EndOfCentralDirectory, LocalHeader, LocalZip64};
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("a.npz");
     let mut w = NpzWriter::options()

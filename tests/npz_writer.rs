@@ -5,7 +5,7 @@ mod common;
 
 use npzmap::npy::header::{DEFAULT_HEADER_LIMIT, read_header};
 use npzmap::npz::{DosDateTime, NpzWriter};
-use npzmap::zip::records::{EndOfCentralDirectory, LocalHeaderRef, central_entries};
+use npzmap::unstable::zip::{EndOfCentralDirectory, LocalHeaderRef, central_entries};
 use npzmap::{ArrayView, DType, Error, Header, Order, npy};
 use std::borrow::Cow;
 use std::io::Read;

@@ -25,7 +25,7 @@ use npzmap::npz::key_of;
 use npzmap::npz::reader::NpzReader;
 use npzmap::npz::recover::recover;
 use npzmap::npz::writer::NpzWriter;
-use npzmap::zip::records::EndOfCentralDirectory;
+use npzmap::unstable::zip::EndOfCentralDirectory;
 use npzmap::{DType, Header, Order};
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! Shared by the cargo-fuzz target `fuzz_targets/zip_records.rs` and the stable
 //! replay of the committed corpus (`tests/fuzz_corpus.rs`).
 
-use npzmap::zip::records::{
+use npzmap::unstable::zip::{
     DataDescriptor, EndOfCentralDirectory, LocalHeaderRef, central_entries,
 };
 

@@ -3,7 +3,6 @@
 //! writer died.
 
 mod cache;
-mod names;
 pub mod reader;
 pub mod recover;
 pub mod writer;

@@ -20,7 +20,7 @@
 //!   ([`ReaderOptions::cache_bytes`]).
 //!
 //! ```
-//! # use npzmap::zip::records::*;
+//! # use npzmap::unstable::zip::*;
 //! # use npzmap::{DType, Header, Order};
 //! # fn member(key: &str, descr: &str, shape: &[u64], data: &[u8], out: &mut Vec<u8>, cd: &mut Vec<CentralEntry>) {
 //! #     let h = Header::new(DType::parse(descr).unwrap(), shape.to_vec(), Order::C);
@@ -85,7 +85,6 @@
 
 use super::cache::{Copy, CopyCache, CopyKey};
 use super::key_of;
-use super::names::decode_name;
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::{SharedLock, Wait};
@@ -93,9 +92,12 @@ use crate::fs::map::ReadMap;
 use crate::npy::header::{DEFAULT_HEADER_LIMIT, Header, read_header, read_prefix};
 use crate::view::{AlignedBuf, ArrayView, Bytes, OwnedArray, natural_align, swap_to_native};
 use crate::zip::committed;
-use crate::zip::records::{
-    CentralEntryRef, DataDescriptor, EndOfCentralDirectory, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED,
-    FLAG_STRONG_ENCRYPTION, LOCAL_HEADER_LEN, LocalHeaderRef, MAX32, METHOD_DEFLATE, METHOD_STORED,
+use crate::zip::decode_name;
+use crate::zip::inflate::{Dest, inflate_checked};
+use crate::zip::{
+    CENTRAL_HEADER_LEN, DataDescriptor, Directory, EndOfCentralDirectory, FLAG_DATA_DESCRIPTOR,
+    FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, LOCAL_HEADER_LEN, LocalHeaderRef, MAX32,
+    METHOD_DEFLATE, METHOD_STORED,
 };
 use std::borrow::Cow;
 use std::fmt;
@@ -489,7 +491,7 @@ impl NpzReader {
             .metadata()
             .map_err(|e| Error::io_path("stat", e, path))?
             .len();
-        if len < crate::zip::records::EOCD_LEN as u64 {
+        if len < crate::zip::EOCD_LEN as u64 {
             return Err(Error::NotAZip {
                 at: Location::path(path),
             });
@@ -575,17 +577,19 @@ impl NpzReader {
             .get(..to_usize(cd_end, end.eocd_offset)?)
             .ok_or_else(|| zip_err("central directory lies past the end of the file", cd_end))?;
         // Bound every reservation by what the directory can actually hold.
-        let max_entries = end.cd_size / crate::zip::records::CENTRAL_HEADER_LEN as u64;
-        let cap = to_usize(end.entries.min(max_entries), end.eocd_offset)?;
+        let dir = Directory::of(&end);
+        let max_entries = dir.len() / CENTRAL_HEADER_LEN as u64;
+        let cap = to_usize(dir.capacity_hint(), end.eocd_offset)?;
         let mut entries: Vec<Entry> = Vec::with_capacity(cap);
         let mut names = String::with_capacity(to_usize(
-            end.cd_size.saturating_sub(max_entries.saturating_mul(46)),
+            dir.len()
+                .saturating_sub(max_entries.saturating_mul(CENTRAL_HEADER_LEN as u64)),
             end.eocd_offset,
         )?);
-        let mut pos = cd_start;
-        while pos < cd_end {
-            let e = CentralEntryRef::parse(cd, pos)?;
-            let name = decode_name(e.name, e.flags);
+        // The one walker: by size, counts checked by its rule.
+        for e in dir.entries(cd) {
+            let e = e?;
+            let name = e.decoded_name();
             let at =
                 |reason: &str| zip_err(reason.to_string(), e.offset).at_member(name.to_string());
             let local = e
@@ -623,31 +627,10 @@ impl NpzReader {
                 live: true,
                 parsed: OnceLock::new(),
             });
-            pos = pos.saturating_add(e.len());
-        }
-        if pos != cd_end {
-            return Err(zip_err(
-                "last central directory entry runs past the directory",
-                pos,
-            ));
-        }
-        // Old writers store the entry count modulo 65536; like Python's
-        // zipfile we trust the directory size, but a count that disagrees
-        // even modulo 65536 means the directory is not what the end record
-        // describes.
-        if entries.len() as u64 % 0x1_0000 != end.entries % 0x1_0000 {
-            return Err(zip_err(
-                format!(
-                    "end record announces {} entries, the central directory holds {}",
-                    end.entries,
-                    entries.len()
-                ),
-                end.eocd_offset,
-            ));
         }
         let comment = {
-            let start = to_usize(end.eocd_offset, end.eocd_offset)?
-                .saturating_add(crate::zip::records::EOCD_LEN);
+            let start =
+                to_usize(end.eocd_offset, end.eocd_offset)?.saturating_add(crate::zip::EOCD_LEN);
             (start, usize::from(end.comment_len))
         };
         let mut reader = NpzReader {
@@ -1324,81 +1307,21 @@ impl NpzReader {
         let e = &self.entries[i];
         let n = self.ratio_check(i, loc.start)?;
         let mut buf = AlignedBuf::zeroed(n)?;
-        let mut dec = self.deflate_src(loc)?;
-        let mut filled = 0;
-        let bad = |e: std::io::Error| zip_err(format!("invalid deflate data: {e}"), loc.start);
-        while filled < n {
-            match dec.read(&mut buf.as_mut_slice()[filled..]) {
-                Ok(0) => break,
-                Ok(k) => filled += k,
-                Err(x) if x.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(x) => return Err(bad(x)),
-            }
-        }
-        if filled < n {
-            return Err(zip_err(
-                format!("deflate data ends after {filled} of {n} declared bytes"),
-                loc.start,
-            ));
-        }
-        let mut more = [0u8; 1];
-        if dec.read(&mut more).map_err(bad)? > 0 {
-            return Err(Error::DecompressionLimit {
-                limit: e.uncompressed,
-                at: Location::offset(loc.start),
-            });
-        }
-        let actual = crc32fast::hash(buf.as_slice());
-        if actual != e.crc32 {
-            return Err(Error::CrcMismatch {
-                expected: e.crc32,
-                actual,
-                at: Location::offset(loc.start),
-            });
-        }
+        let input = self.slice(loc.start, loc.end)?;
+        inflate_checked(input, Dest::Into(buf.as_mut_slice()), e.crc32, loc.start)?;
         Ok(buf)
     }
 
     /// Checks the CRC-32 of a member's uncompressed bytes (streaming).
     fn check_crc(&self, i: usize, loc: &Located) -> Result<()> {
         let e = &self.entries[i];
-        let actual = if e.method == METHOD_STORED {
-            crc32fast::hash(self.slice(loc.start, loc.end)?)
-        } else {
+        let input = self.slice(loc.start, loc.end)?;
+        if e.method != METHOD_STORED {
             self.ratio_check(i, loc.start)?;
-            let mut dec = self.deflate_src(loc)?;
-            let mut h = crc32fast::Hasher::new();
-            let mut chunk = vec![0u8; 64 << 10];
-            let mut total: u64 = 0;
-            loop {
-                let k = match dec.read(&mut chunk) {
-                    Ok(0) => break,
-                    Ok(k) => k,
-                    Err(x) if x.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(x) => {
-                        return Err(zip_err(format!("invalid deflate data: {x}"), loc.start));
-                    }
-                };
-                total = total.saturating_add(k as u64);
-                if total > e.uncompressed {
-                    return Err(Error::DecompressionLimit {
-                        limit: e.uncompressed,
-                        at: Location::offset(loc.start),
-                    });
-                }
-                h.update(&chunk[..k]);
-            }
-            if total != e.uncompressed {
-                return Err(zip_err(
-                    format!(
-                        "deflate data ends after {total} of {} declared bytes",
-                        e.uncompressed
-                    ),
-                    loc.start,
-                ));
-            }
-            h.finalize()
-        };
+            let len = e.uncompressed;
+            return inflate_checked(input, Dest::Discard { len }, e.crc32, loc.start);
+        }
+        let actual = crc32fast::hash(input);
         if actual != e.crc32 {
             return Err(Error::CrcMismatch {
                 expected: e.crc32,

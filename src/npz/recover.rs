@@ -43,11 +43,15 @@
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::{ExclusiveLock, ReplaceLock};
 use crate::fs::temp::TempFile;
-use crate::zip::records::{
-    CENTRAL_HEADER_LEN, CENTRAL_SIG, CentralEntry, CentralEntryRef, DATA_DESCRIPTOR_SIG,
-    DataDescriptor, EOCD_LEN, EOCD_SIG, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED,
-    FLAG_STRONG_ENCRYPTION, LOCAL_HEADER_LEN, LOCAL_SIG, LocalHeaderRef, METHOD_DEFLATE,
-    METHOD_STORED, ZIP64_EOCD_SIG, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG, write_end_records,
+use crate::zip::decode_name;
+use crate::zip::inflate::CrcInflate;
+use crate::zip::spec::block_at;
+use crate::zip::{
+    CENTRAL_HEADER_LEN, CENTRAL_SIG, CentralBlock, CentralEntry, CentralEntryRef,
+    DATA_DESCRIPTOR_SIG, DataDescriptor, EOCD_LEN, EOCD_SIG, EXTERNAL_ATTRS_FILE, EocdBlock,
+    FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, LOCAL_HEADER_LEN, LOCAL_SIG,
+    LocalBlock, LocalHeaderRef, METHOD_DEFLATE, METHOD_STORED, U16Le, U32Le, U64Le,
+    VERSION_MADE_BY, ZIP64_EOCD_SIG, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG, write_end_records,
 };
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -222,7 +226,9 @@ impl Src<'_> {
 
     fn u32_at(&mut self, off: u64) -> Result<Option<u32>> {
         let b = self.at(off, 4)?;
-        Ok((b.len() == 4).then(|| u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        Ok(block_at::<U32Le>(b, 0, off, "signature")
+            .ok()
+            .map(|v| v.get()))
     }
 
     /// The next local header signature at or after `from`, or the file end.
@@ -238,7 +244,10 @@ impl Src<'_> {
         let sig = LOCAL_SIG.to_le_bytes();
         let limit = limit.min(self.len);
         while from < limit {
-            let chunk = self.at(from, WINDOW)?;
+            // Only signatures starting before `limit` count: read no further
+            // (a full window per directory entry made recovery quadratic).
+            let want = (limit - from).saturating_add(3).min(WINDOW as u64) as usize;
+            let chunk = self.at(from, want)?;
             if chunk.len() < 4 {
                 break;
             }
@@ -348,13 +357,16 @@ impl Scan {
                     }
                 }
                 CENTRAL_SIG => {
-                    let fixed = src.at(pos, CENTRAL_HEADER_LEN)?;
-                    let skip = if fixed.len() == CENTRAL_HEADER_LEN {
-                        let v = |i: usize| u64::from(u16::from_le_bytes([fixed[i], fixed[i + 1]]));
-                        Some(CENTRAL_HEADER_LEN as u64 + v(28) + v(30) + v(32))
-                    } else {
-                        None
-                    };
+                    let skip =
+                        block_at::<CentralBlock>(src.at(pos, CENTRAL_HEADER_LEN)?, 0, pos, "")
+                            .ok()
+                            .map(|b| {
+                                let v = |f: U16Le| u64::from(f.get());
+                                CENTRAL_HEADER_LEN as u64
+                                    + v(b.name_len)
+                                    + v(b.extra_len)
+                                    + v(b.comment_len)
+                            });
                     match skip {
                         Some(n) if src.at(pos, n as usize)?.len() as u64 == n => {
                             let all = src.at(pos, n as usize)?;
@@ -368,12 +380,10 @@ impl Scan {
                     }
                 }
                 ZIP64_EOCD_SIG => {
-                    let b = src.at(pos + 4, 8)?;
-                    let size = (b.len() == 8).then(|| {
-                        let mut a = [0u8; 8];
-                        a.copy_from_slice(b);
-                        u64::from_le_bytes(a)
-                    });
+                    // The record's size field (the bytes after it).
+                    let size = block_at::<U64Le>(src.at(pos + 4, 8)?, 0, pos, "")
+                        .ok()
+                        .map(|b| b.get());
                     match size
                         .and_then(|s| s.checked_add(12))
                         .and_then(|s| s.checked_add(pos))
@@ -384,9 +394,9 @@ impl Scan {
                 }
                 ZIP64_LOCATOR_SIG => src.resync_until(pos + 4, pos + ZIP64_LOCATOR_LEN as u64)?,
                 EOCD_SIG => {
-                    let b = src.at(pos, EOCD_LEN)?;
-                    if b.len() == EOCD_LEN {
-                        let clen = u64::from(u16::from_le_bytes([b[20], b[21]]));
+                    let b = block_at::<EocdBlock>(src.at(pos, EOCD_LEN)?, 0, pos, "").ok();
+                    if let Some(b) = b {
+                        let clen = u64::from(b.comment_len.get());
                         let c = src.at(pos + EOCD_LEN as u64, clen as usize)?;
                         // The new end record is followed by this comment: an
                         // end record signature in it could be taken for the
@@ -415,12 +425,10 @@ fn member(src: &mut Src<'_>, pos: u64) -> Result<(String, Member)> {
         reason: reason.to_string(),
         resume,
     };
-    let fixed = src.at(pos, LOCAL_HEADER_LEN)?;
-    if fixed.len() < LOCAL_HEADER_LEN {
+    let Ok(fixed) = block_at::<LocalBlock>(src.at(pos, LOCAL_HEADER_LEN)?, 0, pos, "") else {
         return Ok((String::new(), bad("truncated local header", src.len)));
-    }
-    let n = usize::from(u16::from_le_bytes([fixed[26], fixed[27]]))
-        + usize::from(u16::from_le_bytes([fixed[28], fixed[29]]));
+    };
+    let n = usize::from(fixed.name_len.get()) + usize::from(fixed.extra_len.get());
     let hdr = src.at(pos, LOCAL_HEADER_LEN + n)?;
     if hdr.len() < LOCAL_HEADER_LEN + n {
         return Ok((String::new(), bad("truncated local header", src.len)));
@@ -429,7 +437,7 @@ fn member(src: &mut Src<'_>, pos: u64) -> Result<(String, Member)> {
         Ok(lh) => lh,
         Err(e) => return Ok((String::new(), bad(&e.to_string(), pos + 4))),
     };
-    let name = String::from_utf8_lossy(lh.name).into_owned();
+    let name = decode_name(lh.name, lh.flags).into_owned();
     // Name and extra field carry no CRC: one that swallows a local header
     // signature is a damaged header (or one that only fits because the file
     // grew, as a recovered archive does), not a member to keep.
@@ -451,8 +459,8 @@ fn member(src: &mut Src<'_>, pos: u64) -> Result<(String, Member)> {
         flags: lh.flags,
         time: lh.time,
         date: lh.date,
-        external_attrs: 0o100644 << 16,
-        version_made_by: (3 << 8) | 45,
+        external_attrs: EXTERNAL_ATTRS_FILE,
+        version_made_by: VERSION_MADE_BY,
         other_extra: Vec::new(),
         comment: Vec::new(),
     };
@@ -622,30 +630,22 @@ fn find_stored_descriptor(src: &mut Src<'_>, data: u64) -> Result<Option<(u64, u
 /// (compressed length, uncompressed length, CRC) or `None` if the stream is
 /// damaged, truncated or longer than `cap`.
 fn inflate(src: &mut Src<'_>, off: u64, cap: Option<u64>) -> Result<Option<(u64, u64, u32)>> {
-    use flate2::{Decompress, FlushDecompress, Status};
-    let mut d = Decompress::new(false);
+    let mut inf = CrcInflate::new();
     let mut out = vec![0u8; 64 * 1024];
-    let mut h = crc32fast::Hasher::new();
     loop {
-        let pos = off + d.total_in();
-        let input = src.at(pos, WINDOW)?;
+        let input = src.at(off + inf.total_in(), WINDOW)?;
         let eof = input.is_empty();
-        let before_in = d.total_in();
-        let before_out = d.total_out();
-        let st = d.decompress(input, &mut out, FlushDecompress::None);
-        let produced = (d.total_out() - before_out) as usize;
-        h.update(&out[..produced]);
-        if cap.is_some_and(|c| d.total_out() > c) {
+        let Ok(p) = inf.step(input, &mut out) else {
+            return Ok(None);
+        };
+        if cap.is_some_and(|c| inf.total_out() > c) {
             return Ok(None);
         }
-        match st {
-            Ok(Status::StreamEnd) => return Ok(Some((d.total_in(), d.total_out(), h.finalize()))),
-            Ok(_) => {
-                if eof || (d.total_in() == before_in && produced == 0) {
-                    return Ok(None);
-                }
-            }
-            Err(_) => return Ok(None),
+        if p.end {
+            return Ok(Some((inf.total_in(), inf.total_out(), inf.crc())));
+        }
+        if eof || (p.consumed == 0 && p.produced == 0) {
+            return Ok(None);
         }
     }
 }

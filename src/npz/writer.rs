@@ -94,10 +94,10 @@ use crate::npy::header::{Header, Order, Version};
 use crate::npz::member_name;
 use crate::view::ArrayView;
 use crate::zip::committed;
-use crate::zip::records::{
-    CentralEntryRef, CentralFields, DOS_DATE_1980, EOCD_LEN, EndOfCentralDirectory,
-    LOCAL_HEADER_LEN, LOCAL_ZIP64_EXTRA_LEN, LocalHeader, LocalZip64, MAX32, align_padding,
-    central_entries, write_end_records, write_local_stored,
+use crate::zip::{
+    CentralEntryRef, CentralFields, DOS_DATE_1980, Directory, EOCD_LEN, LOCAL_HEADER_LEN,
+    LOCAL_ZIP64_EXTRA_LEN, LocalHeader, LocalZip64, MAX32, align_padding, write_end_records,
+    write_local_stored,
 };
 use std::collections::HashSet;
 use std::fs::File;
@@ -375,7 +375,7 @@ struct OldArchive {
     /// The old central directory entries, verbatim.
     cd: Vec<u8>,
     entries: u64,
-    names: HashSet<Box<[u8]>>,
+    names: HashSet<Box<str>>,
     comment: Vec<u8>,
 }
 
@@ -422,47 +422,18 @@ impl OldArchive {
                 at: Location::offset(cd_start),
             });
         }
-        // Each entry takes at least 46 bytes: a count the directory cannot
-        // hold is an error, not an allocation.
-        if end.entries > cd_len / 46 {
-            return Err(Error::Zip {
-                reason: format!(
-                    "end record claims {} entries in a {cd_len}-byte central directory",
-                    end.entries
-                ),
-                at: Location::offset(end.eocd_offset),
-            });
-        }
+        // The walk allocates per entry found, never per entry announced.
+        let dir = Directory::of(&end);
         let cd = read_exact_at(file, cd_len, cd_start, "central directory")?;
-        let rel = EndOfCentralDirectory {
-            eocd_offset: cd_len,
-            zip64_offset: None,
-            entries: end.entries,
-            cd_size: cd_len,
-            cd_offset: 0,
-            comment_len: end.comment_len,
-            prefix: 0,
-        };
+        // The one walker (see `zip::directory`): every entry the directory
+        // holds is kept, whatever the width of the recorded count.
         let mut names = HashSet::new();
-        let mut used = 0u64;
         let mut count = 0u64;
-        for e in central_entries(&cd, &rel) {
+        for e in dir.alone().entries(&cd) {
             let e: CentralEntryRef<'_> = e.map_err(|e| e.shift_offset(cd_start))?;
-            used = e.offset + e.len();
             count += 1;
-            names.insert(Box::<[u8]>::from(e.name));
+            names.insert(Box::<str>::from(e.decoded_name()));
         }
-        if count != end.entries {
-            return Err(Error::Zip {
-                reason: format!(
-                    "central directory holds {count} entries, the end record says {}",
-                    end.entries
-                ),
-                at: Location::offset(cd_start),
-            });
-        }
-        let mut cd = cd;
-        cd.truncate(used as usize);
         let c_start = end.eocd_offset + EOCD_LEN as u64;
         let c_len = u64::from(end.comment_len).min(len.saturating_sub(c_start));
         let comment = read_exact_at(file, c_len, c_start, "archive comment")?;
@@ -840,7 +811,7 @@ impl NpzWriter {
     /// Whether a member for `key` exists (`key` as passed to `write`).
     pub fn contains(&self, key: &str) -> bool {
         let m = member_name(key);
-        self.names.contains(m.as_str()) || self.old.names.contains(m.as_bytes())
+        self.names.contains(m.as_str()) || self.old.names.contains(m.as_str())
     }
 
     fn err_here(&self, e: Error, member: Option<&str>) -> Error {
@@ -873,7 +844,7 @@ impl NpzWriter {
         self.check_open()?;
         check_name_into(key, member).map_err(|e| self.err_here(e, None))?;
         if !self.opts.allow_duplicates
-            && (self.names.contains(member.as_str()) || self.old.names.contains(member.as_bytes()))
+            && (self.names.contains(member.as_str()) || self.old.names.contains(member.as_str()))
         {
             return Err(Error::DuplicateName {
                 name: member.clone(),

@@ -77,7 +77,7 @@
 //! made afterwards, over the committed archive only).
 
 use crate::error::{Error, Location, Result};
-use crate::zip::records::{
+use crate::zip::{
     CENTRAL_HEADER_LEN, CentralEntryRef, EOCD_LEN, EOCD_SIG, EndOfCentralDirectory,
     LOCAL_HEADER_LEN, LOCAL_SIG, TAIL_WINDOW, ZIP64_EOCD_LEN, ZIP64_EOCD_SIG, ZIP64_LOCATOR_LEN,
     ZIP64_LOCATOR_SIG,
@@ -124,11 +124,6 @@ impl<'a> Source<'a> {
             Source::Bytes(b) => b.len() as u64,
             Source::File { len, .. } => *len,
         }
-    }
-
-    /// True if there is nothing to search.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Up to `n` bytes at `off`; fewer at the end (or if a file shrank).
@@ -551,7 +546,7 @@ fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zip::records::{CentralEntry, LocalHeader, LocalZip64, write_end_records};
+    use crate::zip::{CentralEntry, LocalHeader, LocalZip64, write_end_records};
 
     /// An archive of stored members after `prefix`, offsets relative to the
     /// archive start (as npzmap and zipfile write them).

@@ -1,8 +1,8 @@
 //! Builds small archives byte by byte for reader tests (stored or deflated
-//! members, arbitrary flags), on top of `npzmap::zip::records`.
+//! members, arbitrary flags), on top of `npzmap::unstable::zip`.
 #![allow(dead_code)]
 
-use npzmap::zip::records::*;
+use npzmap::unstable::zip::*;
 use npzmap::{DType, Header, Order};
 use std::io::Write;
 

@@ -162,7 +162,8 @@ fn npz_rows(file: &Path) -> Result<(Vec<Row>, Vec<String>), Failure> {
         if m.shadowed {
             continue;
         }
-        let compressed = m.method != npzmap::zip::records::METHOD_STORED;
+        // Method 0 is "stored": anything else is compressed.
+        let compressed = m.method != 0;
         let row = match r.is_array(m.name) {
             Ok(true) => array_row(&r, &m, compressed),
             Ok(false) => bytes_row(&r, &m, compressed),

@@ -1,7 +1,7 @@
 //! Member name decoding, as Python's `zipfile` does it: UTF-8 when general
 //! purpose flag bit 11 is set, IBM code page 437 otherwise.
 
-use crate::zip::records::FLAG_UTF8;
+use super::spec::FLAG_UTF8;
 use std::borrow::Cow;
 
 /// Code page 437, bytes 0x80..=0xFF (the lower half is ASCII).
@@ -20,7 +20,7 @@ const CP437_HIGH: [char; 128] = [
 /// UTF-8-flagged names that are not valid UTF-8 are decoded lossily
 /// (Python's zipfile would refuse them; a replacement character keeps the
 /// rest of the archive readable).
-pub(crate) fn decode_name(raw: &[u8], flags: u16) -> Cow<'_, str> {
+pub fn decode_name(raw: &[u8], flags: u16) -> Cow<'_, str> {
     if raw.is_ascii() {
         // ASCII is valid UTF-8 and identical in cp437.
         return Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default());
