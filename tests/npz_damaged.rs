@@ -177,9 +177,11 @@ fn local_central_mismatch() {
     a[offs[0] as usize + 26..offs[0] as usize + 28].copy_from_slice(&0xFFFFu16.to_le_bytes());
     let e = get_err(&a, "a");
     assert!(
-        matches!(e, Error::Truncated { .. } | Error::Zip { .. }),
+        matches!(&e, Error::Zip { reason, .. } if reason.contains("runs into")),
         "{e}"
     );
+    assert_eq!(member_of(&e), Some("a.npy"));
+    assert_eq!(e.location().offset, Some(offs[0]));
 }
 
 #[test]
