@@ -131,7 +131,23 @@ fn crash_and_recover() {
         child.wait().unwrap();
         let reported = reader.join().unwrap();
         let fixed = dir.path().join(format!("c{run}.fixed.npz"));
-        let report = recover(&path, &fixed).unwrap();
+        let report = match recover(&path, &fixed) {
+            Ok(r) => r,
+            // Killed before its first member was complete: nothing to keep,
+            // and recovery says so instead of writing an empty archive.
+            Err(e) if !append && reported.is_empty() => {
+                assert!(
+                    matches!(
+                        e,
+                        npzmap::Error::Unrecoverable { .. } | npzmap::Error::Io { .. }
+                    ),
+                    "run {run}: {e}"
+                );
+                assert!(!fixed.exists());
+                continue;
+            }
+            Err(e) => panic!("run {run}: {e}"),
+        };
         let got = members(&fixed);
         for key in &reported {
             let i: u64 = key[1..].parse().unwrap();
@@ -197,12 +213,34 @@ fn recovers_damaged_and_unfinished_archives() {
     let r = recover(&bad, dir.path().join("bad.fixed.npz")).unwrap();
     assert_eq!(r.kept, ["e0.npy", "e2.npy", "e3.npy"]);
     assert!(r.dropped[0].reason.contains("CRC"), "{:?}", r.dropped);
-    // truncated anywhere: never panics, keeps a prefix of the members
+    // truncated anywhere: keeps exactly the undamaged members whose data
+    // ends before the cut; with none, fails and writes nothing
+    let ends: Vec<(String, u64)> = (0..z.len())
+        .map(|i| {
+            let m = z.by_index(i).unwrap();
+            let end = m.data_start().unwrap() + m.compressed_size();
+            (m.name().unwrap().to_string(), end)
+        })
+        .collect();
     for cut in (0..bytes.len()).step_by(97) {
         let t = dir.path().join("t.npz");
         std::fs::write(&t, &bytes[..cut]).unwrap();
-        let r = recover(&t, dir.path().join("t.fixed.npz")).unwrap();
-        assert!(r.kept.len() <= 4);
+        let fixed = dir.path().join("t.fixed.npz");
+        let _ = std::fs::remove_file(&fixed);
+        let want: Vec<&str> = ends
+            .iter()
+            .filter(|(n, end)| *end <= cut as u64 && n != "e1.npy")
+            .map(|(n, _)| n.as_str())
+            .collect();
+        match recover(&t, &fixed) {
+            Ok(r) => assert_eq!(r.kept, want, "cut {cut}"),
+            Err(e) => {
+                assert!(want.is_empty(), "cut {cut}: {e}");
+                assert!(matches!(e, npzmap::Error::Unrecoverable { .. }), "{e}");
+                assert!(!fixed.exists());
+            }
+        }
+        assert_eq!(std::fs::read(&t).unwrap(), &bytes[..cut]);
     }
     // a healthy archive (with junk in front) recovers to the same members
     let mut junk = b"JUNK!PK\x03\x04".to_vec();

@@ -74,6 +74,8 @@ pub struct Dropped {
 
 /// Reads `input`, writes a repaired archive to `output` (created or
 /// replaced; it must not be the input file). See the [module docs](self).
+/// When no member can be kept, fails with [`Error::Unrecoverable`] and
+/// writes nothing.
 pub fn recover(input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<RecoverReport> {
     let (input, output) = (input.as_ref(), output.as_ref());
     let file = File::open(input).map_err(|e| Error::io_path("open", e, input))?;
@@ -90,6 +92,7 @@ pub fn recover(input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<Reco
         .at_path(output));
     }
     let scan = Scan::run(&file, meta.len()).map_err(|e| e.at_path(input))?;
+    scan.require_members(input)?;
     let mut out = File::create(output).map_err(|e| Error::io_path("create", e, output))?;
     let mut src = &file;
     src.seek(SeekFrom::Start(0))
@@ -110,7 +113,8 @@ pub fn recover(input: impl AsRef<Path>, output: impl AsRef<Path>) -> Result<Reco
 
 /// Repairs `path` in place: truncates it after the last kept member (only
 /// bytes that are not part of a kept member are removed) and writes a new
-/// central directory there.
+/// central directory there. When no member can be kept, fails with
+/// [`Error::Unrecoverable`] and leaves the file as it was.
 pub fn recover_in_place(path: impl AsRef<Path>) -> Result<RecoverReport> {
     let path = path.as_ref();
     let mut file = OpenOptions::new()
@@ -123,6 +127,7 @@ pub fn recover_in_place(path: impl AsRef<Path>) -> Result<RecoverReport> {
         .map_err(|e| Error::io_path("stat", e, path))?
         .len();
     let scan = Scan::run(&file, len).map_err(|e| e.at_path(path))?;
+    scan.require_members(path)?;
     file.set_len(scan.end)
         .and_then(|_| file.seek(SeekFrom::Start(scan.end)).map(drop))
         .map_err(|e| Error::io_path("truncate", e, path))?;
@@ -239,6 +244,28 @@ struct Scan {
 }
 
 impl Scan {
+    /// Refuses to write anything when no member can be kept: an empty
+    /// archive is no recovery, and in place it would destroy the input.
+    fn require_members(&self, input: &Path) -> Result<()> {
+        if !self.entries.is_empty() {
+            return Ok(());
+        }
+        let mut reason = String::from("no complete member found");
+        if let Some(d) = self.dropped.first() {
+            reason.push_str(&format!(
+                "; {} member(s) dropped, the first ({:?} at offset {}): {}",
+                self.dropped.len(),
+                d.name,
+                d.offset,
+                d.reason
+            ));
+        }
+        Err(Error::Unrecoverable {
+            reason,
+            at: Location::path(input),
+        })
+    }
+
     fn report(&self, output_len: u64) -> RecoverReport {
         RecoverReport {
             kept: self.kept.clone(),
