@@ -377,3 +377,32 @@ fn data_length_must_equal_the_header_implied_length() {
         }
     }
 }
+
+#[test]
+fn end_record_count_disagreeing_with_the_directory_fails_open() {
+    // Counts are trusted modulo 65536 (old writers wrap them); any other
+    // disagreement means the directory is not the one the end record
+    // describes.
+    let ms = [
+        stored("a.npy", bytes_u8(3)),
+        other(),
+        stored("c.npy", bytes_u8(5)),
+    ];
+    let (bytes, _) = craft(&ms.map(part));
+    let eocd = bytes.len() - 22;
+    assert_eq!(bytes[eocd..eocd + 4], EOCD_SIG.to_le_bytes());
+    for n in [0u16, 2, 4, 0xFFFF] {
+        let mut b = bytes.clone();
+        b[eocd + 8..eocd + 10].copy_from_slice(&n.to_le_bytes());
+        b[eocd + 10..eocd + 12].copy_from_slice(&n.to_le_bytes());
+        let (_d, p) = temp(&b);
+        match NpzReader::open(&p).unwrap_err() {
+            Error::Zip { reason, at } => {
+                assert!(reason.contains("entries"), "{reason}");
+                assert_eq!(at.path.as_deref(), Some(p.as_path()));
+                assert_eq!(at.offset, Some(eocd as u64));
+            }
+            e => panic!("count {n}: {e:?}"),
+        }
+    }
+}

@@ -43,6 +43,14 @@ fn check_cut(dir: &Path, full: &[u8], members: &[Member], cut: u64) -> Option<st
     let expect: Vec<&Member> = members.iter().filter(|m| m.data.end <= cut).collect();
     let names: Vec<&str> = expect.iter().map(|m| m.name.as_str()).collect();
     let out = dir.join(format!("cut{cut}.fixed.npz"));
+    // A file written in one session, cut short, is not an archive.
+    if cut < full.len() as u64 {
+        let e = NpzReader::open(&input).expect_err(&format!("cut {cut} opened"));
+        assert!(
+            matches!(e, Error::NotAZip { .. } | Error::Zip { .. }),
+            "cut {cut}: {e:?}"
+        );
+    }
     let res = recover(&input, &out);
     assert_eq!(
         std::fs::read(&input).unwrap(),
@@ -78,6 +86,19 @@ fn check_cut(dir: &Path, full: &[u8], members: &[Member], cut: u64) -> Option<st
             .find(|m| m.header_start < cut && m.data.end > cut)
             .unwrap_or_else(|| panic!("cut {cut}: dropped {d:?}"));
         assert_eq!(d.offset, cut_member.header_start, "cut {cut}: {d:?}");
+    }
+    // A cut through a member's data (its header complete) drops it, saying why.
+    if let Some(m) = members
+        .iter()
+        .find(|m| m.data.start <= cut && cut < m.data.end)
+    {
+        assert_eq!(r.dropped.len(), 1, "cut {cut}");
+        assert_eq!(r.dropped[0].name, m.name, "cut {cut}");
+        assert!(
+            r.dropped[0].reason.contains("past the end of the file"),
+            "cut {cut}: {:?}",
+            r.dropped[0]
+        );
     }
     assert_eq!(r.output_len, std::fs::metadata(&out).unwrap().len());
     // Kept members were not moved: the output starts with the input up to
