@@ -1,13 +1,14 @@
 //! Damaged and hostile archives: every one is a typed error naming the
 //! member and offset, never a panic, hang or huge allocation.
 
+mod layout;
 mod npz_support;
 
 use npz_support::*;
 use npzmap::npz::{NpzReader, ReaderOptions};
 use npzmap::unstable::zip::*;
 use npzmap::{Error, Order};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Opens, lists, reads every member every way, verifies; errors are fine,
 /// panics are not.
@@ -53,21 +54,92 @@ fn small_archive() -> Vec<u8> {
     ])
 }
 
+/// Every cut shorter than the file fails `open` (a file written in one
+/// session has no earlier end record to fall back to), from a path and
+/// from memory, with the input named.
+fn assert_cut_fails(path: &Path, bytes: &[u8]) {
+    for cut in 0..bytes.len() {
+        std::fs::write(path, &bytes[..cut]).unwrap();
+        let e = NpzReader::open(path).expect_err(&format!("cut at {cut} opened"));
+        assert!(
+            matches!(e, Error::NotAZip { .. } | Error::Zip { .. }),
+            "cut at {cut}: {e:?}"
+        );
+        assert_eq!(e.location().path.as_deref(), Some(path), "cut at {cut}");
+        assert!(NpzReader::from_bytes(bytes[..cut].to_vec()).is_err());
+        exercise(path);
+    }
+}
+
+/// After flipping one byte at `pos` of an archive whose members (as the
+/// zip crate reads the undamaged file) are `orig`: if the byte lies in a
+/// member's data, `verify` reports exactly that member, and every other
+/// member verifies and reads back unchanged; anywhere else, an archive
+/// that opens and verifies clean returns exactly the original members (the
+/// byte was one no reader looks at). Never wrong data without an error.
+fn assert_flip_detected(path: &Path, orig: &[layout::Member], pos: u64) {
+    exercise(path);
+    let npz = NpzReader::open(path);
+    if let Some(hit) = layout::owner(orig, pos) {
+        let npz = npz.unwrap_or_else(|e| panic!("flip at {pos} in {}: {e}", hit.name));
+        let report = npz.verify();
+        let bad: Vec<_> = report.errors().collect();
+        if bad.is_empty() {
+            // Only possible in deflate padding bits: the member must then
+            // inflate to exactly the original bytes.
+            assert!(
+                hit.deflated,
+                "flip at {pos} in stored {} undetected",
+                hit.name
+            );
+            let bytes = npz.read_member(&hit.name).unwrap();
+            assert_eq!(*bytes, *hit.bytes, "flip at {pos} changed {}", hit.name);
+        } else {
+            assert_eq!(bad.len(), 1, "flip at {pos}: {bad:?}");
+            let (name, e) = bad[0];
+            assert_eq!(name, hit.name, "flip at {pos}");
+            assert_eq!(e.location().member.as_deref(), Some(name), "{e}");
+            assert_eq!(e.location().path.as_deref(), Some(path), "{e}");
+            assert!(e.location().offset.is_some(), "{e}");
+        }
+        for m in orig.iter().filter(|m| m.name != hit.name) {
+            assert_eq!(*npz.read_member(&m.name).unwrap(), *m.bytes, "{}", m.name);
+        }
+        return;
+    }
+    let Ok(npz) = npz else { return };
+    if !npz.verify().is_ok() {
+        return;
+    }
+    let names: Vec<&str> = npz.members().map(|m| m.name).collect();
+    let want: Vec<&str> = orig.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, want, "flip at {pos} renamed a member silently");
+    for m in orig {
+        assert_eq!(
+            *npz.read_member(&m.name).unwrap(),
+            *m.bytes,
+            "flip at {pos} changed {} silently",
+            m.name
+        );
+    }
+}
+
 #[test]
 fn every_truncation_and_many_flips() {
     let a = small_archive();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.npz");
-    for cut in 0..a.len() {
-        std::fs::write(&path, &a[..cut]).unwrap();
-        exercise(&path);
-    }
+    std::fs::write(&path, &a).unwrap();
+    let orig = layout::layout(&path);
+    assert_eq!(orig.len(), 3);
+    assert!(orig[1].deflated && !orig[0].deflated && !orig[2].deflated);
+    assert_cut_fails(&path, &a);
     for pos in 0..a.len() {
         for x in [0xFFu8, 0x01, 0x80] {
             let mut b = a.clone();
             b[pos] ^= x;
             std::fs::write(&path, &b).unwrap();
-            exercise(&path);
+            assert_flip_detected(&path, &orig, pos as u64);
         }
     }
 }
@@ -80,17 +152,16 @@ fn committed_fixtures_survive_flips() {
         let src: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests/data", name]
             .iter()
             .collect();
-        let a = std::fs::read(src).unwrap();
+        let a = std::fs::read(&src).unwrap();
+        let orig = layout::layout(&src);
+        assert!(orig.len() >= 2, "{name}");
         for pos in (0..a.len()).step_by(3) {
             let mut b = a.clone();
             b[pos] = b[pos].wrapping_add(0x5b);
             std::fs::write(&path, &b).unwrap();
-            exercise(&path);
+            assert_flip_detected(&path, &orig, pos as u64);
         }
-        for cut in (0..a.len()).step_by(7) {
-            std::fs::write(&path, &a[..cut]).unwrap();
-            exercise(&path);
-        }
+        assert_cut_fails(&path, &a);
     }
 }
 
@@ -177,9 +248,11 @@ fn local_central_mismatch() {
     a[offs[0] as usize + 26..offs[0] as usize + 28].copy_from_slice(&0xFFFFu16.to_le_bytes());
     let e = get_err(&a, "a");
     assert!(
-        matches!(e, Error::Truncated { .. } | Error::Zip { .. }),
+        matches!(&e, Error::Zip { reason, .. } if reason.contains("runs into")),
         "{e}"
     );
+    assert_eq!(member_of(&e), Some("a.npy"));
+    assert_eq!(e.location().offset, Some(offs[0]));
 }
 
 #[test]

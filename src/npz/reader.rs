@@ -1072,7 +1072,16 @@ impl NpzReader {
             .map
             .get(..to_usize(e.next_offset, at)?)
             .ok_or_else(|| zip_err("member lies past the end of the file", at))?;
-        let lh = LocalHeaderRef::parse(bounded, at)?;
+        // The parser only sees this member's bytes: a name or extra field
+        // that does not fit is a structural error of this member, not a
+        // short file.
+        let lh = LocalHeaderRef::parse(bounded, at).map_err(|x| match x {
+            Error::Truncated { what, .. } => zip_err(
+                format!("{what} runs into the next member or the central directory"),
+                at,
+            ),
+            x => x,
+        })?;
         if decode_name(lh.name, e.flags) != self.name(i) {
             return Err(zip_err(
                 format!(
