@@ -7,6 +7,16 @@
 //! reader that called it does) with [`Error::at_path`], [`Error::at_member`]
 //! and [`Error::at_offset`], which never overwrite what is already set.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -77,9 +87,10 @@ impl fmt::Display for Location {
 /// Which of the three conditions for a zero-copy typed slice failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+///
+/// A dtype that is not the requested element type is not one of them: that
+/// is [`Error::DTypeMismatch`], from every typed accessor alike.
 pub enum ViewProblem {
-    /// The array's dtype is not exactly the requested element type.
-    DTypeMismatch,
     /// The bytes are not aligned for the element type.
     Unaligned,
     /// The data is stored in the other byte order.
@@ -219,6 +230,17 @@ pub enum Error {
     InvalidUnicode {
         /// The element index.
         index: u64,
+        /// Where.
+        at: Location,
+    },
+    /// An element's bytes are not a valid value of the requested Rust type
+    /// (a user [`Element`](crate::dtype::Element) with a checked bit
+    /// pattern; invalid `bool` bytes are [`Error::InvalidBool`]).
+    InvalidValue {
+        /// The element index.
+        index: u64,
+        /// The Rust type asked for.
+        type_name: &'static str,
         /// Where.
         at: Location,
     },
@@ -380,6 +402,7 @@ impl Error {
             | Error::ShapeMismatch { at, .. }
             | Error::InvalidBool { at, .. }
             | Error::InvalidUnicode { at, .. }
+            | Error::InvalidValue { at, .. }
             | Error::NotAZip { at }
             | Error::Zip { at, .. }
             | Error::Encrypted { at }
@@ -417,6 +440,7 @@ impl Error {
             | Error::ShapeMismatch { at, .. }
             | Error::InvalidBool { at, .. }
             | Error::InvalidUnicode { at, .. }
+            | Error::InvalidValue { at, .. }
             | Error::NotAZip { at }
             | Error::Zip { at, .. }
             | Error::Encrypted { at }
@@ -493,127 +517,184 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    /// What went wrong, then where (" (file ..., member ..., offset ...)").
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io { op, source, at } => write!(f, "I/O error during {op}: {source}{at}"),
-            Error::BadMagic { at } => write!(f, "not an NPY file: missing \\x93NUMPY magic{at}"),
-            Error::UnsupportedVersion { major, minor, at } => {
-                write!(f, "unsupported NPY format version {major}.{minor}{at}")
+            Error::Io { op, source, .. } => write!(f, "I/O error during {op}: {source}")?,
+            Error::BadMagic { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::Truncated { .. }
+            | Error::HeaderTooLarge { .. }
+            | Error::InvalidHeader { .. }
+            | Error::InvalidDescr { .. }
+            | Error::ObjectArray { .. }
+            | Error::ShapeOverflow { .. }
+            | Error::DataTooShort { .. }
+            | Error::DataTooLong { .. }
+            | Error::HeaderFull { .. } => self.fmt_npy(f)?,
+            Error::View { .. }
+            | Error::DTypeMismatch { .. }
+            | Error::ShapeMismatch { .. }
+            | Error::InvalidBool { .. }
+            | Error::InvalidUnicode { .. }
+            | Error::InvalidValue { .. } => self.fmt_data(f)?,
+            Error::NotAZip { .. }
+            | Error::Zip { .. }
+            | Error::Encrypted { .. }
+            | Error::UnsupportedCompression { .. }
+            | Error::CrcMismatch { .. }
+            | Error::DecompressionLimit { .. } => self.fmt_zip(f)?,
+            Error::NotFound { .. }
+            | Error::DuplicateName { .. }
+            | Error::InvalidName { .. }
+            | Error::AlreadyExists { .. }
+            | Error::Locked { .. }
+            | Error::IndexOutOfRange { .. }
+            | Error::InvalidArgument { .. }
+            | Error::Unrecoverable { .. }
+            | Error::Closed { .. } => self.fmt_usage(f)?,
+        }
+        write!(f, "{}", self.location())
+    }
+}
+
+impl Error {
+    /// The message of an NPY header or size error, without the location.
+    fn fmt_npy(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::BadMagic { .. } => write!(f, "not an NPY file: missing \\x93NUMPY magic"),
+            Error::UnsupportedVersion { major, minor, .. } => {
+                write!(f, "unsupported NPY format version {major}.{minor}")
             }
             Error::Truncated {
                 what,
                 needed,
                 available,
-                at,
+                ..
             } => write!(
                 f,
-                "truncated {what}: needs {needed} bytes, only {available} available{at}"
+                "truncated {what}: needs {needed} bytes, only {available} available"
             ),
-            Error::HeaderTooLarge { len, limit, at } => write!(
+            Error::HeaderTooLarge { len, limit, .. } => write!(
                 f,
-                "NPY header of {len} bytes exceeds the limit of {limit} bytes{at}"
+                "NPY header of {len} bytes exceeds the limit of {limit} bytes"
             ),
-            Error::InvalidHeader { reason, at } => write!(f, "invalid NPY header: {reason}{at}"),
-            Error::InvalidDescr { reason, at } => {
-                write!(f, "invalid dtype descriptor: {reason}{at}")
-            }
-            Error::ObjectArray { at } => write!(
+            Error::InvalidHeader { reason, .. } => write!(f, "invalid NPY header: {reason}"),
+            Error::InvalidDescr { reason, .. } => write!(f, "invalid dtype descriptor: {reason}"),
+            Error::ObjectArray { .. } => write!(
                 f,
-                "pickled object arrays are not supported (descr '|O'); npzmap never unpickles{at}"
+                "pickled object arrays are not supported (descr '|O'); npzmap never unpickles"
             ),
-            Error::ShapeOverflow { at } => {
-                write!(f, "array size overflows: shape x itemsize exceeds 2^64{at}")
+            Error::ShapeOverflow { .. } => {
+                write!(f, "array size overflows: shape x itemsize exceeds 2^64")
             }
             Error::DataTooShort {
-                expected,
-                actual,
-                at,
+                expected, actual, ..
             } => write!(
                 f,
-                "file seems not fully written: header requires {expected} data bytes, only {actual} present{at}"
+                "file seems not fully written: header requires {expected} data bytes, only {actual} present"
             ),
             Error::DataTooLong {
-                expected,
-                actual,
-                at,
+                expected, actual, ..
             } => write!(
                 f,
-                "more data than the header says: header requires {expected} data bytes, {actual} present{at}"
+                "more data than the header says: header requires {expected} data bytes, {actual} present"
             ),
+            Error::HeaderFull {
+                needed, available, ..
+            } => write!(
+                f,
+                "NPY header has no room for the new shape: needs {needed} bytes, has {available}; nothing was written"
+            ),
+            _ => self.fmt_data(f),
+        }
+    }
+
+    /// The message of a typed-access (view, dtype, value) error.
+    fn fmt_data(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Error::View {
-                problem,
-                detail,
-                at,
+                problem, detail, ..
             } => {
                 let what = match problem {
-                    ViewProblem::DTypeMismatch => "dtype mismatch",
                     ViewProblem::Unaligned => "data is not aligned for the element type",
                     ViewProblem::ByteOrder => "data is in non-native byte order",
                     ViewProblem::Layout => "layout does not allow this view",
                 };
-                write!(f, "no zero-copy view: {what}: {detail}{at}")
+                write!(f, "no zero-copy view: {what}: {detail}")
             }
             Error::DTypeMismatch {
-                expected,
-                found,
-                at,
-            } => write!(f, "dtype mismatch: expected {expected}, found {found}{at}"),
-            Error::ShapeMismatch { reason, at } => write!(f, "shape mismatch: {reason}{at}"),
-            Error::InvalidBool { index, value, at } => write!(
+                expected, found, ..
+            } => write!(f, "dtype mismatch: expected {expected}, found {found}"),
+            Error::ShapeMismatch { reason, .. } => write!(f, "shape mismatch: {reason}"),
+            Error::InvalidBool { index, value, .. } => write!(
                 f,
-                "invalid bool value {value} at element {index} (must be 0 or 1){at}"
+                "invalid bool value {value} at element {index} (must be 0 or 1)"
             ),
-            Error::InvalidUnicode { index, at } => {
-                write!(f, "invalid unicode code point in element {index}{at}")
+            Error::InvalidUnicode { index, .. } => {
+                write!(f, "invalid unicode code point in element {index}")
             }
-            Error::NotAZip { at } => write!(
+            Error::InvalidValue {
+                index, type_name, ..
+            } => write!(
                 f,
-                "not a zip archive: no end-of-central-directory record found{at}"
+                "element {index} is not a valid {type_name} (invalid bit pattern)"
             ),
-            Error::Zip { reason, at } => write!(f, "corrupt zip archive: {reason}{at}"),
-            Error::Encrypted { at } => write!(f, "encrypted zip members are not supported{at}"),
-            Error::UnsupportedCompression { method, at } => write!(
+            _ => self.fmt_zip(f),
+        }
+    }
+
+    /// The message of a zip container error.
+    fn fmt_zip(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotAZip { .. } => write!(
                 f,
-                "unsupported compression method {method} (only stored and deflate){at}"
+                "not a zip archive: no end-of-central-directory record found"
+            ),
+            Error::Zip { reason, .. } => write!(f, "corrupt zip archive: {reason}"),
+            Error::Encrypted { .. } => write!(f, "encrypted zip members are not supported"),
+            Error::UnsupportedCompression { method, .. } => write!(
+                f,
+                "unsupported compression method {method} (only stored and deflate)"
             ),
             Error::CrcMismatch {
-                expected,
-                actual,
-                at,
+                expected, actual, ..
             } => write!(
                 f,
-                "CRC-32 mismatch: archive says {expected:08x}, data has {actual:08x}{at}"
+                "CRC-32 mismatch: archive says {expected:08x}, data has {actual:08x}"
             ),
-            Error::DecompressionLimit { limit, at } => write!(
+            Error::DecompressionLimit { limit, .. } => write!(
                 f,
-                "decompressed data exceeds the limit of {limit} bytes (declared size or ratio cap){at}"
+                "decompressed data exceeds the limit of {limit} bytes (declared size or ratio cap)"
             ),
-            Error::NotFound { name, at } => write!(f, "no array named {name:?}{at}"),
-            Error::DuplicateName { name, at } => {
-                write!(f, "a member named {name:?} already exists{at}")
+            _ => self.fmt_usage(f),
+        }
+    }
+
+    /// The message of a caller, name, lock or state error.
+    fn fmt_usage(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotFound { name, .. } => write!(f, "no array named {name:?}"),
+            Error::DuplicateName { name, .. } => {
+                write!(f, "a member named {name:?} already exists")
             }
-            Error::InvalidName { name, reason, at } => {
-                write!(f, "invalid member name {name:?}: {reason}{at}")
+            Error::InvalidName { name, reason, .. } => {
+                write!(f, "invalid member name {name:?}: {reason}")
             }
-            Error::AlreadyExists { at } => write!(f, "file already exists{at}"),
-            Error::HeaderFull {
-                needed,
-                available,
-                at,
-            } => write!(
-                f,
-                "NPY header has no room for the new shape: needs {needed} bytes, has {available}; nothing was written{at}"
-            ),
-            Error::Locked { at } => write!(
-                f,
-                "file is locked by another writer (advisory lock held){at}"
-            ),
-            Error::IndexOutOfRange { index, len, at } => {
-                write!(f, "index {index} out of range for length {len}{at}")
+            Error::AlreadyExists { .. } => write!(f, "file already exists"),
+            Error::Locked { .. } => {
+                write!(f, "file is locked by another writer (advisory lock held)")
             }
-            Error::InvalidArgument { reason, at } => write!(f, "invalid argument: {reason}{at}"),
-            Error::Unrecoverable { reason, at } => write!(f, "cannot recover: {reason}{at}"),
-            Error::Closed { at } => write!(f, "writer is closed{at}"),
+            Error::IndexOutOfRange { index, len, .. } => {
+                write!(f, "index {index} out of range for length {len}")
+            }
+            Error::InvalidArgument { reason, .. } => write!(f, "invalid argument: {reason}"),
+            Error::Unrecoverable { reason, .. } => write!(f, "cannot recover: {reason}"),
+            Error::Closed { .. } => write!(f, "writer is closed"),
+            // `Display::fmt` sends each variant to its group (each group
+            // passes others on: npy -> data -> zip -> usage), so no variant
+            // arrives here; the arm only ends the chain.
+            _ => write!(f, "{self:?}"),
         }
     }
 }
@@ -628,6 +709,12 @@ impl std::error::Error for Error {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 

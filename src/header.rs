@@ -12,6 +12,16 @@
 //! assert_eq!(parsed.data_offset, 128);
 //! ```
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::{DType, MAX_DIMS, checked_size, write_shape};
 use crate::error::{Error, Location, Result};
 use crate::literal::{self, Value};
@@ -275,8 +285,8 @@ impl Header {
 
     fn text_with_growth_room(&self) -> String {
         let mut text = self.dict_text();
-        if let Some(axis) = self.growth_axis() {
-            let digits = self.shape[axis].to_string().len();
+        if let Some(&dim) = self.growth_axis().and_then(|axis| self.shape.get(axis)) {
+            let digits = dim.to_string().len();
             let spare = GROWTH_AXIS_MAX_DIGITS.saturating_sub(digits);
             text.extend(std::iter::repeat_n(' ', spare));
         }
@@ -326,20 +336,23 @@ pub fn read_prefix(bytes: &[u8], limit: usize) -> Result<(Version, u64)> {
         available: bytes.len() as u64,
         at: Location::offset(0),
     };
-    if bytes.len() < 8 {
-        if !MAGIC.starts_with(&bytes[..bytes.len().min(6)]) {
+    let Some((magic, rest)) = bytes.split_first_chunk::<6>() else {
+        if !MAGIC.starts_with(bytes) {
             return Err(Error::BadMagic {
                 at: Location::offset(0),
             });
         }
         return Err(truncated(10));
-    }
-    if &bytes[..6] != MAGIC {
+    };
+    if magic != MAGIC {
         return Err(Error::BadMagic {
             at: Location::offset(0),
         });
     }
-    let version = match (bytes[6], bytes[7]) {
+    let Some((&[major, minor], rest)) = rest.split_first_chunk::<2>() else {
+        return Err(truncated(10));
+    };
+    let version = match (major, minor) {
         (1, 0) => Version::V1,
         (2, 0) => Version::V2,
         (3, 0) => Version::V3,
@@ -352,14 +365,16 @@ pub fn read_prefix(bytes: &[u8], limit: usize) -> Result<(Version, u64)> {
         }
     };
     let prefix = version.prefix_len();
-    if bytes.len() < prefix {
+    let hlen: Option<u64> = match version {
+        Version::V1 => rest
+            .first_chunk::<2>()
+            .map(|b| u64::from(u16::from_le_bytes(*b))),
+        _ => rest
+            .first_chunk::<4>()
+            .map(|b| u64::from(u32::from_le_bytes(*b))),
+    };
+    let Some(hlen) = hlen else {
         return Err(truncated(prefix as u64));
-    }
-    let hlen: u64 = match version {
-        Version::V1 => u64::from(u16::from_le_bytes([bytes[8], bytes[9]])),
-        _ => u64::from(u32::from_le_bytes([
-            bytes[8], bytes[9], bytes[10], bytes[11],
-        ])),
     };
     if hlen > limit as u64 {
         return Err(Error::HeaderTooLarge {
@@ -390,7 +405,20 @@ pub fn read_header(bytes: &[u8], limit: usize) -> Result<ParsedHeader> {
         });
     }
     let prefix = version.prefix_len();
-    let mut raw = &bytes[prefix..end];
+    let Some(mut raw) = bytes.get(prefix..end) else {
+        // `read_prefix` read `prefix` bytes and `end` was checked above.
+        debug_assert!(
+            false,
+            "header range {prefix}..{end} outside {} bytes",
+            bytes.len()
+        );
+        return Err(Error::Truncated {
+            what: "NPY header",
+            needed: data_offset,
+            available: bytes.len() as u64,
+            at: Location::offset(0),
+        });
+    };
     // Padding (ASCII, so trimming bytes keeps char boundaries) is trimmed
     // here, before the text is checked and converted.
     while let [rest @ .., b'\n' | b' ' | b'\0' | b'\r' | b'\t'] = raw {
@@ -582,6 +610,12 @@ fn parse_dict_general(text: &str) -> Result<Header> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 

@@ -14,6 +14,16 @@
 //! assert!(view.as_slice::<f32>().is_err()); // dtype mismatch, never a cast
 //! ```
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::{DType, Element, Kind};
 use crate::error::{Error, Location, Result, ViewProblem};
 use crate::header::{Header, Order};
@@ -29,20 +39,15 @@ pub struct AlignedBuf {
     len: usize,
 }
 
-#[derive(Clone, Copy)]
+/// 64 plain bytes aligned to 64: the derive checks that it has no padding.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C, align(64))]
 struct Chunk([u8; 64]);
-
-// SAFETY: Chunk is 64 plain bytes with no padding (size 64, align 64), so any
-// bit pattern is valid and it may be zero-initialised.
-unsafe impl bytemuck::Zeroable for Chunk {}
-// SAFETY: as above; Chunk is `repr(C)`, `Copy`, has no padding and no pointers.
-unsafe impl bytemuck::Pod for Chunk {}
 
 impl AlignedBuf {
     /// A zero-filled buffer of `len` bytes. Fails (instead of aborting) if the
     /// memory cannot be reserved.
-    pub fn zeroed(len: usize) -> Result<AlignedBuf> {
+    pub(crate) fn zeroed(len: usize) -> Result<AlignedBuf> {
         let n = len.div_ceil(64);
         let mut chunks = Vec::new();
         chunks
@@ -56,7 +61,7 @@ impl AlignedBuf {
     }
 
     /// A 64-byte aligned copy of `bytes`.
-    pub fn copy_from(bytes: &[u8]) -> Result<AlignedBuf> {
+    pub(crate) fn copy_from(bytes: &[u8]) -> Result<AlignedBuf> {
         let mut b = AlignedBuf::zeroed(bytes.len())?;
         b.as_mut_slice().copy_from_slice(bytes);
         Ok(b)
@@ -64,18 +69,24 @@ impl AlignedBuf {
 
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
-        &bytemuck::cast_slice::<Chunk, u8>(&self.chunks)[..self.len]
+        let all = bytemuck::cast_slice::<Chunk, u8>(&self.chunks);
+        // `zeroed` made `len.div_ceil(64)` chunks, so `len` is in bounds.
+        debug_assert!(self.len <= all.len());
+        all.get(..self.len).unwrap_or(all)
     }
 
     /// The bytes, mutably.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         let len = self.len;
-        &mut bytemuck::cast_slice_mut::<Chunk, u8>(&mut self.chunks)[..len]
+        let all = bytemuck::cast_slice_mut::<Chunk, u8>(&mut self.chunks);
+        debug_assert!(len <= all.len());
+        let n = len.min(all.len());
+        all.split_at_mut(n).0
     }
 
     /// Length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
+    pub fn len(&self) -> u64 {
+        self.len as u64
     }
 
     /// True if empty.
@@ -96,38 +107,112 @@ impl fmt::Debug for AlignedBuf {
     }
 }
 
-/// Bytes of an array: borrowed, or a range of a shared owner (a memory map
-/// or an aligned copy) that keeps them alive.
+/// The bytes of an array, kept alive for as long as the view needs them:
+/// borrowed from something that outlives the view, or a range of a shared
+/// owner (a memory map or an aligned copy) held through an `Arc`.
+///
+/// Opaque on purpose: read it with [`Bytes::as_slice`]; cloning never copies
+/// the bytes.
 #[derive(Clone)]
-pub enum Bytes<'a> {
-    /// Borrowed from something that outlives the view.
+pub struct Bytes<'a>(Repr<'a>);
+
+#[derive(Clone)]
+enum Repr<'a> {
     Borrowed(&'a [u8]),
-    /// A range `start..start + len` of a shared owner.
+    /// The range `start..end` of `owner`, checked when it was built.
     Shared {
-        /// What owns the bytes.
         owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
-        /// Start of the range.
         start: usize,
-        /// Length of the range.
-        len: usize,
+        end: usize,
     },
 }
 
-impl Bytes<'_> {
-    /// The bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        match self {
-            Bytes::Borrowed(b) => b,
-            Bytes::Shared { owner, start, len } => {
+impl<'a> Bytes<'a> {
+    /// Bytes borrowed from something that outlives the view.
+    pub(crate) fn borrowed(bytes: &'a [u8]) -> Bytes<'a> {
+        Bytes(Repr::Borrowed(bytes))
+    }
+
+    /// The range `start..start + len` of a shared owner, which must hold it
+    /// (asserted in debug builds; a range outside its owner makes every
+    /// typed accessor of the view return [`Error::Truncated`]).
+    pub(crate) fn shared(
+        owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        start: usize,
+        len: usize,
+    ) -> Bytes<'static> {
+        let end = start.saturating_add(len);
+        debug_assert!(
+            start
+                .checked_add(len)
+                .is_some_and(|e| e <= (*owner).as_ref().len()),
+            "shared range {start}+{len} outside its owner"
+        );
+        Bytes(Repr::Shared { owner, start, end })
+    }
+
+    /// A whole aligned buffer, shared.
+    pub(crate) fn from_buf(buf: Arc<AlignedBuf>) -> Bytes<'static> {
+        let end = buf.as_slice().len();
+        Bytes(Repr::Shared {
+            owner: buf,
+            start: 0,
+            end,
+        })
+    }
+
+    /// The bytes, or a typed error if the range checked at construction no
+    /// longer fits its owner (an owner whose length changed: a broken
+    /// invariant, asserted in debug builds).
+    fn try_as_slice(&self) -> Result<&[u8]> {
+        match &self.0 {
+            Repr::Borrowed(b) => Ok(b),
+            Repr::Shared { owner, start, end } => {
                 let all = (**owner).as_ref();
-                // Ranges are checked when the view is built; an out-of-range
-                // one yields an empty slice rather than a panic.
-                start
-                    .checked_add(*len)
-                    .and_then(|end| all.get(*start..end))
-                    .unwrap_or(&[])
+                match all.get(*start..*end) {
+                    Some(b) => Ok(b),
+                    None => {
+                        debug_assert!(
+                            false,
+                            "shared range {start}..{end} outside {} bytes",
+                            all.len()
+                        );
+                        Err(Error::Truncated {
+                            what: "array data",
+                            needed: *end as u64,
+                            available: all.len() as u64,
+                            at: Location::offset(*start as u64),
+                        })
+                    }
+                }
             }
         }
+    }
+
+    /// The bytes.
+    ///
+    /// The range was checked against its owner when it was built and owners
+    /// (memory maps, aligned buffers) never change length, so this never
+    /// fails; were that broken, debug builds assert and release builds see
+    /// no bytes (the typed accessors of [`ArrayView`] then return an error).
+    pub fn as_slice(&self) -> &[u8] {
+        self.try_as_slice().unwrap_or(&[])
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+
+    /// True if there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    /// True when the bytes are shared through an `Arc` (a memory map or an
+    /// aligned copy) rather than borrowed.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, Repr::Shared { .. })
     }
 }
 
@@ -147,14 +232,24 @@ pub struct ArrayView<'a> {
     at: Cow<'a, Location>,
 }
 
-/// A view that owns (shares) its bytes and can outlive the reader that made it.
-pub type OwnedArray = ArrayView<'static>;
+/// An [`ArrayView`] that borrows nothing, so it can outlive the reader (or
+/// the slice) that made it: its bytes are shared through an `Arc` (the
+/// memory map, or an aligned copy; [`ArrayView::into_owned`] copies borrowed
+/// bytes once) or are `'static`. Still a read-only view, not an owned,
+/// growable array: cloning it never copies the bytes.
+pub type OwnedView = ArrayView<'static>;
 
 impl<'a> ArrayView<'a> {
-    /// A view over `data`, which must be exactly the array's size.
-    pub fn new(header: Cow<'a, Header>, data: Bytes<'a>) -> Result<ArrayView<'a>> {
+    /// A view over borrowed `data`, which must be exactly the array's size
+    /// ([`Error::DataTooShort`] / [`Error::DataTooLong`] otherwise).
+    pub fn new(header: Cow<'a, Header>, data: &'a [u8]) -> Result<ArrayView<'a>> {
+        ArrayView::checked(header, Bytes::borrowed(data))
+    }
+
+    /// A view over `data`, checked to be exactly the array's size.
+    fn checked(header: Cow<'a, Header>, data: Bytes<'a>) -> Result<ArrayView<'a>> {
         let need = header.data_len()?;
-        let have = data.as_slice().len() as u64;
+        let have = data.try_as_slice()?.len() as u64;
         if have < need {
             return Err(Error::DataTooShort {
                 expected: need,
@@ -191,13 +286,13 @@ impl<'a> ArrayView<'a> {
         data: Bytes<'a>,
         at: Cow<'a, Location>,
     ) -> ArrayView<'a> {
-        debug_assert_eq!(header.data_len().ok(), Some(data.as_slice().len() as u64));
+        debug_assert_eq!(header.data_len().ok(), Some(data.len()));
         ArrayView { header, data, at }
     }
 
     /// A view over borrowed bytes.
     pub fn from_bytes(header: &'a Header, data: &'a [u8]) -> Result<ArrayView<'a>> {
-        ArrayView::new(Cow::Borrowed(header), Bytes::Borrowed(data))
+        ArrayView::new(Cow::Borrowed(header), data)
     }
 
     /// A view of a typed slice with the given shape and order.
@@ -219,10 +314,7 @@ impl<'a> ArrayView<'a> {
                 at: Location::none(),
             });
         }
-        ArrayView::new(
-            Cow::Owned(header),
-            Bytes::Borrowed(bytemuck::cast_slice(data)),
-        )
+        ArrayView::new(Cow::Owned(header), bytemuck::cast_slice(data))
     }
 
     /// Attaches a location (file, member, offset of the data) used in errors.
@@ -256,9 +348,17 @@ impl<'a> ArrayView<'a> {
         self.header.order
     }
 
-    /// Number of elements.
+    /// Number of elements (the product of the shape; also for zero-size
+    /// dtypes such as `S0`, whose data is empty).
     pub fn len(&self) -> u64 {
-        self.data.as_slice().len() as u64 / self.header.dtype.itemsize().max(1)
+        match self.header.num_elements() {
+            Ok(n) => n,
+            Err(_) => {
+                // Every constructor checked the header's size first.
+                debug_assert!(false, "element count of a checked header overflows");
+                self.data.len() / self.header.dtype.itemsize().max(1)
+            }
+        }
     }
 
     /// True if the array has no elements.
@@ -266,7 +366,7 @@ impl<'a> ArrayView<'a> {
         self.header.shape.contains(&0)
     }
 
-    /// The raw array bytes.
+    /// The raw array bytes (see [`Bytes::as_slice`]).
     pub fn as_bytes(&self) -> &[u8] {
         self.data.as_slice()
     }
@@ -276,20 +376,12 @@ impl<'a> ArrayView<'a> {
         &self.data
     }
 
-    /// Converts to a view that owns its bytes (copying borrowed bytes into an
-    /// aligned buffer; shared bytes are not copied).
-    pub fn into_owned(self) -> Result<OwnedArray> {
-        let data = match self.data {
-            Bytes::Borrowed(b) => {
-                let buf = AlignedBuf::copy_from(b)?;
-                let len = buf.len();
-                Bytes::Shared {
-                    owner: Arc::new(buf),
-                    start: 0,
-                    len,
-                }
-            }
-            Bytes::Shared { owner, start, len } => Bytes::Shared { owner, start, len },
+    /// Converts to a view that borrows nothing (copying borrowed bytes into
+    /// an aligned buffer; shared bytes are not copied).
+    pub fn into_owned(self) -> Result<OwnedView> {
+        let data = match self.data.0 {
+            Repr::Borrowed(b) => Bytes::from_buf(Arc::new(AlignedBuf::copy_from(b)?)),
+            Repr::Shared { owner, start, end } => Bytes(Repr::Shared { owner, start, end }),
         };
         Ok(ArrayView {
             header: Cow::Owned(self.header.into_owned()),
@@ -312,6 +404,13 @@ impl<'a> ArrayView<'a> {
         e
     }
 
+    /// The bytes, or a typed error naming this view's location.
+    fn data(&self) -> Result<&[u8]> {
+        self.data.try_as_slice().map_err(|e| self.err_at(e))
+    }
+
+    /// [`Error::DTypeMismatch`] unless the dtype is `T`'s (in either byte
+    /// order) and of `T`'s size: the one dtype check of every typed accessor.
     fn check_dtype<T: Element>(&self) -> Result<()> {
         let want = T::dtype();
         if !self.header.dtype.same_ignoring_order(&want) {
@@ -326,10 +425,12 @@ impl<'a> ArrayView<'a> {
 
     /// The data as a typed slice without copying, in memory order.
     ///
-    /// Succeeds only when the dtype is exactly `T`'s, the bytes are aligned
-    /// for `T` and in native byte order; otherwise an [`Error::View`] says
-    /// which condition failed (use [`ArrayView::to_vec`] then). `bool` data
-    /// is validated (every byte 0 or 1).
+    /// Succeeds only when the dtype is exactly `T`'s (otherwise
+    /// [`Error::DTypeMismatch`], as from [`ArrayView::to_vec`]), the bytes
+    /// are aligned for `T` and in native byte order (otherwise an
+    /// [`Error::View`] says which condition failed: use
+    /// [`ArrayView::to_vec`] then). `bool` data is validated (every byte 0
+    /// or 1).
     #[inline]
     pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
         // Fast path: a plain dtype exactly `T`'s (so native order), the
@@ -338,28 +439,18 @@ impl<'a> ArrayView<'a> {
         if let (DType::Scalar(have), DType::Scalar(want)) = (&self.header.dtype, &T::dtype())
             && have == want
             && have.size == std::mem::size_of::<T>() as u64
+            && let Ok(bytes) = self.data.try_as_slice()
+            && (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>())
+            && let Ok(s) = bytemuck::checked::try_cast_slice::<u8, T>(bytes)
         {
-            let bytes = self.data.as_slice();
-            if (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>())
-                && let Ok(s) = bytemuck::checked::try_cast_slice::<u8, T>(bytes)
-            {
-                return Ok(s);
-            }
+            return Ok(s);
         }
         self.as_slice_checked()
     }
 
     #[inline(never)]
     fn as_slice_checked<T: Element>(&self) -> Result<&[T]> {
-        let want = T::dtype();
-        if !self.header.dtype.same_ignoring_order(&want) {
-            return Err(self.err_at(Error::View {
-                problem: ViewProblem::DTypeMismatch,
-                detail: format!("asked for {want}, array is {}", self.header.dtype),
-                at: Location::none(),
-            }));
-        }
-        check_element_size::<T>(&want).map_err(|e| self.err_at(e))?;
+        self.check_dtype::<T>()?;
         if !self.header.dtype.is_native() {
             return Err(self.err_at(Error::View {
                 problem: ViewProblem::ByteOrder,
@@ -367,7 +458,7 @@ impl<'a> ArrayView<'a> {
                 at: Location::none(),
             }));
         }
-        let bytes = self.data.as_slice();
+        let bytes = self.data()?;
         let align = std::mem::align_of::<T>();
         if !(bytes.as_ptr() as usize).is_multiple_of(align) {
             return Err(self.err_at(Error::View {
@@ -379,29 +470,13 @@ impl<'a> ArrayView<'a> {
         match bytemuck::checked::try_cast_slice::<u8, T>(bytes) {
             Ok(s) => Ok(s),
             Err(bytemuck::checked::CheckedCastError::InvalidBitPattern) => {
-                Err(self.err_at(self.first_invalid_bool()))
+                Err(self.err_at(first_invalid::<T>(bytes)))
             }
             Err(e) => Err(self.err_at(Error::View {
                 problem: ViewProblem::Unaligned,
                 detail: format!("{e}"),
                 at: Location::none(),
             })),
-        }
-    }
-
-    fn first_invalid_bool(&self) -> Error {
-        let bytes = self.data.as_slice();
-        match bytes.iter().position(|&b| b > 1) {
-            Some(i) => Error::InvalidBool {
-                index: i as u64,
-                value: bytes[i],
-                at: Location::none(),
-            },
-            None => Error::View {
-                problem: ViewProblem::DTypeMismatch,
-                detail: "invalid bit pattern".into(),
-                at: Location::none(),
-            },
         }
     }
 
@@ -414,11 +489,12 @@ impl<'a> ArrayView<'a> {
     }
 
     /// The data as a `Vec<T>` in memory order: copies, byte-swaps and
-    /// realigns as needed. Fails only when the dtype is not `T`'s (or a bool
-    /// byte is not 0/1).
+    /// realigns as needed. Fails only when the dtype is not `T`'s (the same
+    /// [`Error::DTypeMismatch`] as [`ArrayView::as_slice`]) or an element is
+    /// not a valid `T` (a bool byte other than 0/1).
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         self.check_dtype::<T>()?;
-        let bytes = self.data.as_slice();
+        let bytes = self.data()?;
         let aligned = (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>());
         // Bulk copies only: one memcpy when the bytes can be seen as `[T]`,
         // otherwise an aligned, byte-swapped copy first.
@@ -430,7 +506,7 @@ impl<'a> ArrayView<'a> {
             copy.as_slice()
         };
         let typed = bytemuck::checked::try_cast_slice::<u8, T>(native)
-            .map_err(|_| self.err_at(self.first_invalid_bool()))?;
+            .map_err(|_| self.err_at(first_invalid::<T>(native)))?;
         let mut out: Vec<T> = Vec::new();
         out.try_reserve_exact(typed.len()).map_err(|_| {
             self.err_at(Error::InvalidArgument {
@@ -445,7 +521,7 @@ impl<'a> ArrayView<'a> {
     /// The data as raw bytes in native byte order (a copy, byte-swapped as
     /// the dtype requires), e.g. for records read field by field.
     pub fn to_native_bytes(&self) -> Result<AlignedBuf> {
-        let mut buf = AlignedBuf::copy_from(self.data.as_slice())?;
+        let mut buf = AlignedBuf::copy_from(self.data()?)?;
         swap_to_native(&self.header.dtype, buf.as_mut_slice());
         Ok(buf)
     }
@@ -467,12 +543,11 @@ impl<'a> ArrayView<'a> {
             return Ok(vec![Vec::new(); self.zero_size_count()?]);
         }
         Ok(self
-            .data
-            .as_slice()
+            .data()?
             .chunks_exact(size)
             .map(|c| {
                 let end = c.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-                c[..end].to_vec()
+                c.split_at(end).0.to_vec()
             })
             .collect())
     }
@@ -494,12 +569,12 @@ impl<'a> ArrayView<'a> {
         }
         let big = order == crate::dtype::ByteOrder::Big;
         let mut out = Vec::new();
-        for (i, c) in self.data.as_slice().chunks_exact(size).enumerate() {
+        for (i, c) in self.data()?.chunks_exact(size).enumerate() {
             let mut s = String::new();
-            let mut units: Vec<u32> = c
-                .chunks_exact(4)
-                .map(|u| {
-                    let a = [u[0], u[1], u[2], u[3]];
+            let (units, _) = c.as_chunks::<4>();
+            let mut units: Vec<u32> = units
+                .iter()
+                .map(|&a| {
                     if big {
                         u32::from_be_bytes(a)
                     } else {
@@ -637,7 +712,7 @@ pub(crate) fn swap_to_native(dtype: &DType, bytes: &mut [u8]) {
 }
 
 /// The alignment a Rust element of this dtype needs.
-pub fn natural_align(dtype: &DType) -> usize {
+pub(crate) fn natural_align(dtype: &DType) -> usize {
     match dtype {
         DType::Scalar(s) => match s.kind {
             Kind::Complex => (s.size / 2).clamp(1, 16) as usize,
@@ -652,6 +727,37 @@ pub fn natural_align(dtype: &DType) -> usize {
             .max()
             .unwrap_or(1),
         DType::Subarray { base, .. } => natural_align(base),
+    }
+}
+
+/// The error for bytes that are not all valid `T`s: [`Error::InvalidBool`]
+/// naming the first bad byte of `bool` data, otherwise
+/// [`Error::InvalidValue`] naming the first invalid element.
+fn first_invalid<T: Element>(bytes: &[u8]) -> Error {
+    let size = std::mem::size_of::<T>().max(1);
+    let index = bytes
+        .chunks_exact(size)
+        .position(|c| bytemuck::checked::try_pod_read_unaligned::<T>(c).is_err());
+    let Some(index) = index else {
+        // Only called after a cast reported an invalid bit pattern.
+        debug_assert!(false, "no invalid element found");
+        return Error::InvalidValue {
+            index: 0,
+            type_name: std::any::type_name::<T>(),
+            at: Location::none(),
+        };
+    };
+    match (T::dtype().as_scalar().map(|s| s.kind), bytes.get(index)) {
+        (Some(Kind::Bool), Some(&value)) => Error::InvalidBool {
+            index: index as u64,
+            value,
+            at: Location::none(),
+        },
+        _ => Error::InvalidValue {
+            index: index as u64,
+            type_name: std::any::type_name::<T>(),
+            at: Location::none(),
+        },
     }
 }
 
@@ -672,6 +778,12 @@ fn check_element_size<T: Element>(dtype: &DType) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -695,10 +807,7 @@ mod tests {
         let v = ArrayView::from_bytes(&h, &buf.as_slice()[..16]).unwrap();
         assert!(matches!(
             v.as_slice::<i64>(),
-            Err(Error::View {
-                problem: ViewProblem::DTypeMismatch,
-                ..
-            })
+            Err(Error::DTypeMismatch { .. })
         ));
         let hb = header(">f8", &[2]);
         let v = ArrayView::from_bytes(&hb, &buf.as_slice()[..16]).unwrap();
@@ -709,6 +818,97 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn dtype_mismatch_is_one_error_from_every_accessor() {
+        let h = header("<f8", &[2]);
+        let bytes = [0u8; 16];
+        let v = ArrayView::from_bytes(&h, &bytes)
+            .unwrap()
+            .with_location(Location::path("a.npy"));
+        let from_slice = v.as_slice::<i64>().unwrap_err();
+        let from_vec = v.to_vec::<i64>().unwrap_err();
+        let (
+            Error::DTypeMismatch {
+                expected: e1,
+                found: f1,
+                at: a1,
+            },
+            Error::DTypeMismatch {
+                expected: e2,
+                found: f2,
+                at: a2,
+            },
+        ) = (&from_slice, &from_vec)
+        else {
+            panic!("{from_slice:?} / {from_vec:?}");
+        };
+        assert_eq!((e1, f1, a1), (e2, f2, a2));
+        assert_eq!(f1, "<f8");
+        assert_eq!(from_slice.to_string(), from_vec.to_string());
+        assert!(from_slice.to_string().contains("file a.npy"));
+        // A byte-swapped array of the right type is not a dtype mismatch.
+        let hb = header(">f8", &[2]);
+        let v = ArrayView::from_bytes(&hb, &bytes).unwrap();
+        assert!(matches!(
+            v.as_slice::<f64>(),
+            Err(Error::View {
+                problem: ViewProblem::ByteOrder,
+                ..
+            })
+        ));
+        assert_eq!(v.to_vec::<f64>().unwrap(), vec![0.0; 2]);
+    }
+
+    /// A user element whose bit patterns are checked (not every `u32` is a
+    /// `char`): an invalid one is named by element index.
+    #[derive(Clone, Copy, Debug, PartialEq, bytemuck::NoUninit, bytemuck::CheckedBitPattern)]
+    #[repr(C)]
+    struct Letter(char);
+    impl Element for Letter {
+        fn dtype() -> DType {
+            <u32 as Element>::dtype()
+        }
+    }
+
+    #[test]
+    fn invalid_user_values_are_named_by_element() {
+        let data: [u32; 3] = ['a' as u32, 0xD800, 'c' as u32];
+        let v = ArrayView::from_slice(&data, &[3], Order::C).unwrap();
+        assert!(matches!(
+            v.as_slice::<Letter>(),
+            Err(Error::InvalidValue { index: 1, .. })
+        ));
+        assert!(matches!(
+            v.to_vec::<Letter>(),
+            Err(Error::InvalidValue { index: 1, .. })
+        ));
+        let ok: [u32; 2] = ['x' as u32, 'y' as u32];
+        let v = ArrayView::from_slice(&ok, &[2], Order::C).unwrap();
+        assert_eq!(
+            v.to_vec::<Letter>().unwrap(),
+            vec![Letter('x'), Letter('y')]
+        );
+    }
+
+    #[test]
+    fn bytes_are_borrowed_or_shared_and_len_counts_elements() {
+        let data = [1u16, 2, 3, 4, 5, 6];
+        let v = ArrayView::from_slice(&data, &[2, 3], Order::C).unwrap();
+        assert!(!v.bytes().is_shared());
+        assert_eq!(v.bytes().len(), 12);
+        assert_eq!(v.len(), 6);
+        let owned: OwnedView = v.into_owned().unwrap();
+        assert!(owned.bytes().is_shared());
+        assert_eq!(owned.as_slice::<u16>().unwrap(), &data);
+        // Zero-size items: no bytes, but the shape's elements.
+        let h = header("|S0", &[3]);
+        let v = ArrayView::from_bytes(&h, &[]).unwrap();
+        assert_eq!((v.len(), v.is_empty(), v.bytes().len()), (3, false, 0));
+        let buf = AlignedBuf::copy_from(&[7; 100]).unwrap();
+        assert_eq!(buf.len(), 100);
+        assert_eq!(buf.as_slice(), &[7; 100]);
     }
 
     #[test]
