@@ -738,6 +738,73 @@ mod tests {
     }
 
     #[test]
+    fn messages_of_every_group_end_with_the_location() {
+        let at = || Location {
+            path: Some(PathBuf::from("a.npz")),
+            member: Some("x.npy".into()),
+            offset: Some(7),
+        };
+        let cases = [
+            (
+                Error::BadMagic { at: at() },
+                "not an NPY file: missing \\x93NUMPY magic",
+            ),
+            (
+                Error::DTypeMismatch {
+                    expected: "<f4".into(),
+                    found: "<f8".into(),
+                    at: at(),
+                },
+                "dtype mismatch: expected <f4, found <f8",
+            ),
+            (
+                Error::View {
+                    problem: ViewProblem::ByteOrder,
+                    detail: "array is >f8".into(),
+                    at: at(),
+                },
+                "no zero-copy view: data is in non-native byte order: array is >f8",
+            ),
+            (
+                Error::CrcMismatch {
+                    expected: 1,
+                    actual: 0xabc,
+                    at: at(),
+                },
+                "CRC-32 mismatch: archive says 00000001, data has 00000abc",
+            ),
+            (
+                Error::NotFound {
+                    name: "w".into(),
+                    at: at(),
+                },
+                "no array named \"w\"",
+            ),
+            (
+                Error::Io {
+                    op: "open",
+                    source: io::Error::other("boom"),
+                    at: at(),
+                },
+                "I/O error during open: boom",
+            ),
+        ];
+        for (e, what) in cases {
+            assert_eq!(
+                e.to_string(),
+                format!("{what} (file a.npz, member \"x.npy\", offset 7)")
+            );
+        }
+        assert_eq!(
+            Error::Closed {
+                at: Location::none()
+            }
+            .to_string(),
+            "writer is closed"
+        );
+    }
+
+    #[test]
     fn shift_offset_adds_base() {
         let e = Error::BadMagic {
             at: Location::offset(3),

@@ -253,32 +253,40 @@ impl Header {
                 at: Location::offset(0),
             });
         }
+        let full = || Error::HeaderFull {
+            needed,
+            available: total_len,
+            at: Location::offset(0),
+        };
+        // `needed <= total_len` above, so this cannot underflow.
         let hlen = total_len - prefix;
-        let mut out = Vec::with_capacity(total_len as usize);
+        let len_field: Vec<u8> = match version {
+            Version::V1 => u16::try_from(hlen)
+                .map_err(|_| full())?
+                .to_le_bytes()
+                .to_vec(),
+            _ => u32::try_from(hlen)
+                .map_err(|_| full())?
+                .to_le_bytes()
+                .to_vec(),
+        };
+        // At most 2^32 + 12 bytes (the length field bounds it); refused, not
+        // aborted, if that memory is not available.
+        let total = usize::try_from(total_len).map_err(|_| full())?;
+        let mut out = Vec::new();
+        out.try_reserve_exact(total)
+            .map_err(|_| Error::InvalidArgument {
+                reason: format!("cannot allocate a header of {total_len} bytes"),
+                at: Location::none(),
+            })?;
         out.extend_from_slice(MAGIC);
         let (maj, min) = version.numbers();
         out.push(maj);
         out.push(min);
-        match version {
-            Version::V1 => {
-                let l = u16::try_from(hlen).map_err(|_| Error::HeaderFull {
-                    needed,
-                    available: total_len,
-                    at: Location::offset(0),
-                })?;
-                out.extend_from_slice(&l.to_le_bytes());
-            }
-            _ => {
-                let l = u32::try_from(hlen).map_err(|_| Error::HeaderFull {
-                    needed,
-                    available: total_len,
-                    at: Location::offset(0),
-                })?;
-                out.extend_from_slice(&l.to_le_bytes());
-            }
-        }
+        out.extend_from_slice(&len_field);
         out.extend_from_slice(&body);
-        out.resize(total_len as usize - 1, b' ');
+        // `total >= needed >= 1`.
+        out.resize(total.saturating_sub(1), b' ');
         out.push(b'\n');
         Ok(out)
     }
@@ -715,6 +723,30 @@ mod tests {
             read_header(&overflow, 1000),
             Err(Error::ShapeOverflow { .. })
         ));
+    }
+
+    #[test]
+    fn exact_rewrite_of_an_impossible_length_is_an_error_not_an_abort() {
+        // Used to reserve `total_len` bytes before checking the length field
+        // could hold it: a capacity-overflow panic for u64::MAX.
+        let hd = h("<f8", &[3], Order::C);
+        for v in [Version::V1, Version::V2, Version::V3] {
+            assert!(
+                matches!(
+                    hd.to_bytes_exact(v, u64::MAX),
+                    Err(Error::HeaderFull {
+                        available: u64::MAX,
+                        ..
+                    })
+                ),
+                "{v:?}"
+            );
+        }
+        // The largest V1 header is exactly 10 + 65535 bytes.
+        let r = hd.to_bytes_exact(Version::V1, 10 + 65535).unwrap();
+        assert_eq!(r.len(), 10 + 65535);
+        assert_eq!(read_header(&r, 1 << 20).unwrap().header, hd);
+        assert!(hd.to_bytes_exact(Version::V1, 10 + 65536).is_err());
     }
 
     #[test]

@@ -530,7 +530,7 @@ impl<'a> ArrayView<'a> {
     /// stripped, as numpy shows them.
     pub fn to_byte_strings(&self) -> Result<Vec<Vec<u8>>> {
         let size = match self.header.dtype.as_scalar() {
-            Some(s) if s.kind == Kind::Bytes => s.size as usize,
+            Some(s) if s.kind == Kind::Bytes => self.item_len(s.size)?,
             _ => {
                 return Err(self.err_at(Error::DTypeMismatch {
                     expected: "|S<n>".into(),
@@ -555,7 +555,7 @@ impl<'a> ArrayView<'a> {
     /// `U` (UCS-4) data decoded to `String`s, trailing NULs stripped.
     pub fn to_strings(&self) -> Result<Vec<String>> {
         let (size, order) = match self.header.dtype.as_scalar() {
-            Some(s) if s.kind == Kind::Unicode => (s.size as usize, s.order),
+            Some(s) if s.kind == Kind::Unicode => (self.item_len(s.size)?, s.order),
             _ => {
                 return Err(self.err_at(Error::DTypeMismatch {
                     expected: "<U<n>".into(),
@@ -596,6 +596,15 @@ impl<'a> ArrayView<'a> {
             out.push(s);
         }
         Ok(out)
+    }
+
+    /// An item size as `usize` ([`Error::ShapeOverflow`] if it does not fit).
+    fn item_len(&self, size: u64) -> Result<usize> {
+        usize::try_from(size).map_err(|_| {
+            self.err_at(Error::ShapeOverflow {
+                at: Location::none(),
+            })
+        })
     }
 
     /// The element count of a zero-itemsize array (`S0`, `U0`), whose data
@@ -674,8 +683,20 @@ impl<'a> ArrayView<'a> {
 /// Byte-swaps `bytes` (whole elements of `dtype`) in place to native order.
 /// Nothing happens for native or single-byte dtypes, or for empty data.
 pub(crate) fn swap_to_native(dtype: &DType, bytes: &mut [u8]) {
-    let item = dtype.itemsize() as usize;
-    if bytes.is_empty() || item == 0 || dtype.is_native() {
+    if bytes.is_empty() || dtype.is_native() {
+        return;
+    }
+    // An item larger than the address space cannot be in `bytes`.
+    let Ok(item) = usize::try_from(dtype.itemsize()) else {
+        debug_assert!(
+            false,
+            "{} bytes of items of {} bytes",
+            bytes.len(),
+            dtype.itemsize()
+        );
+        return;
+    };
+    if item == 0 {
         return;
     }
     // Plain scalars (and complex halves, UCS-4 code units) swap in fixed
