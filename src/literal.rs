@@ -123,10 +123,10 @@ impl Parser<'_> {
             Some(b'(') => {
                 let (items, trailing) = self.seq(b')', depth)?;
                 // `(x)` is just x in Python; `(x,)` is a 1-tuple.
-                if items.len() == 1 && !trailing {
-                    Ok(items.into_iter().next().unwrap_or(Value::None))
-                } else {
-                    Ok(Value::Tuple(items))
+                match <[Value; 1]>::try_from(items) {
+                    Ok([single]) if !trailing => Ok(single),
+                    Ok(one) => Ok(Value::Tuple(one.into())),
+                    Err(items) => Ok(Value::Tuple(items)),
                 }
             }
             Some(b'[') => Ok(Value::List(self.seq(b']', depth)?.0)),

@@ -416,8 +416,12 @@ impl DType {
         }
         self.walk_swaps(0, &mut |o, l| {
             // In range: offsets and sizes come from the checked layout.
-            if let Some(r) = item.get_mut(o as usize..(o + l) as usize) {
-                r.reverse();
+            let range = usize::try_from(o)
+                .ok()
+                .zip(o.checked_add(l).and_then(|e| usize::try_from(e).ok()));
+            match range.and_then(|(a, b)| item.get_mut(a..b)) {
+                Some(r) => r.reverse(),
+                None => debug_assert!(false, "swap range {o}+{l} outside an item"),
             }
         });
     }
