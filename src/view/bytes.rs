@@ -168,7 +168,7 @@ impl<'a> Bytes<'a> {
     /// The range was checked against its owner when it was built and owners
     /// (memory maps, aligned buffers) never change length, so this never
     /// fails; were that broken, debug builds assert and release builds see
-    /// no bytes (the typed accessors of [`ArrayView`] then return an error).
+    /// no bytes (the typed accessors of [`ArrayView`](super::ArrayView) then return an error).
     pub fn as_slice(&self) -> &[u8] {
         self.try_as_slice().unwrap_or(&[])
     }
