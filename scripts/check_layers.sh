@@ -21,7 +21,7 @@ rank() {
         Error | Location | Result) echo 0 ;;
         DType | Element) echo 2 ;;
         Header | Order) echo 3 ;;
-        ArrayView | OwnedArray) echo 4 ;;
+        ArrayView | OwnedView) echo 4 ;;
         NpzReader | NpzWriter | ReaderOptions | WriterOptions) echo 7 ;;
         *) echo "" ;;
     esac

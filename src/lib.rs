@@ -58,7 +58,7 @@ pub mod unstable {
 pub use error::{Error, Location, Result};
 pub use header::{Header, Order};
 pub use npz::{NpzReader, NpzWriter, ReaderOptions, WriterOptions};
-pub use view::{ArrayView, OwnedArray};
+pub use view::{ArrayView, OwnedView};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

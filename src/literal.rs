@@ -4,6 +4,16 @@
 //! It never evaluates anything, never panics, bounds nesting depth, and
 //! allocates at most in proportion to its input.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::error::{Error, Location, Result};
 
 /// Maximum nesting depth of tuples/lists/dicts.
@@ -109,14 +119,14 @@ impl Parser<'_> {
         }
         match self.peek() {
             None => Err(self.fail("unexpected end of literal")),
-            Some(b'\'') | Some(b'"') => self.string().map(Value::Str),
+            Some(quote @ (b'\'' | b'"')) => self.string(quote).map(Value::Str),
             Some(b'(') => {
                 let (items, trailing) = self.seq(b')', depth)?;
                 // `(x)` is just x in Python; `(x,)` is a 1-tuple.
-                if items.len() == 1 && !trailing {
-                    Ok(items.into_iter().next().unwrap_or(Value::None))
-                } else {
-                    Ok(Value::Tuple(items))
+                match <[Value; 1]>::try_from(items) {
+                    Ok([single]) if !trailing => Ok(single),
+                    Ok(one) => Ok(Value::Tuple(one.into())),
+                    Err(items) => Ok(Value::Tuple(items)),
                 }
             }
             Some(b'[') => Ok(Value::List(self.seq(b']', depth)?.0)),
@@ -241,8 +251,8 @@ impl Parser<'_> {
         Ok(Value::Int(if neg { -v } else { v }))
     }
 
-    fn string(&mut self) -> Result<String> {
-        let quote = self.s[self.pos];
+    /// A string literal; `self.pos` is at its opening `quote`.
+    fn string(&mut self, quote: u8) -> Result<String> {
         self.pos += 1;
         let mut out = String::new();
         loop {
@@ -353,6 +363,12 @@ fn py_printable(c: char) -> bool {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 

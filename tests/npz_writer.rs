@@ -44,7 +44,7 @@ with zipfile.ZipFile(sys.argv[1]) as z:
 
 fn view<'a>(descr: &str, shape: &[u64], order: Order, bytes: &'a [u8]) -> ArrayView<'a> {
     let h = Header::for_array(DType::parse(descr).unwrap(), shape.to_vec(), order);
-    ArrayView::new(Cow::Owned(h), npzmap::view::Bytes::Borrowed(bytes)).unwrap()
+    ArrayView::new(Cow::Owned(h), bytes).unwrap()
 }
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {

@@ -34,7 +34,7 @@ pub fn fuzz_one(data: &[u8]) {
         let _ = v.len();
         let _ = v.is_zero_copy();
         if let Ok(b) = v.to_native_bytes() {
-            assert_eq!(b.len(), v.as_bytes().len());
+            assert_eq!(b.len(), v.bytes().len());
         }
         let _ = v.to_strings();
         let _ = v.to_byte_strings();

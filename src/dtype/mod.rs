@@ -36,10 +36,26 @@
 //! text and literals to [`DType`]), `emit` (dtype to descr text) and
 //! `element` (the [`Element`] trait: Rust types to dtypes).
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 mod element;
 mod emit;
 mod parse;
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests;
 
 pub use element::Element;
@@ -400,8 +416,12 @@ impl DType {
         }
         self.walk_swaps(0, &mut |o, l| {
             // In range: offsets and sizes come from the checked layout.
-            if let Some(r) = item.get_mut(o as usize..(o + l) as usize) {
-                r.reverse();
+            let range = usize::try_from(o)
+                .ok()
+                .zip(o.checked_add(l).and_then(|e| usize::try_from(e).ok()));
+            match range.and_then(|(a, b)| item.get_mut(a..b)) {
+                Some(r) => r.reverse(),
+                None => debug_assert!(false, "swap range {o}+{l} outside an item"),
             }
         });
     }

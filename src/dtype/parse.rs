@@ -54,13 +54,15 @@ fn from_value(v: &Value, depth: usize, budget: &mut usize) -> Result<DType> {
     match v {
         Value::Str(s) => DType::parse_scalar_str(s),
         // A subarray: (element descr, shape).
-        Value::Tuple(parts) if parts.len() == 2 => {
-            let elem = from_value(&parts[0], depth + 1, budget)?;
-            apply_shape(elem, &parts[1])
-        }
-        Value::Tuple(_) => Err(descr_err(
-            "a subarray descr must be a tuple (descr, shape) of 2 items",
-        )),
+        Value::Tuple(parts) => match parts.as_slice() {
+            [descr, shape] => {
+                let elem = from_value(descr, depth + 1, budget)?;
+                apply_shape(elem, shape)
+            }
+            _ => Err(descr_err(
+                "a subarray descr must be a tuple (descr, shape) of 2 items",
+            )),
+        },
         Value::List(items) => {
             let mut b = RecordBuilder::new();
             for item in items {
@@ -73,19 +75,21 @@ fn from_value(v: &Value, depth: usize, budget: &mut usize) -> Result<DType> {
                         item.type_name()
                     )));
                 };
-                if parts.len() != 2 && parts.len() != 3 {
-                    return Err(descr_err("field tuple must have 2 or 3 items"));
-                }
-                let (title, name) = match &parts[0] {
+                let (field_name, descr, shape) = match parts.as_slice() {
+                    [n, d] => (n, d, None),
+                    [n, d, s] => (n, d, Some(s)),
+                    _ => return Err(descr_err("field tuple must have 2 or 3 items")),
+                };
+                let (title, name) = match field_name {
                     Value::Str(n) => (None, n.clone()),
-                    Value::Tuple(tn) if tn.len() == 2 => match (&tn[0], &tn[1]) {
-                        (Value::Str(t), Value::Str(n)) => (Some(t.clone()), n.clone()),
+                    Value::Tuple(tn) if tn.len() == 2 => match tn.as_slice() {
+                        [Value::Str(t), Value::Str(n)] => (Some(t.clone()), n.clone()),
                         _ => return Err(descr_err("titled field needs (title, name) strings")),
                     },
                     _ => return Err(descr_err("field name must be a string")),
                 };
-                let elem = from_value(&parts[1], depth + 1, budget)?;
-                let full = match parts.get(2) {
+                let elem = from_value(descr, depth + 1, budget)?;
+                let full = match shape {
                     None => elem,
                     Some(shape) => apply_shape(elem, shape)
                         .map_err(|e| descr_err(format!("field {name:?}: {e}")))?,

@@ -222,7 +222,7 @@ impl MmapArrayMut {
         // The length was checked against the header when the file was mapped.
         ArrayView::from_checked_parts(
             Cow::Borrowed(&self.parsed.header),
-            Bytes::Borrowed(self.as_bytes()),
+            Bytes::borrowed(self.as_bytes()),
             loc(&self.path, self.parsed.data_offset),
         )
     }

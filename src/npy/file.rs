@@ -93,7 +93,7 @@ impl NpyFile {
         let bytes = &(*self.map).as_ref()[start..start + len];
         ArrayView::from_checked_parts(
             Cow::Borrowed(&self.parsed.header),
-            Bytes::Borrowed(bytes),
+            Bytes::borrowed(bytes),
             self.location(),
         )
     }
@@ -104,7 +104,7 @@ impl NpyFile {
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = self.map.clone();
         ArrayView::from_checked_parts(
             Cow::Owned(self.parsed.header.clone()),
-            Bytes::Shared { owner, start, len },
+            Bytes::shared(owner, start, len),
             self.location(),
         )
     }
@@ -166,7 +166,7 @@ pub fn view_from_bytes<'a>(bytes: &'a [u8], opts: &NpyOptions) -> Result<ArrayVi
     let at = Location::offset(parsed.data_offset);
     Ok(ArrayView::from_checked_parts(
         Cow::Owned(parsed.header),
-        Bytes::Borrowed(&bytes[start..start + len]),
+        Bytes::borrowed(&bytes[start..start + len]),
         at,
     ))
 }

@@ -70,18 +70,18 @@ impl CopyCache {
     /// Caches `copy` as `idx` (unless it alone exceeds the budget),
     /// evicting least recently used copies until the total fits.
     pub fn insert(&self, idx: CopyKey, copy: Copy) {
-        let size = copy.buf.len();
+        let size = copy.buf.as_slice().len();
         if size > self.limit {
             return;
         }
         let mut g = self.lock();
         if let Some(old) = g.lru.put(idx, copy) {
-            g.bytes = g.bytes.saturating_sub(old.buf.len());
+            g.bytes = g.bytes.saturating_sub(old.buf.as_slice().len());
         }
         g.bytes = g.bytes.saturating_add(size);
         while g.bytes > self.limit {
             match g.lru.pop_lru() {
-                Some((_, old)) => g.bytes = g.bytes.saturating_sub(old.buf.len()),
+                Some((_, old)) => g.bytes = g.bytes.saturating_sub(old.buf.as_slice().len()),
                 None => {
                     g.bytes = 0;
                     break;

@@ -90,7 +90,7 @@ use crate::error::{Error, Location, Result};
 use crate::fs::lock::{SharedLock, Wait};
 use crate::fs::map::ReadMap;
 use crate::npy::header::{DEFAULT_HEADER_LIMIT, Header, read_header, read_prefix};
-use crate::view::{AlignedBuf, ArrayView, Bytes, OwnedArray, natural_align, swap_to_native};
+use crate::view::{AlignedBuf, ArrayView, Bytes, OwnedView, natural_align, swap_to_native};
 use crate::zip::committed;
 use crate::zip::decode_name;
 use crate::zip::inflate::{Dest, inflate_checked};
@@ -396,7 +396,7 @@ impl<'a, T: Element> ArraySlice<'a, T> {
 
     /// True when the slice is a copy (from the cache) rather than the file's bytes.
     pub fn is_copy(&self) -> bool {
-        matches!(self.view.bytes(), Bytes::Shared { .. })
+        self.view.bytes().is_shared()
     }
 
     /// Shape of the array.
@@ -902,7 +902,7 @@ impl NpzReader {
 
     /// As [`NpzReader::get`], but the view shares the map (or the cached
     /// copy) through an `Arc` and can outlive the reader.
-    pub fn get_owned(&self, key: &str) -> Result<OwnedArray> {
+    pub fn get_owned(&self, key: &str) -> Result<OwnedView> {
         let i = self.lookup(key)?;
         let got = self.member(i)?;
         let p = got.parsed();
@@ -914,7 +914,7 @@ impl NpzReader {
             let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = self.map.clone();
             return Ok(ArrayView::from_checked_parts_at(
                 header,
-                Bytes::Shared { owner, start, len },
+                Bytes::shared(owner, start, len),
                 loc,
             ));
         }
@@ -1007,7 +1007,7 @@ impl NpzReader {
         {
             return Ok(ArrayView::from_checked_parts_at(
                 Cow::Borrowed(&p.header),
-                Bytes::Borrowed(bytes),
+                Bytes::borrowed(bytes),
                 Cow::Borrowed(&p.loc),
             ));
         }
@@ -1022,7 +1022,7 @@ impl NpzReader {
         if self.entries[i].method == METHOD_STORED && (!native || p.zero_copy) {
             let end = p.data_start.saturating_add(p.data_len);
             let bytes = self.slice(p.data_start, end)?;
-            return Ok(got.view(Bytes::Borrowed(bytes), false));
+            return Ok(got.view(Bytes::borrowed(bytes), false));
         }
         let c = self.copy_of(i, p, native)?;
         Ok(got.view(shared(c), native))
@@ -1246,7 +1246,7 @@ impl NpzReader {
         let mut buf = self.inflate(i, &loc)?;
         let end = start
             .checked_add(len)
-            .filter(|&e| e <= buf.len())
+            .filter(|&e| e <= buf.as_slice().len())
             .ok_or_else(|| zip_err("inflated member shorter than its header says", loc.start))?;
         if start.is_multiple_of(natural_align(dtype)) {
             if swap {
@@ -1422,12 +1422,7 @@ impl NpzReader {
 }
 
 fn shared(c: Copy) -> Bytes<'static> {
-    let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = c.buf;
-    Bytes::Shared {
-        owner,
-        start: c.start,
-        len: c.len,
-    }
+    Bytes::shared(c.buf, c.start, c.len)
 }
 
 /// Maps `f` over `0..n` on up to `available_parallelism()` scoped threads,

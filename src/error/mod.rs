@@ -6,6 +6,19 @@
 //! could not know (an npy header parser does not know the file name; the
 //! reader that called it does) with [`Error::at_path`], [`Error::at_member`]
 //! and [`Error::at_offset`], which never overwrite what is already set.
+//!
+//! Files: `mod.rs` ([`Location`], [`Error`] and its context methods),
+//! `display` (the messages).
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
 
 use std::fmt;
 use std::io;
@@ -77,9 +90,10 @@ impl fmt::Display for Location {
 /// Which of the three conditions for a zero-copy typed slice failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+///
+/// A dtype that is not the requested element type is not one of them: that
+/// is [`Error::DTypeMismatch`], from every typed accessor alike.
 pub enum ViewProblem {
-    /// The array's dtype is not exactly the requested element type.
-    DTypeMismatch,
     /// The bytes are not aligned for the element type.
     Unaligned,
     /// The data is stored in the other byte order.
@@ -219,6 +233,17 @@ pub enum Error {
     InvalidUnicode {
         /// The element index.
         index: u64,
+        /// Where.
+        at: Location,
+    },
+    /// An element's bytes are not a valid value of the requested Rust type
+    /// (a user [`Element`](crate::dtype::Element) with a checked bit
+    /// pattern; invalid `bool` bytes are [`Error::InvalidBool`]).
+    InvalidValue {
+        /// The element index.
+        index: u64,
+        /// The Rust type asked for.
+        type_name: &'static str,
         /// Where.
         at: Location,
     },
@@ -382,6 +407,7 @@ impl Error {
             | Error::ShapeMismatch { at, .. }
             | Error::InvalidBool { at, .. }
             | Error::InvalidUnicode { at, .. }
+            | Error::InvalidValue { at, .. }
             | Error::NotAZip { at }
             | Error::Zip { at, .. }
             | Error::Encrypted { at }
@@ -419,6 +445,7 @@ impl Error {
             | Error::ShapeMismatch { at, .. }
             | Error::InvalidBool { at, .. }
             | Error::InvalidUnicode { at, .. }
+            | Error::InvalidValue { at, .. }
             | Error::NotAZip { at }
             | Error::Zip { at, .. }
             | Error::Encrypted { at }
@@ -494,170 +521,12 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io { op, source, at } => write!(f, "I/O error during {op}: {source}{at}"),
-            Error::BadMagic { at } => write!(f, "not an NPY file: missing \\x93NUMPY magic{at}"),
-            Error::UnsupportedVersion { major, minor, at } => {
-                write!(f, "unsupported NPY format version {major}.{minor}{at}")
-            }
-            Error::Truncated {
-                what,
-                needed,
-                available,
-                at,
-            } => write!(
-                f,
-                "truncated {what}: needs {needed} bytes, only {available} available{at}"
-            ),
-            Error::HeaderTooLarge { len, limit, at } => write!(
-                f,
-                "NPY header of {len} bytes exceeds the limit of {limit} bytes{at}"
-            ),
-            Error::InvalidHeader { reason, at } => write!(f, "invalid NPY header: {reason}{at}"),
-            Error::InvalidDescr { reason, at } => {
-                write!(f, "invalid dtype descriptor: {reason}{at}")
-            }
-            Error::ObjectArray { at } => write!(
-                f,
-                "pickled object arrays are not supported (descr '|O'); npzmap never unpickles{at}"
-            ),
-            Error::ShapeOverflow { at } => {
-                write!(f, "array size overflows: shape x itemsize exceeds 2^64{at}")
-            }
-            Error::DataTooShort {
-                expected,
-                actual,
-                at,
-            } => write!(
-                f,
-                "file seems not fully written: header requires {expected} data bytes, only {actual} present{at}"
-            ),
-            Error::DataTooLong {
-                expected,
-                actual,
-                at,
-            } => write!(
-                f,
-                "more data than the header says: header requires {expected} data bytes, {actual} present{at}"
-            ),
-            Error::View {
-                problem,
-                detail,
-                at,
-            } => {
-                let what = match problem {
-                    ViewProblem::DTypeMismatch => "dtype mismatch",
-                    ViewProblem::Unaligned => "data is not aligned for the element type",
-                    ViewProblem::ByteOrder => "data is in non-native byte order",
-                    ViewProblem::Layout => "layout does not allow this view",
-                };
-                write!(f, "no zero-copy view: {what}: {detail}{at}")
-            }
-            Error::DTypeMismatch {
-                expected,
-                found,
-                at,
-            } => write!(f, "dtype mismatch: expected {expected}, found {found}{at}"),
-            Error::ShapeMismatch { reason, at } => write!(f, "shape mismatch: {reason}{at}"),
-            Error::InvalidBool { index, value, at } => write!(
-                f,
-                "invalid bool value {value} at element {index} (must be 0 or 1){at}"
-            ),
-            Error::InvalidUnicode { index, at } => {
-                write!(f, "invalid unicode code point in element {index}{at}")
-            }
-            Error::NotAZip { at } => write!(
-                f,
-                "not a zip archive: no end-of-central-directory record found{at}"
-            ),
-            Error::Zip { reason, at } => write!(f, "corrupt zip archive: {reason}{at}"),
-            Error::Encrypted { at } => write!(f, "encrypted zip members are not supported{at}"),
-            Error::UnsupportedCompression { method, at } => write!(
-                f,
-                "unsupported compression method {method} (only stored and deflate){at}"
-            ),
-            Error::CrcMismatch {
-                expected,
-                actual,
-                at,
-            } => write!(
-                f,
-                "CRC-32 mismatch: archive says {expected:08x}, data has {actual:08x}{at}"
-            ),
-            Error::DecompressionLimit { limit, at } => write!(
-                f,
-                "decompressed data exceeds the limit of {limit} bytes (declared size or ratio cap){at}"
-            ),
-            Error::NotFound { name, at } => write!(f, "no array named {name:?}{at}"),
-            Error::DuplicateName { name, at } => {
-                write!(f, "a member named {name:?} already exists{at}")
-            }
-            Error::InvalidName { name, reason, at } => {
-                write!(f, "invalid member name {name:?}: {reason}{at}")
-            }
-            Error::AlreadyExists { at } => write!(f, "file already exists{at}"),
-            Error::HeaderFull {
-                needed,
-                available,
-                at,
-            } => write!(
-                f,
-                "NPY header has no room for the new shape: needs {needed} bytes, has {available}; nothing was written{at}"
-            ),
-            Error::Locked { at } => write!(
-                f,
-                "file is in use: a live reader, writer or modifier holds its advisory lock; nothing was changed{at}"
-            ),
-            Error::IndexOutOfRange { index, len, at } => {
-                write!(f, "index {index} out of range for length {len}{at}")
-            }
-            Error::InvalidArgument { reason, at } => write!(f, "invalid argument: {reason}{at}"),
-            Error::Unrecoverable { reason, at } => write!(f, "cannot recover: {reason}{at}"),
-            Error::Closed { at } => write!(f, "writer is closed{at}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
+mod display;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn context_is_added_once_and_displayed() {
-        let e = Error::BadMagic {
-            at: Location::offset(3),
-        }
-        .at_path("a.npz")
-        .at_member("x.npy")
-        .at_offset(99)
-        .at_member("y.npy");
-        let at = e.location();
-        assert_eq!(at.path.as_deref(), Some(Path::new("a.npz")));
-        assert_eq!(at.member.as_deref(), Some("x.npy"));
-        assert_eq!(at.offset, Some(3));
-        let s = e.to_string();
-        assert!(s.contains("file a.npz"), "{s}");
-        assert!(s.contains("member \"x.npy\""), "{s}");
-        assert!(s.contains("offset 3"), "{s}");
-    }
-
-    #[test]
-    fn shift_offset_adds_base() {
-        let e = Error::BadMagic {
-            at: Location::offset(3),
-        }
-        .shift_offset(100);
-        assert_eq!(e.location().offset, Some(103));
-    }
-}
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests;
