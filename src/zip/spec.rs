@@ -5,6 +5,16 @@
 //! any subslice of its exact length ([`block_at`]) and encoded with
 //! [`bytemuck::bytes_of`]. Field names follow APPNOTE.TXT.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::error::{Error, Location, Result};
 use bytemuck::{Pod, Zeroable};
 
@@ -269,6 +279,12 @@ pub(crate) fn zip_err(reason: impl Into<String>, offset: u64) -> Error {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,16 @@
 //! blocks: stored local headers (with ZIP64 and alignment extras), central
 //! directory entries (new or copied from a parsed one) and end records.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use super::read::{CentralEntryRef, extra_fields};
 use super::spec::*;
 
@@ -437,6 +447,12 @@ pub fn write_end_records(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     //! The encoders through the blocks write exactly the bytes of the
     //! field-by-field encoders they replaced (kept here as the reference).
