@@ -109,11 +109,6 @@ impl Directory {
         self.end.saturating_sub(self.start)
     }
 
-    /// True for a directory of zero bytes (an empty archive).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// An upper bound for the number of entries, for reservations: the
     /// count (ZIP64) or at least the 16-bit count, never more than the
     /// directory can hold.

@@ -43,10 +43,10 @@ pub(crate) mod read;
 pub(crate) mod spec;
 pub(crate) mod write;
 
-pub use directory::{CentralEntries, Directory, central_entries};
+pub use directory::{Directory, central_entries};
 pub use end::EndOfCentralDirectory;
 pub use names::decode_name;
-pub use read::{CentralEntryRef, DataDescriptor, LocalHeaderRef, extra_fields};
+pub use read::{CentralEntryRef, DataDescriptor, LocalHeaderRef};
 pub use spec::*;
 pub use write::{CentralEntry, LocalHeader, LocalZip64, align_padding, write_end_records};
 pub(crate) use write::{CentralFields, write_local_stored};
@@ -59,6 +59,7 @@ pub(crate) use write::{CentralFields, write_local_stored};
     clippy::indexing_slicing
 )]
 mod tests {
+    use super::read::extra_fields;
     use super::*;
     use crate::error::{Error, Result};
 
