@@ -7,7 +7,9 @@
 
 use super::search::find_committed_chunked;
 use super::*;
-use crate::zip::{CentralEntry, LocalHeader, LocalZip64, ZIP64_EOCD_SIG, write_end_records};
+use crate::zip::{
+    CentralEntry, LocalHeader, LocalZip64, ZIP64_EOCD_SIG, central_entries, write_end_records,
+};
 
 /// An archive of stored members after `prefix`, offsets relative to the
 /// archive start (as npzmap and zipfile write them).
@@ -380,4 +382,68 @@ fn directories_walked_are_bounded_by_the_file() {
     assert!(s.directory_bytes <= f.len() as u64);
     assert!(s.checked <= MAX_CANDIDATES);
     assert!(s.found.is_none());
+}
+
+/// 65,537 empty members whose end record holds the count modulo 65,536 (1)
+/// and no ZIP64 records, as some writers leave it.
+fn wrapped_count_archive() -> (Vec<u8>, u64) {
+    let n = 0x1_0001u64;
+    let mut out = Vec::new();
+    let mut cd = Vec::new();
+    for i in 0..n {
+        let off = out.len() as u64;
+        let name = format!("m{i}.npy");
+        LocalHeader::stored(&name, 0, 0, LocalZip64::No, 0).write(&mut out);
+        CentralEntry::stored(&name, 0, 0, off).write(&mut cd);
+    }
+    let cd_off = out.len() as u64;
+    out.extend_from_slice(&cd);
+    write_end_records(&mut out, n % 0x1_0000, cd_off, cd.len() as u64, b"");
+    (out, n)
+}
+
+#[test]
+fn a_committed_archive_with_a_wrapped_count_keeps_every_entry() {
+    let (old, n) = wrapped_count_archive();
+    let want = EndOfCentralDirectory::find(&old).unwrap();
+    assert_eq!((want.entries, want.zip64_offset), (1, None));
+    let f = partial(&old, "new.npy", &vec![4u8; 2 * TAIL_WINDOW]);
+    let l = locate_both(&f).unwrap();
+    assert_eq!((l.end, l.committed), (want, true));
+    assert_eq!(l.archive_end, old.len() as u64);
+    // the reader's walk over what locate found holds all of them
+    let walked = central_entries(&f, &l.end)
+        .collect::<Result<Vec<_>>>()
+        .unwrap();
+    assert_eq!(walked.len() as u64, n);
+    assert_eq!(
+        walked.last().unwrap().name,
+        format!("m{}.npy", n - 1).as_bytes()
+    );
+}
+
+#[test]
+fn a_zip64_count_must_match_exactly_as_in_the_reader() {
+    // one entry; the ZIP64 count says 65,537, the classic one 1 (equal
+    // modulo 65,536, so the ZIP64 record is used): the reader rejects the
+    // archive, and so does the search
+    let plain = archive(b"", &[("a.npy", b"hello")], b"");
+    let end = EndOfCentralDirectory::find(&plain).unwrap();
+    let mut z = plain[..end.eocd_offset as usize].to_vec();
+    let mut rec = Vec::new();
+    write_end_records(&mut rec, 0x1_0001, end.cd_offset, end.cd_size, b"");
+    let eocd = ZIP64_EOCD_LEN + ZIP64_LOCATOR_LEN;
+    rec[eocd + 8..eocd + 12].copy_from_slice(&[1, 0, 1, 0]);
+    z.extend_from_slice(&rec);
+    let parsed = EndOfCentralDirectory::find(&z).unwrap();
+    assert_eq!(
+        (parsed.entries, parsed.zip64_offset.is_some()),
+        (0x1_0001, true)
+    );
+    let read = central_entries(&z, &parsed).collect::<Result<Vec<_>>>();
+    assert!(matches!(read, Err(Error::Zip { .. })), "{read:?}");
+    let f = partial(&z, "b.npy", &vec![1u8; 2 * TAIL_WINDOW]);
+    let s = find_committed(Source::Bytes(&f), f.len() as u64).unwrap();
+    assert_eq!((s.checked, s.found), (1, None));
+    assert!(matches!(locate_both(&f), Err(Error::NotAZip { .. })));
 }
