@@ -37,21 +37,20 @@ pub(crate) mod zip;
 pub use dtype::{DType, Element};
 
 /// Internals for the fuzz targets and the integration tests: the zip record
-/// layer and the Python literal parser. **Not** part of the stable API: any
-/// item here may change or disappear in any release.
+/// layer. **Not** part of the stable API: any item here may change or
+/// disappear in any release. It lists exactly what `fuzz/checks/*.rs`,
+/// `tests/*.rs` and the doctests use.
 #[doc(hidden)]
 pub mod unstable {
     /// The zip record layer (see `src/zip/`): what the fuzz targets and the
     /// integration tests parse and build archives with.
     pub mod zip {
         pub use crate::zip::{
-            CENTRAL_HEADER_LEN, CENTRAL_SIG, CentralEntries, CentralEntry, CentralEntryRef,
-            DATA_DESCRIPTOR_SIG, DOS_DATE_1980, DataDescriptor, Directory, EOCD_LEN, EOCD_SIG,
-            EndOfCentralDirectory, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION,
-            FLAG_UTF8, LOCAL_HEADER_LEN, LOCAL_SIG, LocalHeader, LocalHeaderRef, LocalZip64, MAX16,
-            MAX32, METHOD_DEFLATE, METHOD_STORED, ZIP64_EOCD_LEN, ZIP64_EOCD_SIG,
-            ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG, align_padding, central_entries, decode_name,
-            extra_fields, write_end_records,
+            CentralEntry, CentralEntryRef, DOS_DATE_1980, DataDescriptor, EOCD_LEN, EOCD_SIG,
+            EndOfCentralDirectory, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, FLAG_UTF8, LOCAL_SIG,
+            LocalHeader, LocalHeaderRef, LocalZip64, METHOD_DEFLATE, METHOD_STORED, ZIP64_EOCD_LEN,
+            ZIP64_EOCD_SIG, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG, central_entries,
+            write_end_records,
         };
     }
 }

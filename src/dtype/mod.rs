@@ -303,7 +303,7 @@ impl DType {
 
     /// Builds an array's dtype from a parsed `descr` literal, as numpy's
     /// `descr_to_dtype` does (see the [module docs](self)).
-    pub fn from_value(v: &Value) -> Result<DType> {
+    pub(crate) fn from_value(v: &Value) -> Result<DType> {
         parse::array_dtype(v)
     }
 

@@ -11,7 +11,7 @@
 //!
 //! 1. Every entry must parse (signature, lengths) and end inside the
 //!    directory; the last one must end exactly at the directory's end.
-//!    Otherwise: [`Error::Zip`] (or [`Error::Truncated`] for an entry cut by
+//!    Otherwise: [`Error::Zip`](crate::Error::Zip) (or [`Error::Truncated`](crate::Error::Truncated) for an entry cut by
 //!    the end of the buffer) at the offending entry. So a directory size
 //!    larger than the entries (bytes left over) or smaller (the start lands
 //!    inside an entry, or the last entry runs past the end) is an error.
@@ -23,7 +23,7 @@
 //!      ZIP64 records keep the count modulo 65,536 there, and every entry
 //!      the directory holds is kept.
 //!
-//!    Otherwise: [`Error::Zip`] at the end record, naming both numbers.
+//!    Otherwise: [`Error::Zip`](crate::Error::Zip) at the end record, naming both numbers.
 //! 3. A ZIP64 record is used only when the classic record points to it
 //!    (a field saturated) or agrees with it modulo the field widths; a
 //!    ZIP64 record that contradicts a classic record with no saturated
@@ -49,6 +49,16 @@
 //!
 //! Memory: the walk allocates nothing; callers size their tables by
 //! [`Directory::capacity_hint`], which the directory's size bounds.
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
 
 use super::end::EndOfCentralDirectory;
 use super::read::CentralEntryRef;
@@ -99,11 +109,6 @@ impl Directory {
         self.end.saturating_sub(self.start)
     }
 
-    /// True for a directory of zero bytes (an empty archive).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// An upper bound for the number of entries, for reservations: the
     /// count (ZIP64) or at least the 16-bit count, never more than the
     /// directory can hold.
@@ -111,7 +116,7 @@ impl Directory {
         self.count.min(self.len() / CENTRAL_HEADER_LEN as u64)
     }
 
-    /// Walks the directory in `buf` by the rule of the [module docs](self).
+    /// Walks the directory in `buf` by the rule of the `zip::directory` module docs.
     /// The iterator yields each entry, then at most one error (after which
     /// it ends); an `Ok` for every item means the whole rule held.
     pub fn entries<'a>(&self, buf: &'a [u8]) -> CentralEntries<'a> {

@@ -2,6 +2,16 @@
 //! tail, following the ZIP64 locator to the ZIP64 record, and working out
 //! where the central directory lies (and how many bytes precede the archive).
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use super::read::slice_from;
 use super::spec::*;
 use crate::error::{Error, Location, Result};
@@ -48,7 +58,7 @@ impl EndOfCentralDirectory {
     /// bytes of a file, starting at absolute offset `base` (a file's tail read
     /// into memory, so the whole archive need not be). All returned offsets
     /// are absolute. The window should hold the last `65_535 + 22` bytes plus
-    /// the ZIP64 record and locator ([`TAIL_WINDOW`] bytes suffice unless the
+    /// the ZIP64 record and locator (`TAIL_WINDOW` bytes suffice unless the
     /// ZIP64 record carries extensible data).
     pub fn find_in_window(buf: &[u8], base: u64) -> Result<EndOfCentralDirectory> {
         let len = buf.len();

@@ -5,7 +5,7 @@
 //!   fixed-layout record;
 //! * [`read`]: local headers, central entries, data descriptors and extra
 //!   fields parsed through those blocks;
-//! * [`write`]: the records the writer emits, encoded through the same blocks;
+//! * [`write`](mod@write): the records the writer emits, encoded through the same blocks;
 //! * [`end`]: finding the end records (plain and ZIP64);
 //! * [`directory`]: the one central-directory walker and its rule for
 //!   counts, sizes, ZIP64 and names;
@@ -24,6 +24,16 @@
 //! assert_eq!(parsed.data_start(), buf.len() as u64);
 //! ```
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 pub(crate) mod committed;
 pub(crate) mod directory;
 pub(crate) mod end;
@@ -33,16 +43,23 @@ pub(crate) mod read;
 pub(crate) mod spec;
 pub(crate) mod write;
 
-pub use directory::{CentralEntries, Directory, central_entries};
+pub use directory::{Directory, central_entries};
 pub use end::EndOfCentralDirectory;
 pub use names::decode_name;
-pub use read::{CentralEntryRef, DataDescriptor, LocalHeaderRef, extra_fields};
+pub use read::{CentralEntryRef, DataDescriptor, LocalHeaderRef};
 pub use spec::*;
 pub use write::{CentralEntry, LocalHeader, LocalZip64, align_padding, write_end_records};
 pub(crate) use write::{CentralFields, write_local_stored};
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
+    use super::read::extra_fields;
     use super::*;
     use crate::error::{Error, Result};
 

@@ -1,6 +1,16 @@
 //! Member name decoding, as Python's `zipfile` does it: UTF-8 when general
 //! purpose flag bit 11 is set, IBM code page 437 otherwise.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use super::spec::FLAG_UTF8;
 use std::borrow::Cow;
 
@@ -31,11 +41,11 @@ pub fn decode_name(raw: &[u8], flags: u16) -> Cow<'_, str> {
         Cow::Owned(
             raw.iter()
                 .map(|&b| {
-                    if b < 0x80 {
-                        char::from(b)
-                    } else {
-                        CP437_HIGH[usize::from(b - 0x80)]
-                    }
+                    // Below 0x80 (no entry in the table): ASCII.
+                    b.checked_sub(0x80)
+                        .and_then(|i| CP437_HIGH.get(usize::from(i)))
+                        .copied()
+                        .unwrap_or(char::from(b))
                 })
                 .collect(),
         )
@@ -43,6 +53,12 @@ pub fn decode_name(raw: &[u8], flags: u16) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 

@@ -5,6 +5,16 @@
 //! any subslice of its exact length ([`block_at`]) and encoded with
 //! [`bytemuck::bytes_of`]. Field names follow APPNOTE.TXT.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::error::{Error, Location, Result};
 use bytemuck::{Pod, Zeroable};
 
@@ -108,7 +118,7 @@ le!(U64Le, u64);
 /// Local file header, fixed part (name and extra follow).
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 #[repr(C)]
-#[allow(missing_docs)]
+#[allow(missing_docs)] // fields: the APPNOTE.TXT names, in file order
 pub struct LocalBlock {
     pub signature: U32Le,
     pub version_needed: U16Le,
@@ -126,7 +136,7 @@ pub struct LocalBlock {
 /// Central directory entry, fixed part (name, extra and comment follow).
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 #[repr(C)]
-#[allow(missing_docs)]
+#[allow(missing_docs)] // fields: the APPNOTE.TXT names, in file order
 pub struct CentralBlock {
     pub signature: U32Le,
     pub version_made_by: U16Le,
@@ -150,7 +160,7 @@ pub struct CentralBlock {
 /// End of central directory record, fixed part (the comment follows).
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 #[repr(C)]
-#[allow(missing_docs)]
+#[allow(missing_docs)] // fields: the APPNOTE.TXT names, in file order
 pub struct EocdBlock {
     pub signature: U32Le,
     pub disk: U16Le,
@@ -166,7 +176,7 @@ pub struct EocdBlock {
 /// counts the bytes after itself (44 without extensible data).
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 #[repr(C)]
-#[allow(missing_docs)]
+#[allow(missing_docs)] // fields: the APPNOTE.TXT names, in file order
 pub struct Zip64EocdBlock {
     pub signature: U32Le,
     pub record_size: U64Le,
@@ -183,7 +193,7 @@ pub struct Zip64EocdBlock {
 /// ZIP64 end of central directory locator.
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 #[repr(C)]
-#[allow(missing_docs)]
+#[allow(missing_docs)] // fields: the APPNOTE.TXT names, in file order
 pub struct Zip64LocatorBlock {
     pub signature: U32Le,
     pub zip64_disk: U32Le,
@@ -194,7 +204,7 @@ pub struct Zip64LocatorBlock {
 /// Data descriptor with 32-bit sizes (after the optional signature).
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 #[repr(C)]
-#[allow(missing_docs)]
+#[allow(missing_docs)] // fields: the APPNOTE.TXT names, in file order
 pub struct Descriptor32Block {
     pub crc32: U32Le,
     pub compressed_size: U32Le,
@@ -204,7 +214,7 @@ pub struct Descriptor32Block {
 /// Data descriptor with 64-bit sizes (after the optional signature).
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 #[repr(C)]
-#[allow(missing_docs)]
+#[allow(missing_docs)] // fields: the APPNOTE.TXT names, in file order
 pub struct Descriptor64Block {
     pub crc32: U32Le,
     pub compressed_size: U64Le,
@@ -214,7 +224,7 @@ pub struct Descriptor64Block {
 /// Header of one extra field (its data follows).
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 #[repr(C)]
-#[allow(missing_docs)]
+#[allow(missing_docs)] // fields: the APPNOTE.TXT names, in file order
 pub struct ExtraHeaderBlock {
     pub id: U16Le,
     pub len: U16Le,
@@ -269,6 +279,12 @@ pub(crate) fn zip_err(reason: impl Into<String>, offset: u64) -> Error {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
