@@ -61,6 +61,12 @@ impl Default for AppendOptions {
 }
 
 impl AppendOptions {
+    /// The defaults (header rewritten on every append, no buffer, never
+    /// replace); the same as [`NpyAppender::options`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Rewrite the header in place after every append (default `true`).
     /// With `false` the header is only rewritten by
     /// [`NpyAppender::flush`], [`NpyAppender::sync`], [`NpyAppender::close`]

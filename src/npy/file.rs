@@ -13,13 +13,21 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Options for opening `.npy` files.
+/// Options for [`NpyFile::open_with`] and [`view_from_bytes`], built like
+/// [`ReaderOptions`](crate::npz::ReaderOptions): start with
+/// [`NpyOptions::new`] and chain the setters.
+///
+/// ```
+/// use npzmap::npy::NpyOptions;
+/// let opts = NpyOptions::new().header_limit(4096).allow_trailing(true);
+/// assert_eq!(opts.get_header_limit(), 4096);
+/// assert!(opts.is_allow_trailing());
+/// ```
 #[derive(Debug, Clone)]
 pub struct NpyOptions {
-    /// Largest header length accepted (bytes).
-    pub header_limit: usize,
-    /// Accept files with bytes after the array data (numpy ignores them).
-    pub allow_trailing: bool,
+    header_limit: usize,
+    allow_trailing: bool,
+    wait_for_lock: bool,
 }
 
 impl Default for NpyOptions {
@@ -27,7 +35,52 @@ impl Default for NpyOptions {
         NpyOptions {
             header_limit: DEFAULT_HEADER_LIMIT,
             allow_trailing: false,
+            wait_for_lock: false,
         }
+    }
+}
+
+impl NpyOptions {
+    /// The defaults: 1 MiB header limit, no trailing bytes, no waiting.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Largest header length accepted, in bytes (default 1 MiB).
+    pub fn header_limit(mut self, bytes: usize) -> Self {
+        self.header_limit = bytes;
+        self
+    }
+
+    /// Accept files with bytes after the array data, which numpy ignores
+    /// (default `false`: [`Error::DataTooLong`]).
+    pub fn allow_trailing(mut self, yes: bool) -> Self {
+        self.allow_trailing = yes;
+        self
+    }
+
+    /// When an npzmap operation that changes the file in place holds it
+    /// (see the [lock protocol](crate::fs)), wait until it is done instead of
+    /// failing with [`Error::Locked`] (default `false`). Only
+    /// [`NpyFile::open_with`] takes a lock.
+    pub fn wait_for_lock(mut self, wait: bool) -> Self {
+        self.wait_for_lock = wait;
+        self
+    }
+
+    /// The header limit, in bytes.
+    pub fn get_header_limit(&self) -> usize {
+        self.header_limit
+    }
+
+    /// Whether trailing bytes are accepted.
+    pub fn is_allow_trailing(&self) -> bool {
+        self.allow_trailing
+    }
+
+    /// Whether opening waits for a modifier's lock.
+    pub fn is_wait_for_lock(&self) -> bool {
+        self.wait_for_lock
     }
 }
 
@@ -50,16 +103,21 @@ pub struct NpyFile {
 impl NpyFile {
     /// Opens and maps a `.npy` file, checking its header and data length.
     pub fn open(path: impl AsRef<Path>) -> Result<NpyFile> {
-        NpyFile::open_with(path, &NpyOptions::default())
+        NpyFile::open_with(path, NpyOptions::default())
     }
 
     /// Opens with options.
-    pub fn open_with(path: impl AsRef<Path>, opts: &NpyOptions) -> Result<NpyFile> {
+    pub fn open_with(path: impl AsRef<Path>, opts: NpyOptions) -> Result<NpyFile> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| Error::io_path("open", e, path))?;
-        let file = SharedLock::take(file, path, Wait::No)?;
+        let wait = if opts.wait_for_lock {
+            Wait::Yes
+        } else {
+            Wait::No
+        };
+        let file = SharedLock::take(file, path, wait)?;
         let map = ReadMap::new(file, path)?;
-        let parsed = check_file(map.as_ref(), opts).map_err(|e| e.at_path(path))?;
+        let parsed = check_file(map.as_ref(), &opts).map_err(|e| e.at_path(path))?;
         Ok(NpyFile {
             path: path.to_path_buf(),
             map: Arc::new(map),
@@ -80,6 +138,11 @@ impl NpyFile {
     /// The file path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[u64] {
+        &self.parsed.header.shape
     }
 
     fn data_range(&self) -> (usize, usize) {
@@ -155,13 +218,13 @@ fn check_file(bytes: &[u8], opts: &NpyOptions) -> Result<ParsedHeader> {
 /// let h = Header::new(DType::parse("<u2").unwrap(), vec![2], Order::C);
 /// let mut file = h.to_bytes().unwrap();
 /// file.extend_from_slice(&[1, 0, 2, 0]);
-/// let v = npy::view_from_bytes(&file, &NpyOptions::default()).unwrap();
+/// let v = npy::view_from_bytes(&file, NpyOptions::default()).unwrap();
 /// assert_eq!(v.to_vec::<u16>().unwrap(), vec![1, 2]);
 /// file.pop();
-/// assert!(npy::view_from_bytes(&file, &NpyOptions::default()).is_err());
+/// assert!(npy::view_from_bytes(&file, NpyOptions::default()).is_err());
 /// ```
-pub fn view_from_bytes<'a>(bytes: &'a [u8], opts: &NpyOptions) -> Result<ArrayView<'a>> {
-    let parsed = check_file(bytes, opts)?;
+pub fn view_from_bytes<'a>(bytes: &'a [u8], opts: NpyOptions) -> Result<ArrayView<'a>> {
+    let parsed = check_file(bytes, &opts)?;
     let (start, len) = data_range(&parsed);
     let at = Location::offset(parsed.data_offset);
     Ok(ArrayView::from_checked_parts(

@@ -6,7 +6,9 @@
 //! * [`recover`], [`recover_with`] (in place), [`recover_to`], [`recover_with_to`]
 //!   (to another file, atomically), [`needs_recovery`], [`ensure_appendable`]:
 //!   repair interrupted files and make legacy files appendable.
-//! * [`create`], [`open_mmap`]: sparse creation and writable memory maps.
+//! * [`NpyFile`] (read-only) and [`NpyMapMut`] (read-write, exclusive):
+//!   memory maps of a whole file, as memmap2's `Mmap` and `MmapMut`.
+//! * [`create`]: sparse creation, returning a [`NpyMapMut`].
 //! * [`overwrite`], [`update`]: atomic replacement and in-place row updates.
 //!
 //! ```
@@ -34,7 +36,7 @@ mod update;
 #[cfg(feature = "test-hooks")]
 pub use crate::fs::set_move_chunk_size;
 pub use append::{AppendOptions, NpyAppender};
-pub use create::{MmapArrayMut, Mode, create, open_mmap};
+pub use create::{NpyMapMut, create};
 pub use file::{NpyFile, NpyOptions, view_from_bytes, write, write_view};
 pub use header::{Header, Order, ParsedHeader, Version};
 pub use recover::{
