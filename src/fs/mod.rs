@@ -56,6 +56,16 @@
 //! read unlocked. Locks are not inherited across `exec`; a forked child
 //! shares its parent's open file descriptions (and so their locks).
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 pub(crate) mod lock;
 pub(crate) mod map;
 pub(crate) mod temp;
@@ -169,7 +179,7 @@ fn move_data_chunked(
     let mut buf = vec![0u8; usize::try_from(chunk).map_err(|_| overflow())?];
     let mut copy = |pos: u64, n: u64| -> Result<()> {
         // n <= chunk == buf.len()
-        let b = &mut buf[..n as usize];
+        let b = buf.get_mut(..n as usize).ok_or_else(overflow)?;
         file.read_exact_at(b, src + pos)
             .map_err(|e| io_at("read", e, path, src + pos))?;
         file.write_all_at(b, dst + pos)
@@ -194,6 +204,12 @@ fn move_data_chunked(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
     use std::io::Write;

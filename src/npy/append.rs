@@ -13,6 +13,16 @@
 //! assert_eq!(f.view().to_vec::<f64>().unwrap()[3..6], [4.0, 5.0, 6.0]);
 //! ```
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::{DType, Element, checked_size};
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::{
@@ -21,7 +31,7 @@ use crate::fs::lock::{
 use crate::fs::temp::TempFile;
 use crate::fs::{io_at, loc};
 use crate::npy::header::{Header, Order, Version};
-use crate::npy::rows::block_rows_of;
+use crate::npy::rows::{axis_len, block_rows_of, growth_rows, set_axis_len};
 use crate::npy::state::FileState;
 use crate::view::ArrayView;
 use std::fs::File;
@@ -404,7 +414,7 @@ impl NpyAppender {
     /// Length of the growth axis.
     pub fn len(&self) -> u64 {
         let h = self.snapshot().0;
-        h.growth_axis().map(|a| h.shape[a]).unwrap_or(0)
+        growth_rows(&h).unwrap_or(0)
     }
 
     /// True if the growth axis is empty.
@@ -509,7 +519,8 @@ impl Inner {
             if budget < len {
                 // budget < buf.len(), so it fits in usize.
                 let k = budget as usize;
-                file.write_all_at(&buf[..k], offset)
+                let head = buf.get(..k).unwrap_or(buf);
+                file.write_all_at(head, offset)
                     .map_err(|e| io_at("write", e, path, offset))?;
                 return Err(io_at(
                     "write",
@@ -563,7 +574,7 @@ impl Inner {
         let overflow = || Error::ShapeOverflow {
             at: Location::path(path),
         };
-        let old_rows = self.header.shape[self.axis];
+        let old_rows = axis_len(&self.header, self.axis);
         let new_rows = old_rows.checked_add(k).ok_or_else(overflow)?;
         let new_len = self.data_len.checked_add(expect).ok_or_else(overflow)?;
         self.data_offset.checked_add(new_len).ok_or_else(overflow)?;
@@ -571,9 +582,9 @@ impl Inner {
         // length depends only on the growth dimension's digit count, so once
         // a count is known to fit, deferred appends skip the formatting.
         let hb = if self.rewrite || new_rows >= self.fits_below {
-            self.header.shape[self.axis] = new_rows;
+            set_axis_len(&mut self.header, self.axis, new_rows);
             let hb = self.header_bytes(&self.header, path);
-            self.header.shape[self.axis] = old_rows;
+            set_axis_len(&mut self.header, self.axis, old_rows);
             let hb = hb?;
             self.fits_below = 10u64
                 .checked_pow(decimal_digits(new_rows))
@@ -597,7 +608,7 @@ impl Inner {
                 self.buf.extend_from_slice(bytes);
             }
             self.dirty = true;
-            self.header.shape[self.axis] = new_rows;
+            set_axis_len(&mut self.header, self.axis, new_rows);
             self.data_len = new_len;
             return Ok(());
         }
@@ -615,7 +626,7 @@ impl Inner {
             }
             _ => self.dirty = true,
         }
-        self.header.shape[self.axis] = new_rows;
+        set_axis_len(&mut self.header, self.axis, new_rows);
         self.data_len = new_len;
         Ok(())
     }
@@ -660,7 +671,8 @@ impl Inner {
         if let Err(e) = r {
             self.data_len -= n;
             if let Some(rows) = n.checked_div(self.row_len) {
-                self.header.shape[self.axis] -= rows;
+                let left = axis_len(&self.header, self.axis).saturating_sub(rows);
+                set_axis_len(&mut self.header, self.axis, left);
             }
             self.rollback(path, false);
             return Err(e);

@@ -13,6 +13,16 @@
 //! assert_eq!(f.view().as_slice::<f32>().unwrap()[2005], 7.5);
 //! ```
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Location, Result, ViewProblem};
 use crate::fs::lock::ExclusiveLock;
@@ -176,7 +186,9 @@ impl NpyMapMut {
     /// The array bytes.
     pub fn as_bytes(&self) -> &[u8] {
         let r = self.range();
-        &self.map[r]
+        let all: &[u8] = &self.map;
+        debug_assert!(r.end <= all.len(), "data range checked at open");
+        all.get(r).unwrap_or_default()
     }
 
     /// A view of the array (typed access through [`ArrayView`]).
@@ -192,7 +204,9 @@ impl NpyMapMut {
     /// The array bytes, writable.
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
         let r = self.range();
-        &mut self.map.as_mut_slice()[r]
+        let all = self.map.as_mut_slice();
+        debug_assert!(r.end <= all.len(), "data range checked at open");
+        all.get_mut(r).unwrap_or_default()
     }
 
     /// The data as a typed slice (memory order), without copying. The dtype

@@ -1,5 +1,15 @@
 //! Whole `.npy` files: open memory-mapped, write from a typed slice or view.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::{ReplaceLock, SharedLock, Wait};
@@ -10,6 +20,7 @@ use crate::view::{ArrayView, Bytes};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -98,6 +109,8 @@ pub struct NpyFile {
     path: PathBuf,
     map: Arc<ReadMap>,
     parsed: ParsedHeader,
+    /// The data's bytes in the map, checked against its length at open.
+    data: Range<usize>,
 }
 
 impl NpyFile {
@@ -118,10 +131,12 @@ impl NpyFile {
         let file = SharedLock::take(file, path, wait)?;
         let map = ReadMap::new(file, path)?;
         let parsed = check_file(map.as_ref(), &opts).map_err(|e| e.at_path(path))?;
+        let (data, _) = data_of(&parsed, &map).map_err(|e| e.at_path(path))?;
         Ok(NpyFile {
             path: path.to_path_buf(),
             map: Arc::new(map),
             parsed,
+            data,
         })
     }
 
@@ -145,15 +160,12 @@ impl NpyFile {
         &self.parsed.header.shape
     }
 
-    fn data_range(&self) -> (usize, usize) {
-        // Checked against the mapped length at open.
-        data_range(&self.parsed)
-    }
-
     /// A zero-copy view of the array, borrowing the map.
     pub fn view(&self) -> ArrayView<'_> {
-        let (start, len) = self.data_range();
-        let bytes = &(*self.map).as_ref()[start..start + len];
+        let all: &[u8] = &self.map;
+        let bytes = all.get(self.data.clone());
+        debug_assert!(bytes.is_some(), "data range checked at open");
+        let bytes = bytes.unwrap_or_default();
         ArrayView::from_checked_parts(
             Cow::Borrowed(&self.parsed.header),
             Bytes::borrowed(bytes),
@@ -163,7 +175,7 @@ impl NpyFile {
 
     /// A view that shares the map and can outlive this `NpyFile`.
     pub fn owned_view(&self) -> ArrayView<'static> {
-        let (start, len) = self.data_range();
+        let (start, len) = (self.data.start, self.data.len());
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = self.map.clone();
         ArrayView::from_checked_parts(
             Cow::Owned(self.parsed.header.clone()),
@@ -225,21 +237,30 @@ fn check_file(bytes: &[u8], opts: &NpyOptions) -> Result<ParsedHeader> {
 /// ```
 pub fn view_from_bytes<'a>(bytes: &'a [u8], opts: NpyOptions) -> Result<ArrayView<'a>> {
     let parsed = check_file(bytes, &opts)?;
-    let (start, len) = data_range(&parsed);
+    let (_, data) = data_of(&parsed, bytes)?;
     let at = Location::offset(parsed.data_offset);
     Ok(ArrayView::from_checked_parts(
         Cow::Owned(parsed.header),
-        Bytes::borrowed(&bytes[start..start + len]),
+        Bytes::borrowed(data),
         at,
     ))
 }
 
-/// `(start, len)` of the data of a file whose length [`check_file`] accepted.
-fn data_range(parsed: &ParsedHeader) -> (usize, usize) {
-    // Both fit in usize: checked against the length of an in-memory buffer.
-    let start = parsed.data_offset as usize;
-    let len = parsed.header.data_len().unwrap_or(0) as usize;
-    (start, len)
+/// The data's byte range in `file`, whose length [`check_file`] accepted,
+/// and the data ([`Error::DataTooShort`] if it does not fit).
+fn data_of<'a>(parsed: &ParsedHeader, file: &'a [u8]) -> Result<(Range<usize>, &'a [u8])> {
+    let file_len = file.len();
+    let too_short = || Error::DataTooShort {
+        expected: parsed.header.data_len().unwrap_or(u64::MAX),
+        actual: (file_len as u64).saturating_sub(parsed.data_offset),
+        at: Location::offset(parsed.data_offset),
+    };
+    let start = usize::try_from(parsed.data_offset).map_err(|_| too_short())?;
+    let len = parsed.header.data_len()?;
+    let len = usize::try_from(len).map_err(|_| too_short())?;
+    let end = start.checked_add(len).ok_or_else(too_short)?;
+    let data = file.get(start..end).ok_or_else(too_short)?;
+    Ok((start..end, data))
 }
 
 /// Writes a typed slice as a `.npy` file (header byte-identical to

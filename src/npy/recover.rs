@@ -21,12 +21,23 @@
 //! assert_eq!(f.view().to_vec::<u16>().unwrap(), vec![1, 2, 3, 4, 5, 6]);
 //! ```
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::DType;
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::{ExclusiveLock, ReplaceLock, SharedLock, Wait};
 use crate::fs::temp::TempFile;
 use crate::fs::{self, io_at, loc};
 use crate::npy::header::{Header, Order, Version};
+use crate::npy::rows::{growth_rows, set_axis_len};
 use crate::npy::state::{self, FileState, open_consistent};
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
@@ -81,7 +92,7 @@ pub fn recover(path: impl AsRef<Path>, zerofill: bool) -> Result<RecoveryReport>
     let st = FileState::read(&file, path)?;
     let old_off = st.parsed.data_offset;
     let header = st.parsed.header.clone();
-    let rows_before = header.growth_axis().map(|a| header.shape[a]);
+    let rows_before = growth_rows(&header);
     if st.present() == st.data_len {
         return Ok(RecoveryReport {
             rows_before,
@@ -260,7 +271,7 @@ fn plan(
         at: loc(path, old_off),
     };
     let kept = rows.checked_mul(row_len).ok_or_else(overflow)?;
-    header.shape[axis] = rows;
+    set_axis_len(&mut header, axis, rows);
     header.data_len().map_err(|e| e.at_path(path))?;
 
     let standard = header.to_bytes().map_err(|e| e.at_path(path))?;
@@ -383,7 +394,7 @@ pub fn recover_to(
     let file = open_shared(input)?;
     let st = FileState::read(&file, input)?;
     let header = st.parsed.header.clone();
-    let rows_before = header.growth_axis().map(|a| header.shape[a]);
+    let rows_before = growth_rows(&header);
     let old_off = st.parsed.data_offset;
     let p = if st.present() == st.data_len {
         // Nothing to repair: the output is a copy of the input.
@@ -480,7 +491,7 @@ fn with_facts(
     };
     let rows_before = state::read_file_header(file, path)
         .ok()
-        .and_then(|p| p.header.growth_axis().map(|a| p.header.shape[a]));
+        .and_then(|p| growth_rows(&p.header));
     Ok((header, old_off, file_len, rows_before))
 }
 
@@ -626,7 +637,7 @@ fn has_growth_room(
     path: &Path,
 ) -> Result<bool> {
     let mut widest = header.clone();
-    widest.shape[axis] = u64::MAX;
+    set_axis_len(&mut widest, axis, u64::MAX);
     match widest.to_bytes_exact(version, data_offset.saturating_sub(1)) {
         Ok(_) => Ok(true),
         Err(Error::HeaderFull { .. }) => Ok(false),
@@ -635,6 +646,12 @@ fn has_growth_room(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
     use crate::dtype::Element;
