@@ -40,7 +40,7 @@ pub enum AppendableMode {
 /// Makes sure the header has numpy's spare room for the growth axis (21
 /// digits), so appends never fail with [`Error::HeaderFull`]. Returns `true`
 /// if the file was rewritten, `false` if it already had the room (then it is
-/// left untouched). The file must be consistent (else run [`recover`]) and
+/// left untouched). The file must be consistent (else run [`recover`](super::recover)) and
 /// not 0-d.
 ///
 /// ```
