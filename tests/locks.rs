@@ -5,7 +5,7 @@
 //! replacements run while readers are live and leave the readers' bytes
 //! alone.
 
-use npzmap::npy::{self, AppendableMode, Mode, NpyAppender, NpyFile, RecoverWith};
+use npzmap::npy::{self, AppendableMode, NpyAppender, NpyFile, NpyMapMut, NpyOptions, RecoverWith};
 use npzmap::npz::{self, NpzReader, NpzWriter, ReaderOptions};
 use npzmap::{Element, Error, Order};
 use std::io::{BufRead, BufReader, Write};
@@ -37,10 +37,7 @@ fn is_locked<T: std::fmt::Debug>(r: npzmap::Result<T>) -> bool {
 fn npy_mutators(path: &Path) -> Vec<(&'static str, npzmap::Result<()>)> {
     vec![
         ("update", npy::update(path, &[1], &[9u32, 9])),
-        (
-            "open_mmap(ReadWrite)",
-            npy::open_mmap(path, Mode::ReadWrite).map(drop),
-        ),
+        ("NpyMapMut::open", NpyMapMut::open(path).map(drop)),
         ("recover", npy::recover(path, false).map(drop)),
         (
             "recover_with",
@@ -80,9 +77,9 @@ fn npy_mutators_are_locked_out_by_a_live_view_in_this_process() {
     drop(owned);
 
     // a read-only map is a reader too
-    let m = npy::open_mmap(&path, Mode::ReadOnly).unwrap();
+    let m = NpyFile::open(&path).unwrap();
     assert_all_locked(npy_mutators(&path));
-    assert_eq!(m.as_slice::<u32>().unwrap(), &[1, 2, 3, 4, 5, 6]);
+    assert_eq!(m.view().as_slice::<u32>().unwrap(), &[1, 2, 3, 4, 5, 6]);
     drop(m);
     assert_eq!(std::fs::read(&path).unwrap(), before);
 
@@ -98,11 +95,10 @@ fn npy_mutators_are_locked_out_by_a_live_view_in_this_process() {
 fn readers_are_locked_out_while_a_writable_map_lives() {
     let dir = tempfile::tempdir().unwrap();
     let path = npy_file(dir.path(), "rw.npy");
-    let mut m = npy::open_mmap(&path, Mode::ReadWrite).unwrap();
+    let mut m = NpyMapMut::open(&path).unwrap();
     m.as_slice_mut::<u32>().unwrap()[0] = 100;
     assert!(is_locked(NpyFile::open(&path)));
-    assert!(is_locked(npy::open_mmap(&path, Mode::ReadOnly)));
-    assert!(is_locked(npy::open_mmap(&path, Mode::ReadWrite)));
+    assert!(is_locked(NpyMapMut::open(&path)));
     assert!(is_locked(NpyAppender::open(&path)));
     assert!(is_locked(npy::overwrite_slice(
         &path,
@@ -356,7 +352,7 @@ fn lock_child() {
             r.get("a").unwrap();
             held.push(Box::new(r));
         }
-        "npy-rw" => held.push(Box::new(npy::open_mmap(path, Mode::ReadWrite).unwrap())),
+        "npy-rw" => held.push(Box::new(NpyMapMut::open(path).unwrap())),
         "npy-append" => held.push(Box::new(NpyAppender::open(path).unwrap())),
         "npz-append" => {
             let mut w = NpzWriter::append(path).unwrap();
@@ -449,7 +445,7 @@ fn a_reader_in_another_process_locks_out_every_mutator() {
     app.close().unwrap();
     child.finish();
     assert!(npy::update(&path, &[0], &[0u32, 0]).is_ok());
-    npy::open_mmap(&path, Mode::ReadWrite).unwrap();
+    NpyMapMut::open(&path).unwrap();
     assert_eq!(
         NpyFile::open(&path)
             .unwrap()
@@ -543,4 +539,23 @@ fn a_killed_create_or_replace_leaves_the_old_file() {
     let r = NpzReader::open(&path).unwrap();
     assert_eq!(r.keys().collect::<Vec<_>>(), ["new"]);
     assert_eq!(reader.len(), 2);
+}
+
+#[test]
+fn npy_options_wait_for_lock_waits_for_a_writable_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = npy_file(dir.path(), "wait.npy");
+    let mut m = NpyMapMut::open(&path).unwrap();
+    assert!(is_locked(NpyFile::open_with(&path, NpyOptions::new())));
+    let p = path.clone();
+    let reader = std::thread::spawn(move || {
+        // blocks on the shared lock until the map below is dropped, so it
+        // always sees the written value (without waiting it would be Locked)
+        let f = NpyFile::open_with(&p, NpyOptions::new().wait_for_lock(true)).unwrap();
+        f.view().to_vec::<u32>().unwrap()
+    });
+    m.as_slice_mut::<u32>().unwrap()[5] = 60;
+    m.flush().unwrap();
+    drop(m);
+    assert_eq!(reader.join().unwrap(), [1, 2, 3, 4, 5, 60]);
 }

@@ -36,14 +36,14 @@ fn dict(descr: &str, fortran: &str, shape: &str) -> String {
 /// Opens `bytes` both ways and returns the two errors; checks that the file
 /// error names the path.
 fn both(bytes: &[u8]) -> (Error, Error) {
-    both_with(bytes, &NpyOptions::default())
+    both_with(bytes, NpyOptions::default())
 }
 
-fn both_with(bytes: &[u8], opts: &NpyOptions) -> (Error, Error) {
+fn both_with(bytes: &[u8], opts: NpyOptions) -> (Error, Error) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.npy");
     std::fs::write(&path, bytes).unwrap();
-    let from_file = NpyFile::open_with(&path, opts).expect_err("file must be refused");
+    let from_file = NpyFile::open_with(&path, opts.clone()).expect_err("file must be refused");
     assert_eq!(
         from_file.location().path.as_deref(),
         Some(path.as_path()),
@@ -55,7 +55,7 @@ fn both_with(bytes: &[u8], opts: &NpyOptions) -> (Error, Error) {
 
 macro_rules! assert_both {
     ($bytes:expr, $pat:pat) => {
-        assert_both!($bytes, &NpyOptions::default(), $pat)
+        assert_both!($bytes, NpyOptions::default(), $pat)
     };
     ($bytes:expr, $opts:expr, $pat:pat) => {{
         let (a, b) = both_with(&$bytes[..], $opts);
@@ -73,7 +73,7 @@ fn good() -> Vec<u8> {
 fn the_good_file_is_good() {
     // The base of the broken files below must itself be accepted.
     let b = good();
-    let v = npy::view_from_bytes(&b, &NpyOptions::default()).unwrap();
+    let v = npy::view_from_bytes(&b, NpyOptions::default()).unwrap();
     assert_eq!(v.to_vec::<i16>().unwrap(), vec![1, 2, 3]);
 }
 
@@ -133,13 +133,10 @@ fn header_over_the_cap() {
         Error::HeaderTooLarge { len: 0x8000_0000, limit, .. } if limit == DEFAULT_HEADER_LIMIT as u64
     ));
     // A normal file with a smaller cap in the options.
-    let opts = NpyOptions {
-        header_limit: 32,
-        ..NpyOptions::default()
-    };
+    let opts = NpyOptions::new().header_limit(32);
     assert_both!(
         good(),
-        &opts,
+        opts,
         Error::HeaderTooLarge {
             len: 118,
             limit: 32,
@@ -147,11 +144,8 @@ fn header_over_the_cap() {
         }
     );
     // At exactly the cap it is fine.
-    let opts = NpyOptions {
-        header_limit: 118,
-        ..NpyOptions::default()
-    };
-    assert!(npy::view_from_bytes(&good(), &opts).is_ok());
+    let opts = NpyOptions::new().header_limit(118);
+    assert!(npy::view_from_bytes(&good(), opts).is_ok());
 }
 
 #[test]
@@ -221,17 +215,14 @@ fn data_too_long_unless_allowed() {
             ..
         }
     );
-    let opts = NpyOptions {
-        allow_trailing: true,
-        ..NpyOptions::default()
-    };
-    let v = npy::view_from_bytes(&b, &opts).unwrap();
+    let opts = NpyOptions::new().allow_trailing(true);
+    let v = npy::view_from_bytes(&b, opts.clone()).unwrap();
     assert_eq!(v.as_bytes(), &[1, 0, 2, 0, 3, 0]);
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("t.npy");
     std::fs::write(&p, &b).unwrap();
     assert_eq!(
-        NpyFile::open_with(&p, &opts)
+        NpyFile::open_with(&p, opts)
             .unwrap()
             .view()
             .to_vec::<i16>()
@@ -352,7 +343,7 @@ fn header_reader_alone_reports_the_same() {
     let p = read_header(&bytes, DEFAULT_HEADER_LIMIT).unwrap();
     assert_eq!(p.header, h);
     assert_eq!(
-        npy::view_from_bytes(&bytes, &NpyOptions::default())
+        npy::view_from_bytes(&bytes, NpyOptions::default())
             .unwrap_err()
             .to_string(),
         format!(

@@ -204,7 +204,7 @@ fn every_fixture_matches_numpy() {
             let r = NpyFile::open(&path);
             assert!(matches!(r, Err(Error::ObjectArray { .. })), "{name}: {r:?}");
             let bytes = std::fs::read(&path).unwrap();
-            let r = npy::view_from_bytes(&bytes, &NpyOptions::default());
+            let r = npy::view_from_bytes(&bytes, NpyOptions::default());
             assert!(matches!(r, Err(Error::ObjectArray { .. })), "{name}");
             continue;
         }
@@ -249,7 +249,7 @@ fn every_fixture_matches_numpy() {
         );
         let owned = f.owned_view();
         assert_eq!(owned.as_bytes(), &data[..], "{name}: owned view");
-        let from_bytes = npy::view_from_bytes(&file, &NpyOptions::default()).unwrap();
+        let from_bytes = npy::view_from_bytes(&file, NpyOptions::default()).unwrap();
         assert_eq!(from_bytes.header(), h, "{name}");
         assert_eq!(from_bytes.as_bytes(), &data[..], "{name}");
 

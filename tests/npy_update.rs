@@ -1,6 +1,6 @@
 //! Sparse create + memory maps, atomic overwrite, in-place row updates.
 
-use npzmap::npy::{self, Mode, NpyAppender, NpyFile};
+use npzmap::npy::{self, NpyAppender, NpyFile, NpyMapMut};
 use npzmap::{ArrayView, DType, Element, Error, Header, Order};
 use std::io::ErrorKind;
 
@@ -10,7 +10,6 @@ fn create_is_sparse_and_writable() {
     let path = dir.path().join("big.npy");
     // 512 MiB logical, almost nothing on disk
     let mut m = npy::create(&path, f64::dtype(), &[8192, 8192], Order::C).unwrap();
-    assert!(m.is_writable());
     assert_eq!(m.shape(), &[8192, 8192]);
     {
         let s = m.as_slice_mut::<f64>().unwrap();
@@ -68,26 +67,19 @@ fn open_mmap_modes_and_checks() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.npy");
     npy::write(&path, &[true, false, true], &[3], Order::C).unwrap();
-    let mut ro = npy::open_mmap(&path, Mode::ReadOnly).unwrap();
-    assert!(!ro.is_writable());
-    assert_eq!(ro.as_slice::<bool>().unwrap(), &[true, false, true]);
-    assert!(matches!(
-        ro.as_bytes_mut(),
-        Err(Error::InvalidArgument { .. })
-    ));
-    assert!(matches!(
-        ro.as_slice_mut::<bool>(),
-        Err(Error::InvalidArgument { .. })
-    ));
-    assert!(ro.as_slice::<u8>().is_err());
+    // read-only: NpyFile has no mutable accessors (a compile-time rule now)
+    let ro = NpyFile::open(&path).unwrap();
+    assert_eq!(ro.view().as_slice::<bool>().unwrap(), &[true, false, true]);
+    assert!(ro.view().as_slice::<u8>().is_err());
     drop(ro);
-    let mut rw = npy::open_mmap(&path, Mode::ReadWrite).unwrap();
-    rw.as_bytes_mut().unwrap()[1] = 2; // not a valid bool
+    let mut rw = NpyMapMut::open(&path).unwrap();
+    assert_eq!(rw.as_slice::<bool>().unwrap(), &[true, false, true]);
+    rw.as_bytes_mut()[1] = 2; // not a valid bool
     assert!(matches!(
         rw.as_slice_mut::<bool>(),
         Err(Error::InvalidBool { index: 1, .. })
     ));
-    rw.as_bytes_mut().unwrap()[1] = 1;
+    rw.as_bytes_mut()[1] = 1;
     rw.as_slice_mut::<bool>().unwrap()[0] = false;
     rw.flush().unwrap();
     drop(rw);
@@ -104,7 +96,7 @@ fn open_mmap_modes_and_checks() {
     let h = Header::new(DType::parse(">u4").unwrap(), vec![1], Order::C);
     let v = ArrayView::from_bytes(&h, &[0, 0, 0, 5]).unwrap();
     npy::write_view(&pb, &v).unwrap();
-    let mut m = npy::open_mmap(&pb, Mode::ReadWrite).unwrap();
+    let mut m = NpyMapMut::open(&pb).unwrap();
     assert!(m.as_slice_mut::<u32>().is_err());
     assert_eq!(m.view().to_vec::<u32>().unwrap(), vec![5]);
     drop(m);
@@ -113,10 +105,14 @@ fn open_mmap_modes_and_checks() {
     b.pop();
     std::fs::write(&path, &b).unwrap();
     assert!(matches!(
-        npy::open_mmap(&path, Mode::ReadOnly),
+        NpyFile::open(&path),
         Err(Error::DataTooShort { .. })
     ));
-    let e = npy::open_mmap(dir.path().join("none.npy"), Mode::ReadOnly).unwrap_err();
+    assert!(matches!(
+        NpyMapMut::open(&path),
+        Err(Error::DataTooShort { .. })
+    ));
+    let e = NpyFile::open(dir.path().join("none.npy")).unwrap_err();
     assert!(matches!(e, Error::Io { ref source, .. } if source.kind() == ErrorKind::NotFound));
 }
 

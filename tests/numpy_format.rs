@@ -117,11 +117,8 @@ fn compare(what: &str, got: Result<Got<'_>, &Error>, want: &Value, npzmap_error:
 fn check_npy(dir: &Path, case: &Value, want: &Value, limit: usize) {
     let file = case["file"].as_str().unwrap();
     let path = dir.join(file);
-    let opts = NpyOptions {
-        header_limit: limit,
-        ..NpyOptions::default()
-    };
-    let f = NpyFile::open_with(&path, &opts);
+    let opts = NpyOptions::new().header_limit(limit);
+    let f = NpyFile::open_with(&path, opts);
     let what = format!("{file} (header limit {limit})");
     let view = f.as_ref().map(|f| f.view());
     let got = match &view {

@@ -19,11 +19,8 @@ fn try_vec<T: Element>(v: &ArrayView<'_>) {
 /// The fuzz target's body: one input, checked.
 pub fn fuzz_one(data: &[u8]) {
     for allow_trailing in [false, true] {
-        let opts = NpyOptions {
-            allow_trailing,
-            ..NpyOptions::default()
-        };
-        let Ok(v) = view_from_bytes(data, &opts) else {
+        let opts = NpyOptions::new().allow_trailing(allow_trailing);
+        let Ok(v) = view_from_bytes(data, opts) else {
             continue;
         };
         assert_eq!(

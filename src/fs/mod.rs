@@ -14,10 +14,10 @@
 //!
 //! | role | who | lock | while another holds the file |
 //! |---|---|---|---|
-//! | **reader** | [`NpyFile::open`](crate::npy::NpyFile::open), [`NpzReader::open`](crate::npz::NpzReader::open) (and `open_with`), [`open_mmap`](crate::npy::open_mmap)`(ReadOnly)` | shared lock on the file, held as long as the map (and every view or `Arc` sharing it) lives | fails with [`Error::Locked`] only while a modifier holds it ([`ReaderOptions::wait_for_lock`](crate::npz::ReaderOptions::wait_for_lock) waits instead) |
+//! | **reader** | [`NpyFile::open`](crate::npy::NpyFile::open), [`NpzReader::open`](crate::npz::NpzReader::open) (and `open_with`), [`NpyFile::open_with`](crate::npy::NpyFile::open_with) | shared lock on the file, held as long as the map (and every view or `Arc` sharing it) lives | fails with [`Error::Locked`] only while a modifier holds it ([`ReaderOptions::wait_for_lock`](crate::npz::ReaderOptions::wait_for_lock) and [`NpyOptions::wait_for_lock`](crate::npy::NpyOptions::wait_for_lock) wait instead) |
 //! | **writer** (adds bytes past the end) | [`NpyAppender`](crate::npy::NpyAppender), [`NpzWriter::append`](crate::npz::NpzWriter::append), [`NpzWriter::create`](crate::npz::NpzWriter::create) (and `create_or_replace` where no file exists yet) | the *writer lock* of the path (below) and a shared lock on the file | [`Error::Locked`] while another writer or a modifier holds it; readers stay |
 //! | **replacer** (writes a new file beside the target and renames it over the target) | [`NpzWriter::create_or_replace`](crate::npz::NpzWriter::create_or_replace), [`AppendOptions::replace_existing`](crate::npy::AppendOptions::replace_existing), [`overwrite`](crate::npy::overwrite), [`ensure_appendable`](crate::npy::ensure_appendable)`(Copy)`, [`npy::write`](crate::npy::write()), [`write_view`](crate::npy::write_view), the output of [`npz::recover`](crate::npz::recover()) | the writer lock of the path and a shared lock on the old file until the rename | [`Error::Locked`] while a writer or a modifier holds it; readers keep the old file's bytes (the rename only changes which file the name points to) |
-//! | **modifier** (changes or truncates existing bytes) | [`update`](crate::npy::update), [`open_mmap`](crate::npy::open_mmap)`(ReadWrite)` and [`create`](crate::npy::create) (for the map's lifetime), [`recover`](crate::npy::recover), [`recover_with`](crate::npy::recover_with), [`ensure_appendable`](crate::npy::ensure_appendable)`(InPlace)`, [`npz::recover_in_place`](crate::npz::recover_in_place) | exclusive lock on the file | [`Error::Locked`] while anyone else holds the file: any reader, writer, replacer or modifier |
+//! | **modifier** (changes or truncates existing bytes) | [`update`](crate::npy::update), [`NpyMapMut::open`](crate::npy::NpyMapMut::open) and [`create`](crate::npy::create) (for the map's lifetime), [`recover`](crate::npy::recover), [`recover_with`](crate::npy::recover_with), [`ensure_appendable`](crate::npy::ensure_appendable)`(InPlace)`, [`npz::recover_in_place`](crate::npz::recover_in_place) | exclusive lock on the file | [`Error::Locked`] while anyone else holds the file: any reader, writer, replacer or modifier |
 //!
 //! The **writer lock** keeps two writers off one path (two appenders would
 //! interleave their bytes). `flock` has only two modes and the file's own
@@ -55,6 +55,16 @@
 //! instead of mapping. Files on file systems without `flock` support are
 //! read unlocked. Locks are not inherited across `exec`; a forked child
 //! shares its parent's open file descriptions (and so their locks).
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
 
 pub(crate) mod lock;
 pub(crate) mod map;
@@ -169,7 +179,7 @@ fn move_data_chunked(
     let mut buf = vec![0u8; usize::try_from(chunk).map_err(|_| overflow())?];
     let mut copy = |pos: u64, n: u64| -> Result<()> {
         // n <= chunk == buf.len()
-        let b = &mut buf[..n as usize];
+        let b = buf.get_mut(..n as usize).ok_or_else(overflow)?;
         file.read_exact_at(b, src + pos)
             .map_err(|e| io_at("read", e, path, src + pos))?;
         file.write_all_at(b, dst + pos)
@@ -194,6 +204,12 @@ fn move_data_chunked(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -1,5 +1,5 @@
 //! Creating `.npy` files of any size without materialising the array
-//! (sparse files), and memory-mapping them for reading and writing.
+//! (sparse files), and memory-mapping them read-write ([`NpyMapMut`]).
 //!
 //! ```
 //! use npzmap::{npy, Element, Order};
@@ -13,10 +13,20 @@
 //! assert_eq!(f.view().as_slice::<f32>().unwrap()[2005], 7.5);
 //! ```
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Location, Result, ViewProblem};
-use crate::fs::lock::{ExclusiveLock, SharedLock, Wait};
-use crate::fs::map::{ReadMap, WriteMap};
+use crate::fs::lock::ExclusiveLock;
+use crate::fs::map::WriteMap;
 use crate::fs::{self, io_at, loc};
 use crate::npy::header::{Header, Order, ParsedHeader};
 use crate::npy::state::FileState;
@@ -26,38 +36,22 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// How [`open_mmap`] maps a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Read-only; mutable accessors return [`Error::InvalidArgument`].
-    /// Holds the shared lock, like every reader ([`Error::Locked`] while a
-    /// modifier holds the file; see the [lock protocol](crate::fs)).
-    ReadOnly,
-    /// Read-write, shared with the file (writes reach the file; call
-    /// [`MmapArrayMut::flush`] to make them durable). Holds the exclusive
-    /// lock for the map's lifetime: [`Error::Locked`] while any reader,
-    /// writer or modifier of the file is live, in this process or another
-    /// (see the [lock protocol](crate::fs)).
-    ReadWrite,
-}
-
-#[derive(Debug)]
-enum Map {
-    Ro(ReadMap),
-    Rw(WriteMap),
-}
-
-/// A `.npy` file memory-mapped as a whole; the array data is a slice of the
-/// map. Made by [`create`] or [`open_mmap`].
+/// A `.npy` file memory-mapped read-write as a whole, as memmap2's
+/// `MmapMut` (the read-only map is [`NpyFile`](crate::npy::NpyFile)); the
+/// array data is a slice of the map. Made by [`create`] or
+/// [`NpyMapMut::open`].
 ///
-/// The map is shared with the file and holds its lock (shared when
-/// read-only, exclusive when writable) for its lifetime, so npzmap's own
-/// writers in any process leave its bytes alone; programs that ignore
-/// advisory locks can still change them (see the [lock protocol](crate::fs)).
+/// The map is shared with the file (writes reach the file; call
+/// [`NpyMapMut::flush`] to make them durable) and holds the file's
+/// exclusive lock for its lifetime: opening fails with [`Error::Locked`]
+/// while any reader, writer or modifier of the file is live, in this
+/// process or another, and they fail likewise while the map lives.
+/// Programs that ignore advisory locks can still change the bytes (see the
+/// [lock protocol](crate::fs)).
 #[derive(Debug)]
-pub struct MmapArrayMut {
+pub struct NpyMapMut {
     path: PathBuf,
-    map: Map,
+    map: WriteMap,
     parsed: ParsedHeader,
     data_len: usize,
 }
@@ -74,7 +68,7 @@ pub fn create(
     dtype: DType,
     shape: &[u64],
     order: Order,
-) -> Result<MmapArrayMut> {
+) -> Result<NpyMapMut> {
     let path = path.as_ref();
     let header = Header::new(dtype, shape.to_vec(), order);
     let data_len = header.data_len().map_err(|e| e.at_path(path))?;
@@ -95,7 +89,7 @@ pub fn create(
             .map_err(|e| io_at("write", e, path, 0))?;
         file.set_len(total)
             .map_err(|e| io_at("resize", e, path, total))?;
-        MmapArrayMut::map_rw(path, file)
+        NpyMapMut::map(path, file)
     })();
     if made.is_err() {
         // Do not leave a half-made file behind.
@@ -104,42 +98,31 @@ pub fn create(
     made
 }
 
-/// Memory-maps an existing `.npy` file. The file length must agree with the
-/// header ([`Error::DataTooShort`] / [`Error::DataTooLong`] otherwise).
-///
-/// ```
-/// use npzmap::{npy, npy::Mode, Order};
-/// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("a.npy");
-/// npy::write(&path, &[1i32, 2, 3], &[3], Order::C).unwrap();
-/// let mut m = npy::open_mmap(&path, Mode::ReadWrite).unwrap();
-/// m.as_slice_mut::<i32>().unwrap()[1] = 20;
-/// m.flush().unwrap();
-/// drop(m);
-/// let r = npy::open_mmap(&path, Mode::ReadOnly).unwrap();
-/// assert_eq!(r.view().to_vec::<i32>().unwrap(), vec![1, 20, 3]);
-/// ```
-pub fn open_mmap(path: impl AsRef<Path>, mode: Mode) -> Result<MmapArrayMut> {
-    let path = path.as_ref();
-    match mode {
-        Mode::ReadOnly => {
-            let file = File::open(path).map_err(|e| Error::io_path("open", e, path))?;
-            MmapArrayMut::map_ro(path, SharedLock::take(file, path, Wait::No)?)
-        }
-        Mode::ReadWrite => MmapArrayMut::map_rw(path, ExclusiveLock::open(path)?),
-    }
-}
-
-impl MmapArrayMut {
-    fn map_ro(path: &Path, file: SharedLock) -> Result<MmapArrayMut> {
-        let (st, data_len) = Self::check(path, &file)?;
-        let map = Map::Ro(ReadMap::new(file, path)?);
-        Self::finish(path, map, st, data_len)
+impl NpyMapMut {
+    /// Memory-maps an existing `.npy` file read-write, taking its exclusive
+    /// lock. The file length must agree with the header
+    /// ([`Error::DataTooShort`] / [`Error::DataTooLong`] otherwise).
+    ///
+    /// ```
+    /// use npzmap::{npy, npy::NpyMapMut, Order};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("a.npy");
+    /// npy::write(&path, &[1i32, 2, 3], &[3], Order::C).unwrap();
+    /// let mut m = NpyMapMut::open(&path).unwrap();
+    /// m.as_slice_mut::<i32>().unwrap()[1] = 20;
+    /// m.flush().unwrap();
+    /// drop(m);
+    /// let r = npy::NpyFile::open(&path).unwrap();
+    /// assert_eq!(r.view().to_vec::<i32>().unwrap(), vec![1, 20, 3]);
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<NpyMapMut> {
+        let path = path.as_ref();
+        NpyMapMut::map(path, ExclusiveLock::open(path)?)
     }
 
-    fn map_rw(path: &Path, file: ExclusiveLock) -> Result<MmapArrayMut> {
+    fn map(path: &Path, file: ExclusiveLock) -> Result<NpyMapMut> {
         let (st, data_len) = Self::check(path, &file)?;
-        let map = Map::Rw(WriteMap::new(file, path)?);
+        let map = WriteMap::new(file, path)?;
         Self::finish(path, map, st, data_len)
     }
 
@@ -154,14 +137,11 @@ impl MmapArrayMut {
         Ok((st, data_len))
     }
 
-    fn finish(path: &Path, map: Map, st: FileState, data_len: usize) -> Result<MmapArrayMut> {
+    fn finish(path: &Path, map: WriteMap, st: FileState, data_len: usize) -> Result<NpyMapMut> {
         // The map is as long as the file was when checked, unless the file
         // changed in between (which the lock rules out for npzmap writers).
         let start = usize::try_from(st.parsed.data_offset).unwrap_or(usize::MAX);
-        let mapped = match &map {
-            Map::Ro(m) => m.len(),
-            Map::Rw(m) => m.len(),
-        };
+        let mapped = map.len();
         if start.checked_add(data_len).is_none_or(|end| end > mapped) {
             return Err(Error::DataTooShort {
                 expected: st.data_len,
@@ -169,7 +149,7 @@ impl MmapArrayMut {
                 at: loc(path, st.parsed.data_offset),
             });
         }
-        Ok(MmapArrayMut {
+        Ok(NpyMapMut {
             path: path.to_path_buf(),
             map,
             parsed: st.parsed,
@@ -203,18 +183,12 @@ impl MmapArrayMut {
         &self.parsed.header.shape
     }
 
-    /// True if mapped read-write.
-    pub fn is_writable(&self) -> bool {
-        matches!(self.map, Map::Rw(_))
-    }
-
     /// The array bytes.
     pub fn as_bytes(&self) -> &[u8] {
         let r = self.range();
-        match &self.map {
-            Map::Ro(m) => &m[r],
-            Map::Rw(m) => &m[r],
-        }
+        let all: &[u8] = &self.map;
+        debug_assert!(r.end <= all.len(), "data range checked at open");
+        all.get(r).unwrap_or_default()
     }
 
     /// A view of the array (typed access through [`ArrayView`]).
@@ -227,17 +201,12 @@ impl MmapArrayMut {
         )
     }
 
-    /// The array bytes, writable. [`Error::InvalidArgument`] if mapped
-    /// read-only.
-    pub fn as_bytes_mut(&mut self) -> Result<&mut [u8]> {
+    /// The array bytes, writable.
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
         let r = self.range();
-        match &mut self.map {
-            Map::Rw(m) => Ok(&mut m.as_mut_slice()[r]),
-            Map::Ro(_) => Err(Error::InvalidArgument {
-                reason: "the file is mapped read-only".into(),
-                at: Location::path(&self.path),
-            }),
-        }
+        let all = self.map.as_mut_slice();
+        debug_assert!(r.end <= all.len(), "data range checked at open");
+        all.get_mut(r).unwrap_or_default()
     }
 
     /// The data as a typed slice (memory order), without copying. The dtype
@@ -254,13 +223,13 @@ impl MmapArrayMut {
     }
 
     /// The data as a mutable typed slice (memory order). Same conditions as
-    /// [`MmapArrayMut::as_slice`], and the map must be read-write.
+    /// [`NpyMapMut::as_slice`].
     pub fn as_slice_mut<T: Element>(&mut self) -> Result<&mut [T]> {
         // Checks dtype, byte order, alignment and bool validity once.
         self.as_slice::<T>()?;
         let path = self.path.clone();
         let offset = self.parsed.data_offset;
-        let bytes = self.as_bytes_mut()?;
+        let bytes = self.as_bytes_mut();
         bytemuck::checked::try_cast_slice_mut::<u8, T>(bytes).map_err(|e| Error::View {
             problem: ViewProblem::Unaligned,
             detail: e.to_string(),
@@ -270,11 +239,8 @@ impl MmapArrayMut {
 
     /// Writes changed pages back to the file (msync) and waits for it.
     pub fn flush(&self) -> Result<()> {
-        match &self.map {
-            Map::Rw(m) => m
-                .flush()
-                .map_err(|e| Error::io_path("msync", e, &self.path)),
-            Map::Ro(_) => Ok(()),
-        }
+        self.map
+            .flush()
+            .map_err(|e| Error::io_path("msync", e, &self.path))
     }
 }

@@ -1,5 +1,15 @@
 //! Whole `.npy` files: open memory-mapped, write from a typed slice or view.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::{ReplaceLock, SharedLock, Wait};
@@ -10,16 +20,25 @@ use crate::view::{ArrayView, Bytes};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Options for opening `.npy` files.
+/// Options for [`NpyFile::open_with`] and [`view_from_bytes`], built like
+/// [`ReaderOptions`](crate::npz::ReaderOptions): start with
+/// [`NpyOptions::new`] and chain the setters.
+///
+/// ```
+/// use npzmap::npy::NpyOptions;
+/// let opts = NpyOptions::new().header_limit(4096).allow_trailing(true);
+/// assert_eq!(opts.get_header_limit(), 4096);
+/// assert!(opts.is_allow_trailing());
+/// ```
 #[derive(Debug, Clone)]
 pub struct NpyOptions {
-    /// Largest header length accepted (bytes).
-    pub header_limit: usize,
-    /// Accept files with bytes after the array data (numpy ignores them).
-    pub allow_trailing: bool,
+    header_limit: usize,
+    allow_trailing: bool,
+    wait_for_lock: bool,
 }
 
 impl Default for NpyOptions {
@@ -27,7 +46,52 @@ impl Default for NpyOptions {
         NpyOptions {
             header_limit: DEFAULT_HEADER_LIMIT,
             allow_trailing: false,
+            wait_for_lock: false,
         }
+    }
+}
+
+impl NpyOptions {
+    /// The defaults: 1 MiB header limit, no trailing bytes, no waiting.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Largest header length accepted, in bytes (default 1 MiB).
+    pub fn header_limit(mut self, bytes: usize) -> Self {
+        self.header_limit = bytes;
+        self
+    }
+
+    /// Accept files with bytes after the array data, which numpy ignores
+    /// (default `false`: [`Error::DataTooLong`]).
+    pub fn allow_trailing(mut self, yes: bool) -> Self {
+        self.allow_trailing = yes;
+        self
+    }
+
+    /// When an npzmap operation that changes the file in place holds it
+    /// (see the [lock protocol](crate::fs)), wait until it is done instead of
+    /// failing with [`Error::Locked`] (default `false`). Only
+    /// [`NpyFile::open_with`] takes a lock.
+    pub fn wait_for_lock(mut self, wait: bool) -> Self {
+        self.wait_for_lock = wait;
+        self
+    }
+
+    /// The header limit, in bytes.
+    pub fn get_header_limit(&self) -> usize {
+        self.header_limit
+    }
+
+    /// Whether trailing bytes are accepted.
+    pub fn is_allow_trailing(&self) -> bool {
+        self.allow_trailing
+    }
+
+    /// Whether opening waits for a modifier's lock.
+    pub fn is_wait_for_lock(&self) -> bool {
+        self.wait_for_lock
     }
 }
 
@@ -45,25 +109,34 @@ pub struct NpyFile {
     path: PathBuf,
     map: Arc<ReadMap>,
     parsed: ParsedHeader,
+    /// The data's bytes in the map, checked against its length at open.
+    data: Range<usize>,
 }
 
 impl NpyFile {
     /// Opens and maps a `.npy` file, checking its header and data length.
     pub fn open(path: impl AsRef<Path>) -> Result<NpyFile> {
-        NpyFile::open_with(path, &NpyOptions::default())
+        NpyFile::open_with(path, NpyOptions::default())
     }
 
     /// Opens with options.
-    pub fn open_with(path: impl AsRef<Path>, opts: &NpyOptions) -> Result<NpyFile> {
+    pub fn open_with(path: impl AsRef<Path>, opts: NpyOptions) -> Result<NpyFile> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| Error::io_path("open", e, path))?;
-        let file = SharedLock::take(file, path, Wait::No)?;
+        let wait = if opts.wait_for_lock {
+            Wait::Yes
+        } else {
+            Wait::No
+        };
+        let file = SharedLock::take(file, path, wait)?;
         let map = ReadMap::new(file, path)?;
-        let parsed = check_file(map.as_ref(), opts).map_err(|e| e.at_path(path))?;
+        let parsed = check_file(map.as_ref(), &opts).map_err(|e| e.at_path(path))?;
+        let (data, _) = data_of(&parsed, &map).map_err(|e| e.at_path(path))?;
         Ok(NpyFile {
             path: path.to_path_buf(),
             map: Arc::new(map),
             parsed,
+            data,
         })
     }
 
@@ -82,15 +155,17 @@ impl NpyFile {
         &self.path
     }
 
-    fn data_range(&self) -> (usize, usize) {
-        // Checked against the mapped length at open.
-        data_range(&self.parsed)
+    /// The shape.
+    pub fn shape(&self) -> &[u64] {
+        &self.parsed.header.shape
     }
 
     /// A zero-copy view of the array, borrowing the map.
     pub fn view(&self) -> ArrayView<'_> {
-        let (start, len) = self.data_range();
-        let bytes = &(*self.map).as_ref()[start..start + len];
+        let all: &[u8] = &self.map;
+        let bytes = all.get(self.data.clone());
+        debug_assert!(bytes.is_some(), "data range checked at open");
+        let bytes = bytes.unwrap_or_default();
         ArrayView::from_checked_parts(
             Cow::Borrowed(&self.parsed.header),
             Bytes::borrowed(bytes),
@@ -100,7 +175,7 @@ impl NpyFile {
 
     /// A view that shares the map and can outlive this `NpyFile`.
     pub fn owned_view(&self) -> ArrayView<'static> {
-        let (start, len) = self.data_range();
+        let (start, len) = (self.data.start, self.data.len());
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = self.map.clone();
         ArrayView::from_checked_parts(
             Cow::Owned(self.parsed.header.clone()),
@@ -155,28 +230,37 @@ fn check_file(bytes: &[u8], opts: &NpyOptions) -> Result<ParsedHeader> {
 /// let h = Header::new(DType::parse("<u2").unwrap(), vec![2], Order::C);
 /// let mut file = h.to_bytes().unwrap();
 /// file.extend_from_slice(&[1, 0, 2, 0]);
-/// let v = npy::view_from_bytes(&file, &NpyOptions::default()).unwrap();
+/// let v = npy::view_from_bytes(&file, NpyOptions::default()).unwrap();
 /// assert_eq!(v.to_vec::<u16>().unwrap(), vec![1, 2]);
 /// file.pop();
-/// assert!(npy::view_from_bytes(&file, &NpyOptions::default()).is_err());
+/// assert!(npy::view_from_bytes(&file, NpyOptions::default()).is_err());
 /// ```
-pub fn view_from_bytes<'a>(bytes: &'a [u8], opts: &NpyOptions) -> Result<ArrayView<'a>> {
-    let parsed = check_file(bytes, opts)?;
-    let (start, len) = data_range(&parsed);
+pub fn view_from_bytes<'a>(bytes: &'a [u8], opts: NpyOptions) -> Result<ArrayView<'a>> {
+    let parsed = check_file(bytes, &opts)?;
+    let (_, data) = data_of(&parsed, bytes)?;
     let at = Location::offset(parsed.data_offset);
     Ok(ArrayView::from_checked_parts(
         Cow::Owned(parsed.header),
-        Bytes::borrowed(&bytes[start..start + len]),
+        Bytes::borrowed(data),
         at,
     ))
 }
 
-/// `(start, len)` of the data of a file whose length [`check_file`] accepted.
-fn data_range(parsed: &ParsedHeader) -> (usize, usize) {
-    // Both fit in usize: checked against the length of an in-memory buffer.
-    let start = parsed.data_offset as usize;
-    let len = parsed.header.data_len().unwrap_or(0) as usize;
-    (start, len)
+/// The data's byte range in `file`, whose length [`check_file`] accepted,
+/// and the data ([`Error::DataTooShort`] if it does not fit).
+fn data_of<'a>(parsed: &ParsedHeader, file: &'a [u8]) -> Result<(Range<usize>, &'a [u8])> {
+    let file_len = file.len();
+    let too_short = || Error::DataTooShort {
+        expected: parsed.header.data_len().unwrap_or(u64::MAX),
+        actual: (file_len as u64).saturating_sub(parsed.data_offset),
+        at: Location::offset(parsed.data_offset),
+    };
+    let start = usize::try_from(parsed.data_offset).map_err(|_| too_short())?;
+    let len = parsed.header.data_len()?;
+    let len = usize::try_from(len).map_err(|_| too_short())?;
+    let end = start.checked_add(len).ok_or_else(too_short)?;
+    let data = file.get(start..end).ok_or_else(too_short)?;
+    Ok((start..end, data))
 }
 
 /// Writes a typed slice as a `.npy` file (header byte-identical to

@@ -6,7 +6,9 @@
 //! * [`recover`], [`recover_with`] (in place), [`recover_to`], [`recover_with_to`]
 //!   (to another file, atomically), [`needs_recovery`], [`ensure_appendable`]:
 //!   repair interrupted files and make legacy files appendable.
-//! * [`create`], [`open_mmap`]: sparse creation and writable memory maps.
+//! * [`NpyFile`] (read-only) and [`NpyMapMut`] (read-write, exclusive):
+//!   memory maps of a whole file, as memmap2's `Mmap` and `MmapMut`.
+//! * [`create`]: sparse creation, returning a [`NpyMapMut`].
 //! * [`overwrite`], [`update`]: atomic replacement and in-place row updates.
 //!
 //! ```
@@ -18,6 +20,16 @@
 //! assert_eq!(f.view().shape(), &[2, 2]);
 //! assert_eq!(f.view().as_slice::<f32>().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
 //! ```
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
 
 /// NPY headers now live in the crate-level [`crate::header`] module (below
 /// `view`); this path is kept for existing callers.
@@ -34,7 +46,7 @@ mod update;
 #[cfg(feature = "test-hooks")]
 pub use crate::fs::set_move_chunk_size;
 pub use append::{AppendOptions, NpyAppender};
-pub use create::{MmapArrayMut, Mode, create, open_mmap};
+pub use create::{NpyMapMut, create};
 pub use file::{NpyFile, NpyOptions, view_from_bytes, write, write_view};
 pub use header::{Header, Order, ParsedHeader, Version};
 pub use recover::{

@@ -1,6 +1,16 @@
 //! How a block of rows fits an array on disk: the rule appending and row
 //! updates share.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::DType;
 use crate::error::{Error, Location, Result};
 use crate::npy::header::{Header, Order};
@@ -64,5 +74,32 @@ pub(crate) fn block_rows_of(
             )));
         }
     }
-    Ok(shape[axis])
+    shape.get(axis).copied().ok_or_else(|| {
+        mismatch(format!(
+            "growth axis {axis} is outside the block shape {shape:?}"
+        ))
+    })
+}
+
+/// The length of the growth axis, `None` for a 0-d array.
+pub(crate) fn growth_rows(h: &Header) -> Option<u64> {
+    h.growth_axis().and_then(|a| h.shape.get(a).copied())
+}
+
+/// The length of `axis`, which the caller took from [`Header::growth_axis`]
+/// (so it is in range).
+pub(crate) fn axis_len(h: &Header, axis: usize) -> u64 {
+    let len = h.shape.get(axis).copied();
+    debug_assert!(len.is_some(), "axis {axis} out of range");
+    len.unwrap_or(0)
+}
+
+/// Sets the length of `axis`, which the caller took from
+/// [`Header::growth_axis`] (so it is in range).
+pub(crate) fn set_axis_len(h: &mut Header, axis: usize, len: u64) {
+    let slot = h.shape.get_mut(axis);
+    debug_assert!(slot.is_some(), "axis {axis} out of range");
+    if let Some(slot) = slot {
+        *slot = len;
+    }
 }

@@ -2,6 +2,16 @@
 //! about the file around it, for the operations that work on files rather
 //! than maps (append, recover, create, update).
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::error::{Error, Result};
 use crate::fs::lock::ExclusiveLock;
 use crate::fs::{file_len, io_at, loc};
@@ -26,9 +36,9 @@ pub(crate) fn open_consistent(path: &Path) -> Result<(ExclusiveLock, FileState)>
 /// returns how many were read.
 fn read_at_most(file: &File, buf: &mut [u8], offset: u64, path: &Path) -> Result<usize> {
     let mut done = 0;
-    while done < buf.len() {
+    while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
         let at = offset.saturating_add(done as u64);
-        match file.read_at(&mut buf[done..], at) {
+        match file.read_at(rest, at) {
             Ok(0) => break,
             Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -41,9 +51,10 @@ fn read_at_most(file: &File, buf: &mut [u8], offset: u64, path: &Path) -> Result
 /// Reads the prefix (magic, version, header length) from the start of a
 /// file: `(version, data_offset)`.
 pub(crate) fn read_file_prefix(file: &File, path: &Path) -> Result<(Version, u64)> {
-    let mut buf = [0u8; 12];
+    let mut buf = vec![0u8; 12];
     let n = read_at_most(file, &mut buf, 0, path)?;
-    read_prefix(&buf[..n], DEFAULT_HEADER_LIMIT).map_err(|e| e.at_path(path))
+    buf.truncate(n);
+    read_prefix(&buf, DEFAULT_HEADER_LIMIT).map_err(|e| e.at_path(path))
 }
 
 /// Reads and parses the header at the start of a file. Never allocates more
@@ -58,7 +69,8 @@ pub(crate) fn read_file_header(file: &File, path: &Path) -> Result<ParsedHeader>
     })?;
     let mut buf = vec![0u8; len];
     let n = read_at_most(file, &mut buf, 0, path)?;
-    read_header(&buf[..n], DEFAULT_HEADER_LIMIT).map_err(|e| e.at_path(path))
+    buf.truncate(n);
+    read_header(&buf, DEFAULT_HEADER_LIMIT).map_err(|e| e.at_path(path))
 }
 
 /// A header plus the facts about the file around it.
@@ -112,6 +124,12 @@ impl FileState {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
     use std::io::Write;

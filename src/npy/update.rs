@@ -11,13 +11,23 @@
 //! assert_eq!(f.view().to_vec::<i64>().unwrap(), vec![0, 0, 99, 0, 0, 88, 0, 0, 77, 0]);
 //! ```
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
 use crate::fs::io_at;
 use crate::fs::lock::ReplaceLock;
 use crate::fs::temp::TempFile;
 use crate::npy::header::{Header, Order};
-use crate::npy::rows::block_rows;
+use crate::npy::rows::{axis_len, block_rows};
 use crate::npy::state::open_consistent;
 use crate::view::ArrayView;
 use std::os::unix::fs::FileExt;
@@ -120,7 +130,7 @@ fn update_impl<'d>(
             at: Location::path(path),
         });
     };
-    let len = header.shape[axis];
+    let len = axis_len(header, axis);
     let row_len = header.row_len().map_err(|e| e.at_path(path))?.unwrap_or(0);
     let bytes = data(header)?;
     let want = (indices.len() as u64)
