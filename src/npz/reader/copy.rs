@@ -40,6 +40,7 @@ impl NpzReader {
         Ok(c)
     }
 
+    /// Makes the aligned copy of member `i`'s data (`swap`: to native order).
     pub(super) fn make_copy(&self, i: usize, p: &Parsed, swap: bool) -> Result<Copy> {
         let start = to_usize(p.data_start, p.data_start)?;
         let len = to_usize(p.data_len, p.data_start)?;
@@ -85,6 +86,7 @@ impl NpzReader {
         })
     }
 
+    /// A streaming inflater over the member's stored bytes.
     pub(super) fn deflate_src(&self, loc: &Located) -> Result<flate2::read::DeflateDecoder<&[u8]>> {
         Ok(flate2::read::DeflateDecoder::new(
             self.slice(loc.start, loc.end)?,
@@ -110,6 +112,8 @@ impl NpzReader {
         Ok(buf)
     }
 
+    /// Refuses a member that declares more output than deflate can make
+    /// from its input ([`MAX_DEFLATE_RATIO`]); returns the declared size.
     pub(super) fn ratio_check(&self, i: usize, at: u64) -> Result<usize> {
         let e = self.entry(i)?;
         let cap = e
