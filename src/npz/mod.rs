@@ -1,5 +1,5 @@
 //! The archive engine: [`NpzWriter`](writer) and [`NpzReader`](reader) over
-//! the shared zip record layer, plus [`recover`](recover) for archives whose
+//! the shared zip record layer, plus [`recover`](mod@recover) for archives whose
 //! writer died.
 #![deny(
     clippy::unwrap_used,

@@ -77,8 +77,8 @@
 //! members, the file ends with them and has no end record at its tail; the
 //! same holds after an appender was killed. [`NpzReader::open`] then opens
 //! the last committed archive, which the appender keeps intact as a prefix
-//! of the file: the archive as it was before the append (found and checked
-//! as described in [`zip::committed`](crate::zip::committed)). Only that
+//! of the file: the archive as it was before the append (found by searching
+//! back for the last end record whose central directory checks out). Only that
 //! archive is mapped, so nothing the appender writes or truncates later
 //! lies under the map. A reader opened before or during an append keeps
 //! seeing that archive; one opened after `close` sees the new one.
