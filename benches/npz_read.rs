@@ -116,7 +116,7 @@ fn bench_open(c: &mut Criterion, many: &[(u64, PathBuf)]) {
         g.bench_function(format!("npzmap/{label}"), |b| {
             b.iter_with_large_drop(|| {
                 let r = NpzReader::open(path).expect("open");
-                assert_eq!(r.len() as u64, *n);
+                assert_eq!(r.len(), *n);
                 r
             })
         });

@@ -23,7 +23,7 @@ fn more_than_65535_members() {
         .collect();
     let (_d, path) = temp(&archive(&members));
     let npz = NpzReader::open(&path).unwrap();
-    assert_eq!(npz.len(), n);
+    assert_eq!(npz.len(), n as u64);
     for i in [0, 1, 65_535, 65_536, n - 1] {
         assert_eq!(
             npz.get(&format!("k{i}")).unwrap().to_vec::<u32>().unwrap(),

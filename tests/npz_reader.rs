@@ -237,6 +237,60 @@ fn names_duplicates_and_cp437() {
     assert_eq!(npz.iter().count(), 5);
 }
 
+/// The named iterator types: exact lengths as they are consumed, archive
+/// order, shadowed members listed by `members` (both ends), and
+/// `VerifyReport::errors` naming exactly the damaged member.
+#[test]
+fn named_iterators_and_verify_errors() {
+    use npzmap::npz::{Errors, Iter, Keys, Members};
+    let one = npy("<i4", &[1], Order::C, &le(&[1i32]));
+    let two = npy("<i4", &[1], Order::C, &le(&[2i32]));
+    let mut bad = stored("bad.npy", two.clone());
+    bad.crc ^= 1;
+    let bytes = archive(&[
+        stored("a.npy", one.clone()),
+        stored("b.npy", two.clone()),
+        stored("a.npy", two.clone()), // shadows the first a.npy
+        bad,
+    ]);
+    let npz = NpzReader::from_bytes(bytes).unwrap();
+    assert_eq!(npz.len(), 3);
+    let mut keys: Keys<'_> = npz.keys();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(keys.next(), Some("b"));
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.collect::<Vec<_>>(), ["a", "bad"]);
+    let mut iter: Iter<'_> = npz.iter();
+    assert_eq!(iter.len(), 3);
+    let (k, v) = iter.next().unwrap();
+    assert_eq!((k, v.unwrap().to_vec::<i32>().unwrap()), ("b", vec![2]));
+    assert_eq!(iter.len(), 2);
+    assert!(format!("{iter:?}").contains("Iter"));
+    let members: Members<'_> = npz.members();
+    assert_eq!(members.len(), 4);
+    let names: Vec<_> = members.rev().map(|m| (m.name, m.shadowed)).collect();
+    assert_eq!(
+        names,
+        [
+            ("bad.npy", false),
+            ("a.npy", false),
+            ("b.npy", false),
+            ("a.npy", true)
+        ]
+    );
+    let report = npz.verify();
+    assert!(!report.is_ok());
+    let errors: Errors<'_> = report.errors();
+    let failed: Vec<_> = errors.collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, "bad.npy");
+    assert!(
+        matches!(failed[0].1, Error::CrcMismatch { .. }),
+        "{:?}",
+        failed[0].1
+    );
+}
+
 #[test]
 fn many_threads_read_random_members() {
     let n = 300usize;

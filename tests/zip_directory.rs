@@ -84,7 +84,7 @@ fn wrapped_count_archive_keeps_every_entry() {
 
     // read: every key, in order, with its value
     let r = NpzReader::open(&path).unwrap();
-    assert_eq!(r.len(), N);
+    assert_eq!(r.len(), N as u64);
     for (i, k) in r.keys().enumerate() {
         assert_eq!(k, format!("e{i}"));
     }
@@ -102,7 +102,7 @@ fn wrapped_count_archive_keeps_every_entry() {
     let rep = recover(&path, &fixed).unwrap();
     assert_eq!(rep.kept.len(), N);
     assert!(rep.dropped.is_empty(), "{:?}", &rep.dropped[..1]);
-    assert_eq!(NpzReader::open(&fixed).unwrap().len(), N);
+    assert_eq!(NpzReader::open(&fixed).unwrap().len(), N as u64);
 
     // append: 70,001 entries for us, Python's zipfile and the zip crate
     let mut w = NpzWriter::append(&path).unwrap();
@@ -112,7 +112,7 @@ fn wrapped_count_archive_keeps_every_entry() {
     assert_eq!(python_count(&py, &path), format!("{} None", N + 1));
     assert_eq!(zip_crate_len(&path), N + 1);
     let r = NpzReader::open(&path).unwrap();
-    assert_eq!(r.len(), N + 1);
+    assert_eq!(r.len(), N as u64 + 1);
     assert_eq!(r.get("e0").unwrap().to_vec::<i64>().unwrap(), [0]);
     assert_eq!(r.get("e69999").unwrap().to_vec::<i64>().unwrap(), [69_999]);
     assert_eq!(r.get("new").unwrap().to_vec::<i64>().unwrap(), [7]);

@@ -53,7 +53,7 @@ fn exercise(npz: &NpzReader, reference: Option<&NpzReader>, budget: usize) {
     let _ = npz.comment();
     let _ = npz.duplicates();
     let _ = npz.preload_errors();
-    assert_eq!(npz.keys().len(), npz.len());
+    assert_eq!(npz.keys().len() as u64, npz.len());
     let members: Vec<String> = npz.members().map(|m| m.name.to_string()).collect();
     let keys: Vec<String> = npz.keys().map(str::to_string).collect();
     for key in &keys {

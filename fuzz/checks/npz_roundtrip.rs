@@ -193,7 +193,7 @@ fn check(npz: &NpzReader, expect: &[(String, Header, Vec<u8>)], base: Option<(us
     for (i, (m, ..)) in expect.iter().enumerate() {
         live.insert(key_of(m), i);
     }
-    assert_eq!(npz.len(), live.len(), "key count");
+    assert_eq!(npz.len(), live.len() as u64, "key count");
     assert_eq!(npz.members().len(), expect.len(), "member count");
     for (m, info) in expect.iter().zip(npz.members()) {
         assert_eq!(m.0, info.name, "member order");

@@ -1,0 +1,168 @@
+//! Aligned copies (unaligned, byte-swapped or deflated members) made through
+//! the bounded [`CopyCache`](crate::npz::cache::CopyCache), and the inflate and CRC checks they rely on
+//! (the inflater itself is [`crate::zip::inflate`]).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
+use super::member::{Located, Parsed};
+use super::{MAX_DEFLATE_RATIO, NpzReader, to_usize, zip_err};
+use crate::error::{Error, Location, Result};
+use crate::header::read_prefix;
+use crate::npz::cache::{Copy, CopyKey};
+use crate::view::{AlignedBuf, Bytes, natural_align, swap_to_native};
+use crate::zip::METHOD_STORED;
+use crate::zip::inflate::{Dest, inflate_checked};
+use std::io::Read;
+use std::sync::Arc;
+
+impl NpzReader {
+    /// An aligned copy of member `i`'s array data, from the cache or made
+    /// (and cached) now: in native byte order if `native`, else as stored.
+    /// A native-order member has one copy for both.
+    pub(super) fn copy_of(&self, i: usize, p: &Parsed, native: bool) -> Result<Copy> {
+        let swap = native && p.native.is_some();
+        let key = CopyKey {
+            member: i as u32,
+            swapped: swap,
+        };
+        if let Some(c) = self.copies.get(key) {
+            return Ok(c);
+        }
+        let c = self.make_copy(i, p, swap).map_err(|e| self.ctx(i, e))?;
+        self.copies.insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// Makes the aligned copy of member `i`'s data (`swap`: to native order).
+    pub(super) fn make_copy(&self, i: usize, p: &Parsed, swap: bool) -> Result<Copy> {
+        let start = to_usize(p.data_start, p.data_start)?;
+        let len = to_usize(p.data_len, p.data_start)?;
+        let dtype = &p.header.dtype;
+        if self.entry(i)?.method == METHOD_STORED {
+            let bytes = self.slice(p.data_start, p.data_start.saturating_add(p.data_len))?;
+            let mut buf = AlignedBuf::copy_from(bytes)?;
+            if swap {
+                swap_to_native(dtype, buf.as_mut_slice());
+            }
+            return Ok(Copy {
+                buf: Arc::new(buf),
+                start: 0,
+                len,
+            });
+        }
+        let loc = self.locate(i)?;
+        let mut buf = self.inflate(i, &loc)?;
+        let end = start
+            .checked_add(len)
+            .filter(|&e| e <= buf.as_slice().len())
+            .ok_or_else(|| zip_err("inflated member shorter than its header says", loc.start))?;
+        let short = || zip_err("inflated member shorter than its header says", loc.start);
+        if start.is_multiple_of(natural_align(dtype)) {
+            if swap {
+                let data = buf.as_mut_slice().get_mut(start..end).ok_or_else(short)?;
+                swap_to_native(dtype, data);
+            }
+            return Ok(Copy {
+                buf: Arc::new(buf),
+                start,
+                len,
+            });
+        }
+        let mut data = AlignedBuf::copy_from(buf.as_slice().get(start..end).ok_or_else(short)?)?;
+        if swap {
+            swap_to_native(dtype, data.as_mut_slice());
+        }
+        Ok(Copy {
+            buf: Arc::new(data),
+            start: 0,
+            len,
+        })
+    }
+
+    /// A streaming inflater over the member's stored bytes.
+    pub(super) fn deflate_src(&self, loc: &Located) -> Result<flate2::read::DeflateDecoder<&[u8]>> {
+        Ok(flate2::read::DeflateDecoder::new(
+            self.slice(loc.start, loc.end)?,
+        ))
+    }
+
+    /// Inflates just enough of a member to hold its NPY header.
+    pub(super) fn inflate_prefix(&self, loc: &Located, uncompressed: u64) -> Result<Vec<u8>> {
+        let mut dec = self.deflate_src(loc)?;
+        let mut buf = Vec::new();
+        let mut fill = |buf: &mut Vec<u8>, upto: u64| -> Result<()> {
+            let want = upto.min(uncompressed).saturating_sub(buf.len() as u64);
+            (&mut dec)
+                .take(want)
+                .read_to_end(buf)
+                .map(drop)
+                .map_err(|e| zip_err(format!("invalid deflate data: {e}"), loc.start))
+        };
+        fill(&mut buf, 12)?;
+        if let Ok((_, data_offset)) = read_prefix(&buf, self.opts.header_limit) {
+            fill(&mut buf, data_offset)?;
+        }
+        Ok(buf)
+    }
+
+    /// Refuses a member that declares more output than deflate can make
+    /// from its input ([`MAX_DEFLATE_RATIO`]); returns the declared size.
+    pub(super) fn ratio_check(&self, i: usize, at: u64) -> Result<usize> {
+        let e = self.entry(i)?;
+        let cap = e
+            .compressed
+            .saturating_mul(MAX_DEFLATE_RATIO)
+            .saturating_add(1024);
+        if e.uncompressed > cap {
+            return Err(Error::DecompressionLimit {
+                limit: cap,
+                at: Location::offset(at),
+            });
+        }
+        to_usize(e.uncompressed, at)
+    }
+
+    /// Inflates a whole member into an aligned buffer of exactly its
+    /// declared size, refusing more output (zip bomb) or less, and checks
+    /// its CRC.
+    pub(super) fn inflate(&self, i: usize, loc: &Located) -> Result<AlignedBuf> {
+        let e = self.entry(i)?;
+        let n = self.ratio_check(i, loc.start)?;
+        let mut buf = AlignedBuf::zeroed(n)?;
+        let input = self.slice(loc.start, loc.end)?;
+        inflate_checked(input, Dest::Into(buf.as_mut_slice()), e.crc32, loc.start)?;
+        Ok(buf)
+    }
+
+    /// Checks the CRC-32 of a member's uncompressed bytes (streaming).
+    pub(super) fn check_crc(&self, i: usize, loc: &Located) -> Result<()> {
+        let e = self.entry(i)?;
+        let input = self.slice(loc.start, loc.end)?;
+        if e.method != METHOD_STORED {
+            self.ratio_check(i, loc.start)?;
+            let len = e.uncompressed;
+            return inflate_checked(input, Dest::Discard { len }, e.crc32, loc.start);
+        }
+        let actual = crc32fast::hash(input);
+        if actual != e.crc32 {
+            return Err(Error::CrcMismatch {
+                expected: e.crc32,
+                actual,
+                at: Location::offset(loc.start),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The bytes of a cached copy, shared with the cache.
+pub(super) fn shared(c: Copy) -> Bytes<'static> {
+    Bytes::shared(c.buf, c.start, c.len)
+}

@@ -1,0 +1,320 @@
+//! Member location and header checks: the local header checked against the
+//! central directory, the NPY header bounded to the member's bytes, and the
+//! per-member `OnceLock` that caches the result ([`Parsed`]).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
+
+use super::index::Entry;
+use super::{NpzReader, to_usize, zip_err};
+use crate::error::{Error, Location, Result};
+use crate::header::{Header, read_header};
+use crate::view::{ArrayView, Bytes, natural_align};
+use crate::zip::decode_name;
+use crate::zip::{
+    FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, LocalHeaderRef, METHOD_DEFLATE,
+    METHOD_STORED,
+};
+use std::borrow::Cow;
+use std::io::Read;
+
+/// What the first access of a member found: headers and where the data is.
+#[derive(Debug)]
+pub(super) struct Parsed {
+    /// The NPY header as stored.
+    pub header: Header,
+    /// The same header in native byte order, when the stored one is not.
+    pub native: Option<Header>,
+    /// Stored: absolute offset of the array data in the map. Deflated:
+    /// offset of the array data in the inflated member.
+    pub data_start: u64,
+    /// Array data length.
+    pub data_len: u64,
+    /// Stored members: the data's range in the map (checked against the
+    /// map's length), so cached views need no conversion or check.
+    pub in_map: Option<(usize, usize)>,
+    /// Stored, native and aligned for the dtype: views need no copy.
+    pub zero_copy: bool,
+    /// File, member and offset of the data, for errors raised by views.
+    pub loc: Location,
+}
+
+/// A member's headers: cached (borrowed from the reader) or freshly parsed.
+pub(super) enum Got<'s> {
+    Cached(&'s Parsed),
+    Fresh(Box<Parsed>),
+}
+
+impl<'s> Got<'s> {
+    pub(super) fn parsed(&self) -> &Parsed {
+        match self {
+            Got::Cached(p) => p,
+            Got::Fresh(p) => p,
+        }
+    }
+
+    pub(super) fn view(self, bytes: Bytes<'s>, native: bool) -> ArrayView<'s> {
+        match self {
+            Got::Cached(p) => {
+                let h = if native {
+                    p.native.as_ref().unwrap_or(&p.header)
+                } else {
+                    &p.header
+                };
+                ArrayView::from_checked_parts_at(Cow::Borrowed(h), bytes, Cow::Borrowed(&p.loc))
+            }
+            Got::Fresh(p) => {
+                let p = *p;
+                let h = match (native, p.native) {
+                    (true, Some(n)) => n,
+                    _ => p.header,
+                };
+                ArrayView::from_checked_parts_at(Cow::Owned(h), bytes, Cow::Owned(p.loc))
+            }
+        }
+    }
+}
+
+/// Where a member's (possibly compressed) bytes are, after its local header.
+pub(super) struct Located {
+    pub start: u64,
+    pub end: u64,
+    pub local_zip64: bool,
+}
+
+impl NpzReader {
+    /// The member's parsed headers, from the cache or freshly parsed.
+    pub(super) fn member(&self, i: usize) -> Result<Got<'_>> {
+        let e = self.entry(i)?;
+        if let Some(p) = e.parsed.get() {
+            return Ok(Got::Cached(p));
+        }
+        let p = self.parse_member(i).map_err(|e| self.ctx(i, e))?;
+        if !self.opts.cache {
+            return Ok(Got::Fresh(Box::new(p)));
+        }
+        // A racing thread may have stored its (identical) result first.
+        Ok(Got::Cached(e.parsed.get_or_init(|| Box::new(p))))
+    }
+
+    /// Reads the local header and checks it against the central directory;
+    /// returns the range of the member's stored bytes.
+    pub(super) fn locate(&self, i: usize) -> Result<Located> {
+        let e = self.entry(i)?;
+        let at = e.local_offset;
+        check_entry(e)?;
+        // Bound the parser to this member's bytes.
+        let bounded = self
+            .map
+            .get(..to_usize(e.next_offset, at)?)
+            .ok_or_else(|| zip_err("member lies past the end of the file", at))?;
+        // The parser only sees this member's bytes: a name or extra field
+        // that does not fit is a structural error of this member, not a
+        // short file.
+        let lh = LocalHeaderRef::parse(bounded, at).map_err(|x| match x {
+            Error::Truncated { what, .. } => zip_err(
+                format!("{what} runs into the next member or the central directory"),
+                at,
+            ),
+            x => x,
+        })?;
+        self.check_local(i, e, &lh)?;
+        let start = lh.data_start();
+        let end = start
+            .checked_add(e.compressed)
+            .filter(|&end| end <= e.next_offset)
+            .ok_or_else(|| {
+                zip_err(
+                    "member data runs into the next member or the central directory",
+                    start,
+                )
+            })?;
+        Ok(Located {
+            start,
+            end,
+            local_zip64: lh.has_zip64,
+        })
+    }
+
+    /// Checks the local header `lh` of member `i` against its central
+    /// directory entry `e`: name, method, encryption, sizes and CRC (unless a
+    /// data descriptor holds them).
+    fn check_local(&self, i: usize, e: &Entry, lh: &LocalHeaderRef<'_>) -> Result<()> {
+        let at = e.local_offset;
+        if decode_name(lh.name, e.flags) != self.name(i) {
+            return Err(zip_err(
+                format!(
+                    "local header name {:?} differs from the central directory",
+                    decode_name(lh.name, lh.flags)
+                ),
+                at,
+            ));
+        }
+        if lh.method != e.method {
+            return Err(zip_err(
+                format!(
+                    "local header says compression method {}, central directory {}",
+                    lh.method, e.method
+                ),
+                at,
+            ));
+        }
+        if lh.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 {
+            return Err(Error::Encrypted {
+                at: Location::offset(at),
+            });
+        }
+        let descriptor = (lh.flags | e.flags) & FLAG_DATA_DESCRIPTOR != 0;
+        if !descriptor
+            && (lh.compressed_size != e.compressed
+                || lh.uncompressed_size != e.uncompressed
+                || lh.crc32 != e.crc32)
+        {
+            return Err(zip_err(
+                format!(
+                    "local header (sizes {}/{}, crc {:08x}) disagrees with the central directory (sizes {}/{}, crc {:08x})",
+                    lh.compressed_size,
+                    lh.uncompressed_size,
+                    lh.crc32,
+                    e.compressed,
+                    e.uncompressed,
+                    e.crc32
+                ),
+                at,
+            ));
+        }
+        Ok(())
+    }
+
+    /// First access: local header, then the NPY header bounded to the
+    /// member's bytes, then the data length.
+    pub(super) fn parse_member(&self, i: usize) -> Result<Parsed> {
+        let e = self.entry(i)?;
+        let loc = self.locate(i)?;
+        let limit = self.opts.header_limit;
+        let stored = e.method == METHOD_STORED;
+        let ph = if stored {
+            let bytes = self.slice(loc.start, loc.end)?;
+            read_header(bytes, limit).map_err(|x| x.shift_offset(loc.start))?
+        } else {
+            let pre = self.inflate_prefix(&loc, e.uncompressed)?;
+            read_header(&pre, limit).map_err(|x| x.at_offset(loc.start))?
+        };
+        let data_at = if stored {
+            loc.start.saturating_add(ph.data_offset)
+        } else {
+            loc.start
+        };
+        let need = ph.header.data_len().map_err(|x| x.at_offset(loc.start))?;
+        let have = e.uncompressed.saturating_sub(ph.data_offset);
+        if have < need {
+            return Err(Error::DataTooShort {
+                expected: need,
+                actual: have,
+                at: Location::offset(data_at),
+            });
+        }
+        if have > need {
+            return Err(Error::DataTooLong {
+                expected: need,
+                actual: have,
+                at: Location::offset(data_at),
+            });
+        }
+        if self.opts.verify_on_access {
+            self.check_crc(i, &loc)?;
+        }
+        let header = ph.header;
+        let native = (!header.dtype.is_native())
+            .then(|| Header::new(header.dtype.to_native(), header.shape.clone(), header.order));
+        let data_start = if stored { data_at } else { ph.data_offset };
+        let zero_copy = stored && native.is_none() && {
+            let addr = (self.map.as_ptr() as usize).wrapping_add(to_usize(data_start, data_at)?);
+            addr.is_multiple_of(natural_align(&header.dtype))
+        };
+        let in_map = if stored {
+            let s = to_usize(data_start, data_at)?;
+            let e = to_usize(data_start.saturating_add(need), data_at)?;
+            self.map.get(s..e).map(|_| (s, e))
+        } else {
+            None
+        };
+        Ok(Parsed {
+            header,
+            native,
+            data_start,
+            data_len: need,
+            in_map,
+            zero_copy,
+            loc: Location {
+                path: Some(self.path.clone()),
+                member: Some(self.name(i).to_string()),
+                offset: Some(data_at),
+            },
+        })
+    }
+
+    /// True if member `key` (key or member name) holds an NPY array by
+    /// `np.load`'s rule: its bytes start with the NPY magic `\x93NUMPY`,
+    /// whatever its name. `np.load` returns any other member as raw bytes
+    /// (here: [`NpzReader::read_member`]); [`NpzReader::get`] and
+    /// [`NpzReader::header`] fail on it with [`Error::BadMagic`] (or
+    /// [`Error::Truncated`] when it is shorter than the magic). Reads at most
+    /// the first 6 bytes (inflating only that much).
+    pub fn is_array(&self, key: &str) -> Result<bool> {
+        let i = self.lookup(key)?;
+        let loc = self.locate(i).map_err(|e| self.ctx(i, e))?;
+        self.is_array_at(i, &loc).map_err(|e| self.ctx(i, e))
+    }
+
+    /// [`NpzReader::is_array`] for member `i` (errors without context).
+    pub(super) fn is_array_at(&self, i: usize, loc: &Located) -> Result<bool> {
+        let magic = crate::npy::header::MAGIC;
+        let head = if self.entry(i)?.method == METHOD_STORED {
+            let end = loc.start.saturating_add(magic.len() as u64).min(loc.end);
+            self.slice(loc.start, end)?.to_vec()
+        } else {
+            let mut dec = self.deflate_src(loc)?;
+            let mut buf = Vec::with_capacity(magic.len());
+            (&mut dec)
+                .take(magic.len() as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| zip_err(format!("invalid deflate data: {e}"), loc.start))?;
+            buf
+        };
+        Ok(head == magic)
+    }
+}
+
+/// Checks what the central directory entry alone says: not encrypted, a
+/// supported method, and a stored member's two sizes equal.
+fn check_entry(e: &Entry) -> Result<()> {
+    let at = e.local_offset;
+    if e.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 {
+        return Err(Error::Encrypted {
+            at: Location::offset(at),
+        });
+    }
+    if e.method != METHOD_STORED && e.method != METHOD_DEFLATE {
+        return Err(Error::UnsupportedCompression {
+            method: e.method,
+            at: Location::offset(at),
+        });
+    }
+    if e.method == METHOD_STORED && e.compressed != e.uncompressed {
+        return Err(zip_err(
+            format!(
+                "stored member has compressed size {} but uncompressed size {}",
+                e.compressed, e.uncompressed
+            ),
+            at,
+        ));
+    }
+    Ok(())
+}
