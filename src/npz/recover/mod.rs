@@ -14,7 +14,7 @@
 //! deflate (whose CRC cannot be checked) are dropped and listed in the
 //! [`RecoverReport`] with their offset and the reason. When no member can be
 //! kept, nothing is written and the call fails with
-//! [`Error::Unrecoverable`](crate::Error::Unrecoverable).
+//! [`Error::Unrecoverable`].
 //!
 //! Kept members are never moved or changed: the output is the input up to
 //! the end of the last kept member, byte for byte, followed by the new

@@ -36,7 +36,7 @@
 //!
 //! The central directory is only written at close. If the process dies
 //! before that, the file ends with members but no (new) directory;
-//! [`recover`](crate::npz::recover) rebuilds one from the local headers. It
+//! [`recover`](mod@crate::npz::recover) rebuilds one from the local headers. It
 //! keeps every member whose [`NpzWriter::write`] or [`EntryWriter::finish`]
 //! had returned (each member's CRC is checked) and all members the archive
 //! had before an append began; a member being written at the time of the
@@ -52,13 +52,13 @@
 //!
 //! Readers opened while an append is in progress (or after an appender was
 //! killed) open the old archive, the last one whose end records were
-//! written (see [`zip::committed`](crate::zip::committed)); rolling back a
+//! written (found by `zip::committed`); rolling back a
 //! failed member only truncates bytes this appender wrote, never below the
 //! length the file had when the append began, so no reader's archive loses
 //! a byte. Appending to a file whose tail has no end record (a previous
 //! appender died mid-member) appends to that last committed archive: the
 //! dead appender's bytes are not part of it and stay in the file, untouched,
-//! between the old archive and the new members (so [`recover`](crate::npz::recover)
+//! between the old archive and the new members (so [`recover`](mod@crate::npz::recover)
 //! still finds its finished members); the new directory lists the
 //! committed archive's members and the new ones. A file with no committed
 //! archive at all is refused with [`Error::NotAZip`] and left untouched.
@@ -365,7 +365,7 @@ impl NpzWriter {
 
     /// Flushes buffered bytes and `fsync`s the file: every member written
     /// so far survives a crash (recoverable with
-    /// [`recover`](crate::npz::recover)).
+    /// [`recover`](mod@crate::npz::recover)).
     pub fn sync(&mut self) -> Result<()> {
         self.check_open()?;
         self.sink
@@ -392,8 +392,10 @@ impl NpzWriter {
                 buf.clear();
                 let name = self
                     .entry_names
-                    .get(e.name_start..e.name_start + usize::from(e.name_len))
-                    .unwrap_or_default();
+                    .get(e.name_start..e.name_start + usize::from(e.name_len));
+                // `push_entry` appended the name: it is there.
+                debug_assert!(name.is_some(), "entry name outside entry_names");
+                let name = name.ok_or_else(|| io::Error::other("internal: lost a member name"))?;
                 let mut c = CentralFields::stored(name, e.crc32, e.size, e.offset);
                 c.date = self.opts.stamp.date;
                 c.time = self.opts.stamp.time;

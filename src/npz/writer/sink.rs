@@ -96,7 +96,8 @@ impl Os {
         let total = a.len() + b.len();
         let mut done = 0usize;
         while done < total {
-            // `done < total`: the rest of `a` then `b`, or the rest of `b`.
+            // `done < total`: the rest of `a` then `b`, or the rest of `b`
+            // (in range; were it not, the empty write below is a WriteZero).
             let bufs = match a.get(done..) {
                 Some(rest) if !rest.is_empty() => [io::IoSlice::new(rest), io::IoSlice::new(b)],
                 _ => [
