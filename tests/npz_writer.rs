@@ -4,7 +4,7 @@
 mod common;
 
 use npzmap::npy::header::{DEFAULT_HEADER_LIMIT, read_header};
-use npzmap::npz::{DosDateTime, NpzWriter};
+use npzmap::npz::{DosDateTime, NpzWriter, WriterOptions};
 use npzmap::unstable::zip::{EndOfCentralDirectory, LocalHeaderRef, central_entries};
 use npzmap::{ArrayView, DType, Error, Header, Order, npy};
 use std::borrow::Cow;
@@ -318,6 +318,60 @@ fn output_is_deterministic_and_timestamp_settable() {
         ),
         (2020, 2, 29, 12, 30, 10)
     );
+}
+
+/// `NpzWriter::create_with` / `append_with` and the builder ending in
+/// `create` / `append` are one thing: the same options give the same bytes.
+#[test]
+fn create_with_and_append_with_match_the_builder() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = DosDateTime::new(2021, 7, 4, 9, 15, 0).unwrap();
+    let opts = WriterOptions::new().align(4096).timestamp(t);
+    let fill = |w: &mut NpzWriter, key: &str| {
+        w.write(key, &[1u32, 2, 3], &[3], Order::C).unwrap();
+    };
+    let (a, b) = (dir.path().join("a.npz"), dir.path().join("b.npz"));
+    let mut w = NpzWriter::create_with(&a, opts.clone()).unwrap();
+    fill(&mut w, "x");
+    w.close().unwrap();
+    let mut w = NpzWriter::options()
+        .align(4096)
+        .timestamp(t)
+        .create(&b)
+        .unwrap();
+    fill(&mut w, "x");
+    w.close().unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    // The 4096 alignment took: the array data is page-aligned.
+    let bytes = std::fs::read(&a).unwrap();
+    let data = bytes
+        .windows(12)
+        .position(|w| w == [1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0])
+        .unwrap();
+    assert_eq!(data % 4096, 0);
+
+    let mut w = NpzWriter::append_with(&a, opts.clone()).unwrap();
+    fill(&mut w, "y");
+    w.close().unwrap();
+    let mut w = opts.append(&b).unwrap();
+    fill(&mut w, "y");
+    w.close().unwrap();
+    let (a, b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(a, b);
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
+    assert_eq!(z.len(), 2);
+    let dt = z.by_index(1).unwrap().last_modified().unwrap();
+    assert_eq!((dt.year(), dt.month(), dt.day()), (2021, 7, 4));
+
+    // Bad options are refused the same way by both.
+    let c = dir.path().join("c.npz");
+    let bad = WriterOptions::new().align(3);
+    assert!(matches!(
+        NpzWriter::create_with(&c, bad.clone()),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(bad.create(&c), Err(Error::InvalidArgument { .. })));
+    assert!(!c.exists());
 }
 
 #[test]
