@@ -22,7 +22,18 @@
 //! ```
 
 #![forbid(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs)]
+// Rules the compiler enforces in the library (tests may unwrap, expect, panic
+// and index: see clippy.toml). `unsafe` lives only at the mmap boundary
+// (`fs::map`), each block with a SAFETY comment.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    missing_debug_implementations
+)]
 
 pub mod dtype;
 pub mod error;

@@ -4,16 +4,6 @@
 //! It never evaluates anything, never panics, bounds nesting depth, and
 //! allocates at most in proportion to its input.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::error::{Error, Location, Result};
 
 /// Maximum nesting depth of tuples/lists/dicts.
@@ -363,12 +353,6 @@ fn py_printable(c: char) -> bool {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

@@ -36,26 +36,10 @@
 //! text and literals to [`DType`]), `emit` (dtype to descr text) and
 //! `element` (the [`Element`] trait: Rust types to dtypes).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 mod element;
 mod emit;
 mod parse;
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests;
 
 pub use element::Element;

@@ -10,16 +10,6 @@
 //! Files: `mod.rs` ([`Location`], [`Error`] and its context methods),
 //! `display` (the messages).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -523,10 +513,4 @@ impl Error {
 
 mod display;
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests;

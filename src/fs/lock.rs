@@ -2,16 +2,6 @@
 //! or exclusive `flock` on the data file, and the writer lock (an exclusive
 //! `flock` on a lock file beside it).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::{open_rw, parent_dir};
 use crate::error::{Error, Location, Result};
 use std::fs::{File, OpenOptions, TryLockError};
@@ -227,12 +217,6 @@ pub(crate) fn open_for_append(path: &Path) -> Result<(WriterLock, SharedLock)> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

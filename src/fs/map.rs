@@ -8,16 +8,6 @@
 //! writers in this and other processes; programs that ignore advisory locks
 //! are outside what Rust can guarantee.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::lock::{ExclusiveLock, SharedLock};
 use crate::error::{Error, Result};
 use memmap2::{Mmap, MmapMut, MmapOptions};

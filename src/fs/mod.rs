@@ -56,16 +56,6 @@
 //! read unlocked. Locks are not inherited across `exec`; a forked child
 //! shares its parent's open file descriptions (and so their locks).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 pub(crate) mod lock;
 pub(crate) mod map;
 pub(crate) mod temp;
@@ -204,12 +194,6 @@ fn move_data_chunked(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -2,16 +2,6 @@
 //! (how every replacement in the crate is written: see the [module
 //! docs](super)).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::parent_dir;
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};
@@ -138,12 +128,6 @@ impl TempFile {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

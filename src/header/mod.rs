@@ -15,24 +15,8 @@
 //! Files: `mod.rs` (the [`Header`] model and writing it), `read` (reading
 //! the prefix, the dict text and the dict).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 mod read;
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests;
 
 pub use read::{parse_dict, read_header, read_prefix};

@@ -13,16 +13,6 @@
 //! assert_eq!(f.view().as_slice::<f32>().unwrap()[2005], 7.5);
 //! ```
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Location, Result, ViewProblem};
 use crate::fs::lock::ExclusiveLock;

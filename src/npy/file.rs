@@ -1,15 +1,5 @@
 //! Whole `.npy` files: open memory-mapped, write from a typed slice or view.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::{ReplaceLock, SharedLock, Wait};

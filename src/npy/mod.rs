@@ -21,16 +21,6 @@
 //! assert_eq!(f.view().as_slice::<f32>().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
 //! ```
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 /// NPY headers now live in the crate-level [`crate::header`] module (below
 /// `view`); this path is kept for existing callers.
 pub use crate::header;

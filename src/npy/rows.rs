@@ -1,16 +1,6 @@
 //! How a block of rows fits an array on disk: the rule appending and row
 //! updates share.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::dtype::DType;
 use crate::error::{Error, Location, Result};
 use crate::npy::header::{Header, Order};

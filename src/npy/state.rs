@@ -2,16 +2,6 @@
 //! about the file around it, for the operations that work on files rather
 //! than maps (append, recover, create, update).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::error::{Error, Result};
 use crate::fs::lock::ExclusiveLock;
 use crate::fs::{file_len, io_at, loc};
@@ -124,12 +114,6 @@ impl FileState {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use std::io::Write;

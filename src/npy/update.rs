@@ -11,16 +11,6 @@
 //! assert_eq!(f.view().to_vec::<i64>().unwrap(), vec![0, 0, 99, 0, 0, 88, 0, 0, 77, 0]);
 //! ```
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::dtype::Element;
 use crate::error::{Error, Location, Result};
 use crate::fs::io_at;

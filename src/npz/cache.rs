@@ -5,15 +5,6 @@
 //!
 //! The budget is in bytes. A copy larger than the whole budget is handed out
 //! but never cached, so memory held by the cache stays below the budget.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 use crate::view::AlignedBuf;
 use lru::LruCache;
@@ -119,12 +110,6 @@ impl CopyCache {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

@@ -1,37 +1,10 @@
 //! The archive engine: [`NpzWriter`](writer) and [`NpzReader`](reader) over
 //! the shared zip record layer, plus [`recover`](mod@recover) for archives whose
 //! writer died.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 mod cache;
 pub mod reader;
-// writer and recover (split on another branch) declare these lints in
-// their own files; until then they keep the crate-wide defaults.
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs,
-    missing_debug_implementations
-)]
 pub mod recover;
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs,
-    missing_debug_implementations
-)]
 pub mod writer;
 
 pub use reader::{
@@ -57,12 +30,6 @@ pub fn key_of(member: &str) -> &str {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

@@ -18,27 +18,11 @@
 //! ([`AlignedBuf`] and the opaque [`Bytes`]), `native` (byte swapping and
 //! element alignment), `ndarray` (the `ndarray` conversions).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 mod bytes;
 mod native;
 #[cfg(feature = "ndarray")]
 mod ndarray;
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests;
 
 pub use bytes::{AlignedBuf, Bytes};

@@ -50,16 +50,6 @@
 //! Memory: the walk allocates nothing; callers size their tables by
 //! [`Directory::capacity_hint`], which the directory's size bounds.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::end::EndOfCentralDirectory;
 use super::read::CentralEntryRef;
 use super::spec::{CENTRAL_HEADER_LEN, MAX16, zip_err};

@@ -2,16 +2,6 @@
 //! tail, following the ZIP64 locator to the ZIP64 record, and working out
 //! where the central directory lies (and how many bytes precede the archive).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::read::slice_from;
 use super::spec::*;
 use crate::error::{Error, Location, Result};

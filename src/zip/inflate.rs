@@ -2,16 +2,6 @@
 //! members and verification) and by recovery (streams of unknown length
 //! read through a window). Output is hashed with CRC-32 as it is produced.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::spec::zip_err;
 use crate::error::{Error, Location, Result};
 use flate2::{Decompress, FlushDecompress, Status};
@@ -149,12 +139,6 @@ pub(crate) fn inflate_checked(input: &[u8], dest: Dest<'_>, crc: u32, at: u64) -
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use std::io::Write;

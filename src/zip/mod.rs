@@ -24,16 +24,6 @@
 //! assert_eq!(parsed.data_start(), buf.len() as u64);
 //! ```
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 pub(crate) mod committed;
 pub(crate) mod directory;
 pub(crate) mod end;
@@ -52,12 +42,6 @@ pub use write::{CentralEntry, LocalHeader, LocalZip64, align_padding, write_end_
 pub(crate) use write::{CentralFields, write_local_stored};
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::read::extra_fields;
     use super::*;

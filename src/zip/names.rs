@@ -1,16 +1,6 @@
 //! Member name decoding, as Python's `zipfile` does it: UTF-8 when general
 //! purpose flag bit 11 is set, IBM code page 437 otherwise.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::spec::FLAG_UTF8;
 use std::borrow::Cow;
 
@@ -53,12 +43,6 @@ pub fn decode_name(raw: &[u8], flags: u16) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

@@ -2,16 +2,6 @@
 //! central directory entries, data descriptors and extra fields, borrowed
 //! from a byte slice with every length checked against it.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::spec::*;
 use crate::error::{Error, Location, Result};
 

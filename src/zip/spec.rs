@@ -5,16 +5,6 @@
 //! any subslice of its exact length ([`block_at`]) and encoded with
 //! [`bytemuck::bytes_of`]. Field names follow APPNOTE.TXT.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::error::{Error, Location, Result};
 use bytemuck::{Pod, Zeroable};
 
@@ -279,12 +269,6 @@ pub(crate) fn zip_err(reason: impl Into<String>, offset: u64) -> Error {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

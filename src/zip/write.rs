@@ -2,16 +2,6 @@
 //! blocks: stored local headers (with ZIP64 and alignment extras), central
 //! directory entries (new or copied from a parsed one) and end records.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::read::{CentralEntryRef, extra_fields};
 use super::spec::*;
 

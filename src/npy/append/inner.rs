@@ -2,16 +2,6 @@
 //! file, the header in memory, the write buffer, and the writes with their
 //! rollback.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::dtype::DType;
 use crate::error::{Error, Location, Result};
 use crate::fs::{io_at, loc};

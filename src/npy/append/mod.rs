@@ -13,16 +13,6 @@
 //! assert_eq!(f.view().to_vec::<f64>().unwrap()[3..6], [4.0, 5.0, 6.0]);
 //! ```
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 mod inner;
 mod options;
 

@@ -1,16 +1,6 @@
 //! [`AppendOptions`]: how an [`NpyAppender`] writes, and creating or
 //! opening the file it appends to.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::NpyAppender;
 use crate::dtype::DType;
 use crate::error::{Error, Location, Result};

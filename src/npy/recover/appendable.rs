@@ -1,16 +1,6 @@
 //! Making legacy `.npy` files appendable: room in the header for the
 //! growth axis to reach 21 digits.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::write::relocate;
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::ReplaceLock;
@@ -143,12 +133,6 @@ fn has_growth_room(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use crate::dtype::Element;

@@ -21,16 +21,6 @@
 //! assert_eq!(f.view().to_vec::<u16>().unwrap(), vec![1, 2, 3, 4, 5, 6]);
 //! ```
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 mod appendable;
 mod plan;
 mod write;

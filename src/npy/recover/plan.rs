@@ -1,16 +1,6 @@
 //! Recovery plans: how many rows the bytes after the header hold and which
 //! header to write. Reads only.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::RecoveryReport;
 use crate::error::{Error, Result};
 use crate::fs::loc;

@@ -1,16 +1,6 @@
 //! Carrying out a recovery plan: in place (moving the data, then the
 //! header) or into a new file renamed over the output.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::RecoveryReport;
 use super::plan::{Plan, plan, unrecoverable};
 use crate::error::{Error, Result};

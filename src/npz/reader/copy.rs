@@ -1,15 +1,6 @@
 //! Aligned copies (unaligned, byte-swapped or deflated members) made through
 //! the bounded [`CopyCache`](crate::npz::cache::CopyCache), and the inflate and CRC checks they rely on
 //! (the inflater itself is [`crate::zip::inflate`]).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 use super::member::{Located, Parsed};
 use super::{MAX_DEFLATE_RATIO, NpzReader, to_usize, zip_err};

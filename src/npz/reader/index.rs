@@ -1,15 +1,6 @@
 //! The key index: central directory entries (fixed size, names in one
 //! shared `String`), the overlap check, and the open-addressing table from
 //! keys to entries (seeded foldhash), with `np.load`'s duplicate rule.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 use super::member::Parsed;
 use super::{NpzReader, ReaderOptions, Storage, to_usize, zip_err};

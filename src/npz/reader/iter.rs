@@ -1,13 +1,4 @@
 //! The named iterators of [`NpzReader`]: [`Keys`], [`Iter`] and [`Members`].
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 use super::NpzReader;
 use super::index::Entry;

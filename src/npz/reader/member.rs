@@ -1,15 +1,6 @@
 //! Member location and header checks: the local header checked against the
 //! central directory, the NPY header bounded to the member's bytes, and the
 //! per-member `OnceLock` that caches the result ([`Parsed`]).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 use super::index::Entry;
 use super::{NpzReader, to_usize, zip_err};

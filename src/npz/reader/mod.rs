@@ -82,15 +82,6 @@
 //! archive is mapped, so nothing the appender writes or truncates later
 //! lies under the map. A reader opened before or during an append keeps
 //! seeing that archive; one opened after `close` sees the new one.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 mod copy;
 mod index;
@@ -480,12 +471,6 @@ impl NpzReader {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

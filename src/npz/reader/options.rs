@@ -1,13 +1,4 @@
 //! [`ReaderOptions`]: how [`NpzReader`](super::NpzReader) opens, caches and checks.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 #[cfg(doc)]
 use super::NpzReader;

@@ -1,14 +1,5 @@
 //! [`ArraySlice`]: a typed `[T]` of one array, zero-copy when possible,
 //! returned by [`NpzReader::get_slice`](super::NpzReader::get_slice).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 use crate::dtype::Element;
 use crate::error::Result;

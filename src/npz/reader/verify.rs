@@ -1,15 +1,6 @@
 //! Whole-archive checks: [`NpzReader::verify`] (every member's structure and
 //! CRC-32, in parallel) with its [`VerifyReport`], and the parallel header
 //! preload of [`ReaderOptions::preload`](super::ReaderOptions::preload).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
 
 use super::{NpzReader, to_usize, zip_err};
 use crate::error::{Error, Result};
@@ -192,12 +183,6 @@ fn par_map<R: Send>(n: usize, chunk: usize, f: impl Fn(usize) -> R + Sync) -> Ve
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

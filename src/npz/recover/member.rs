@@ -1,16 +1,6 @@
 //! Checking one member found by the scan: its local header, its data
 //! against the CRC-32 (stored or deflated), and its data descriptor.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::src::{Src, WINDOW};
 use crate::error::Result;
 use crate::zip::decode_name;

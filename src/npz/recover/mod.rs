@@ -40,16 +40,6 @@
 //! assert!(report.dropped.is_empty());
 //! ```
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 mod member;
 mod scan;
 mod src;

@@ -2,16 +2,6 @@
 //! end, keeping the members that check out and stepping over old central
 //! directories and end records.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::member::{Member, member};
 use super::src::Src;
 use super::{Dropped, RecoverReport};

@@ -1,16 +1,6 @@
 //! [`Src`]: the window recovery reads the input through, and the search
 //! for the next local header signature.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::error::{Error, Location, Result};
 use crate::zip::spec::block_at;
 use crate::zip::{LOCAL_SIG, U32Le};

@@ -2,16 +2,6 @@
 //! through [`zip::committed`](crate::zip::committed) and read with the
 //! one central-directory walker.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use crate::error::{Error, Location, Result};
 use crate::zip::committed;
 use crate::zip::{CentralEntryRef, Directory, EOCD_LEN};

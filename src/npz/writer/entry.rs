@@ -1,16 +1,6 @@
 //! Streamed members: [`NpzWriter::begin`] and [`EntryWriter`], whose row
 //! count is known only when it is finished.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::NpzWriter;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Location, Result};

@@ -86,16 +86,6 @@
 //! w.close().unwrap();
 //! ```
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 mod append;
 mod entry;
 mod options;

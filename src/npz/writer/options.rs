@@ -1,16 +1,6 @@
 //! Options of [`NpzWriter`]: [`WriterOptions`] and the member timestamp
 //! [`DosDateTime`].
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::NpzWriter;
 use crate::error::{Error, Result};
 use crate::zip::DOS_DATE_1980;

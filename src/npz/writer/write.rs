@@ -2,16 +2,6 @@
 //! the header cache, alignment padding and [`NpzWriter::write`] and its
 //! siblings, one member per call.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::{NewEntry, NpzWriter};
 use crate::dtype::{Element, MAX_DIMS};
 use crate::error::{Error, Location, Result};
@@ -269,7 +259,6 @@ impl NpzWriter {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

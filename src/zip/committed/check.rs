@@ -2,16 +2,6 @@
 //! central directory walked by the one walker ([`Directory`]), so a
 //! committed archive is valid by the same rule the reader applies.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::{Search, Source};
 use crate::error::Result;
 use crate::zip::spec::{Zip64EocdBlock, Zip64LocatorBlock, block_at};

@@ -79,16 +79,6 @@
 //! it rolls back cannot fault a reader that is still searching (the map is
 //! made afterwards, over the committed archive only).
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 mod check;
 mod search;
 

@@ -3,16 +3,6 @@
 //! signature, and a full check ([`validate`]) for at most
 //! [`MAX_CANDIDATES`] of them.
 
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    missing_debug_implementations
-)]
-
 use super::check::validate;
 use super::{CHUNK, END_WINDOW, MAX_CANDIDATES, Search, Source, archive_start};
 use crate::error::Result;

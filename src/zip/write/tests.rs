@@ -1,13 +1,6 @@
 //! The encoders through the blocks write exactly the bytes of the
 //! field-by-field encoders they replaced (kept here as the reference).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use super::*;
 
 fn old_local(
