@@ -3,10 +3,11 @@
 use crate::failure::Failure;
 use crate::json;
 use crate::progress;
+use npzmap::DType;
 use npzmap::npy::{self, NpyFile};
-use npzmap::npz::{self, NpzReader, NpzWriter, reader::MemberInfo};
-use serde_json::json;
-use std::io::Read;
+use npzmap::npz::{self, NpzReader, NpzWriter, ReaderOptions, reader::MemberInfo};
+use std::fmt::Write as _;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 pub type Res = Result<(), Failure>;
@@ -45,105 +46,197 @@ pub fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-struct Row {
-    name: String,
-    member: Option<String>,
-    descr: serde_json::Value,
-    dtype: String,
-    shape: Vec<u64>,
+/// One listed key, borrowing from the reader (or the .npy file): nothing is
+/// copied per member but what the reader itself builds.
+struct Row<'a> {
+    name: &'a str,
+    member: Option<&'a str>,
+    /// `None` for a member that is not an NPY array (np.load returns its bytes).
+    dtype: Option<&'a DType>,
+    shape: &'a [u64],
     fortran_order: bool,
     offset: Option<u64>,
     nbytes: u64,
     compressed: bool,
     aligned: bool,
-    /// False for a member that is not an NPY array (np.load returns its bytes).
-    array: bool,
 }
 
-fn print_rows(rows: &[Row], as_json: bool) {
-    if as_json {
-        let arr: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                json!({
-                    "name": r.name,
-                    "member": r.member,
-                    "descr": r.descr,
-                    "shape": r.shape,
-                    "fortran_order": r.fortran_order,
-                    "offset": r.offset,
-                    "nbytes": r.nbytes,
-                    "compressed": r.compressed,
-                    "aligned": r.aligned,
-                    "kind": if r.array { "array" } else { "bytes" },
-                    "array": r.array,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::Value::Array(arr));
-        return;
-    }
-    println!(
-        "{:<24} {:<10} {:<18} {:>5} {:>14} {:>12} {:>5} {:>7}",
-        "name", "dtype", "shape", "order", "offset", "nbytes", "zip", "aligned"
-    );
-    for r in rows {
-        let shape = if r.array {
-            format!(
-                "({})",
-                r.shape
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        } else {
-            "-".to_string()
+/// Streams the listing to stdout: one large buffer over the locked stdout,
+/// each row written as it is produced (no rows kept, no JSON values built).
+struct Listing<W: Write> {
+    out: W,
+    as_json: bool,
+    rows: u64,
+    /// Scratch for Display forms (dtype, shape), reused across rows.
+    scratch: String,
+    cell: String,
+}
+
+impl<W: Write> Listing<W> {
+    fn start(out: W, as_json: bool) -> std::io::Result<Self> {
+        let mut l = Listing {
+            out,
+            as_json,
+            rows: 0,
+            scratch: String::new(),
+            cell: String::new(),
         };
-        println!(
-            "{:<24} {:<10} {:<18} {:>5} {:>14} {:>12} {:>5} {:>7}",
-            r.name,
-            r.dtype,
-            shape,
-            match (r.array, r.fortran_order) {
-                (false, _) => "-",
-                (true, true) => "F",
-                (true, false) => "C",
-            },
-            r.offset.map_or("-".to_string(), |o| o.to_string()),
+        if as_json {
+            l.out.write_all(b"[")?;
+        } else {
+            writeln!(
+                l.out,
+                "{:<24} {:<10} {:<18} {:>5} {:>14} {:>12} {:>5} {:>7}",
+                "name", "dtype", "shape", "order", "offset", "nbytes", "zip", "aligned"
+            )?;
+        }
+        Ok(l)
+    }
+
+    fn row(&mut self, r: &Row<'_>) -> std::io::Result<()> {
+        self.rows += 1;
+        if self.as_json {
+            self.json_row(r)
+        } else {
+            self.table_row(r)
+        }
+    }
+
+    /// The object serde_json printed for a row before (keys in its sorted
+    /// order, compact), written directly.
+    fn json_row(&mut self, r: &Row<'_>) -> std::io::Result<()> {
+        let o = &mut self.out;
+        if self.rows > 1 {
+            o.write_all(b",")?;
+        }
+        write!(
+            o,
+            "{{\"aligned\":{},\"array\":{}",
+            r.aligned,
+            r.dtype.is_some()
+        )?;
+        write!(o, ",\"compressed\":{},\"descr\":", r.compressed)?;
+        match r.dtype {
+            None => o.write_all(b"null")?,
+            Some(DType::Scalar(s)) => {
+                self.scratch.clear();
+                let _ = write!(self.scratch, "{s}");
+                json::write_str(o, &self.scratch)?;
+            }
+            Some(d) => serde_json::to_writer(&mut *o, &json::descr(d))?,
+        }
+        write!(o, ",\"fortran_order\":{},\"kind\":", r.fortran_order)?;
+        o.write_all(if r.dtype.is_some() {
+            b"\"array\""
+        } else {
+            b"\"bytes\""
+        })?;
+        o.write_all(b",\"member\":")?;
+        match r.member {
+            Some(m) => json::write_str(o, m)?,
+            None => o.write_all(b"null")?,
+        }
+        o.write_all(b",\"name\":")?;
+        json::write_str(o, r.name)?;
+        write!(o, ",\"nbytes\":{},\"offset\":", r.nbytes)?;
+        match r.offset {
+            Some(v) => write!(o, "{v}")?,
+            None => o.write_all(b"null")?,
+        }
+        o.write_all(b",\"shape\":[")?;
+        for (i, d) in r.shape.iter().enumerate() {
+            if i > 0 {
+                o.write_all(b",")?;
+            }
+            write!(o, "{d}")?;
+        }
+        o.write_all(b"]}")
+    }
+
+    fn table_row(&mut self, r: &Row<'_>) -> std::io::Result<()> {
+        self.scratch.clear();
+        self.cell.clear();
+        match r.dtype {
+            Some(d) => {
+                let _ = write!(self.scratch, "{d}");
+                self.cell.push('(');
+                for (i, d) in r.shape.iter().enumerate() {
+                    if i > 0 {
+                        self.cell.push_str(", ");
+                    }
+                    let _ = write!(self.cell, "{d}");
+                }
+                self.cell.push(')');
+            }
+            None => {
+                self.scratch.push_str("(bytes)");
+                self.cell.push('-');
+            }
+        }
+        let order = match (r.dtype.is_some(), r.fortran_order) {
+            (false, _) => "-",
+            (true, true) => "F",
+            (true, false) => "C",
+        };
+        write!(
+            self.out,
+            "{:<24} {:<10} {:<18} {:>5} ",
+            r.name, self.scratch, self.cell, order
+        )?;
+        match r.offset {
+            Some(v) => write!(self.out, "{v:>14}")?,
+            None => write!(self.out, "{:>14}", "-")?,
+        }
+        writeln!(
+            self.out,
+            " {:>12} {:>5} {:>7}",
             r.nbytes,
             if r.compressed { "defl" } else { "store" },
             if r.aligned { "yes" } else { "no" },
-        );
+        )
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        if self.as_json {
+            self.out.write_all(b"]\n")?;
+        }
+        self.out.flush()
     }
 }
 
-fn npy_row(path: &Path) -> Result<Row, Failure> {
-    let f = NpyFile::open(path)?;
-    let v = f.view();
-    let h = f.header();
-    Ok(Row {
-        name: stem(path),
-        member: None,
-        descr: json::descr(&h.dtype),
-        dtype: h.dtype.to_string(),
-        shape: h.shape.clone(),
-        fortran_order: h.order.is_fortran(),
-        offset: Some(f.parsed_header().data_offset),
-        nbytes: v.as_bytes().len() as u64,
-        compressed: false,
-        aligned: v.is_zero_copy(),
-        array: true,
-    })
-}
-
+/// Lists `file` as a table or (`as_json`) one JSON array, streamed.
+///
+/// A closed stdout (`npzmap ls big.npz | head`) ends the listing quietly
+/// with exit 0: the reader asked for no more, which is not a failure of the
+/// archive (Rust ignores SIGPIPE, so the write fails with `BrokenPipe`
+/// instead of killing the process). Other write errors (a full disk) exit 2.
 pub fn ls(file: &Path, as_json: bool) -> Res {
-    let (rows, problems) = match kind_of(file)? {
-        Kind::Npy => (vec![npy_row(file)?], Vec::new()),
-        Kind::Npz => npz_rows(file)?,
+    // The file is opened (and its directory read) before anything is printed.
+    let src = match kind_of(file)? {
+        Kind::Npy => Source::Npy(NpyFile::open(file)?),
+        // Headers are parsed once and not cached: memory stays bounded by
+        // the central directory.
+        Kind::Npz => Source::Npz(NpzReader::open_with(
+            file,
+            ReaderOptions::new().cache(false),
+        )?),
     };
-    // What could be read is printed; broken members then fail the command.
-    print_rows(&rows, as_json);
+    let stdout = std::io::stdout();
+    let out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let mut problems = Vec::new();
+    let listed = Listing::start(out, as_json).and_then(|mut l| {
+        match &src {
+            Source::Npy(f) => npy_list(file, f, &mut l)?,
+            Source::Npz(r) => npz_list(r, &mut l, &mut problems)?,
+        }
+        l.finish()
+    });
+    match listed {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => return Err(Failure::usage(format!("cannot write the listing: {e}"))),
+    }
+    // What could be read was printed; broken members then fail the command.
     if problems.is_empty() {
         Ok(())
     } else {
@@ -151,94 +244,127 @@ pub fn ls(file: &Path, as_json: bool) -> Res {
     }
 }
 
+/// The opened file being listed.
+enum Source {
+    Npy(NpyFile),
+    Npz(NpzReader),
+}
+
+fn npy_list<W: Write>(path: &Path, f: &NpyFile, l: &mut Listing<W>) -> std::io::Result<()> {
+    let v = f.view();
+    let h = f.header();
+    let name = stem(path);
+    l.row(&Row {
+        name: &name,
+        member: None,
+        dtype: Some(&h.dtype),
+        shape: &h.shape,
+        fortran_order: h.order.is_fortran(),
+        offset: Some(f.parsed_header().data_offset),
+        nbytes: v.as_bytes().len() as u64,
+        compressed: false,
+        aligned: v.is_zero_copy(),
+    })
+}
+
 /// One row per key (the member np.load returns for it). Members that are not
 /// NPY arrays (np.load's rule: no NPY magic, whatever the name) are listed
 /// with `array: false`; unreadable members are problems.
-fn npz_rows(file: &Path) -> Result<(Vec<Row>, Vec<String>), Failure> {
-    let r = NpzReader::open(file)?;
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
+fn npz_list<W: Write>(
+    r: &NpzReader,
+    l: &mut Listing<W>,
+    problems: &mut Vec<String>,
+) -> std::io::Result<()> {
     for m in r.members() {
         if m.shadowed {
             continue;
         }
         // Method 0 is "stored": anything else is compressed.
         let compressed = m.method != 0;
-        let row = match r.is_array(m.name) {
-            Ok(true) => array_row(&r, &m, compressed),
-            Ok(false) => bytes_row(&r, &m, compressed),
+        let listed = match r.is_array(m.name) {
+            Ok(true) if compressed => compressed_row(r, &m, l),
+            Ok(true) => stored_row(r, &m, l),
+            Ok(false) => bytes_row(r, &m, l),
             Err(e) => Err(e),
         };
-        match row {
-            Ok(row) => rows.push(row),
+        match listed {
+            Ok(written) => written?,
             Err(e) => problems.push(e.to_string()),
         }
     }
-    Ok((rows, problems))
+    Ok(())
 }
 
-fn array_row(r: &NpzReader, m: &MemberInfo<'_>, compressed: bool) -> npzmap::Result<Row> {
-    if compressed {
-        // Only the npy header is inflated; the data stays compressed.
-        r.header(m.name).map(|h| Row {
-            name: m.key.to_string(),
-            member: Some(m.name.to_string()),
-            descr: json::descr(&h.dtype),
-            dtype: h.dtype.to_string(),
-            shape: h.shape.clone(),
-            fortran_order: h.order.is_fortran(),
-            offset: None,
-            nbytes: h.data_len().unwrap_or(0),
-            compressed: true,
-            aligned: false,
-            array: true,
-        })
-    } else {
-        r.get(m.name).map(|v| Row {
-            name: m.key.to_string(),
-            member: Some(m.name.to_string()),
-            descr: json::descr(v.dtype()),
-            dtype: v.dtype().to_string(),
-            shape: v.shape().to_vec(),
-            fortran_order: v.order().is_fortran(),
-            offset: v.location().offset,
-            nbytes: v.as_bytes().len() as u64,
-            compressed: false,
-            aligned: v.is_zero_copy(),
-            array: true,
-        })
-    }
+/// Outcome of listing one member: input errors (outer) apart from output
+/// errors (inner).
+type RowRes = npzmap::Result<std::io::Result<()>>;
+
+fn compressed_row<W: Write>(r: &NpzReader, m: &MemberInfo<'_>, l: &mut Listing<W>) -> RowRes {
+    // Only the npy header is inflated; the data stays compressed.
+    let h = r.header(m.name)?;
+    Ok(l.row(&Row {
+        name: m.key,
+        member: Some(m.name),
+        dtype: Some(&h.dtype),
+        shape: &h.shape,
+        fortran_order: h.order.is_fortran(),
+        offset: None,
+        nbytes: h.data_len().unwrap_or(0),
+        compressed: true,
+        aligned: false,
+    }))
+}
+
+fn stored_row<W: Write>(r: &NpzReader, m: &MemberInfo<'_>, l: &mut Listing<W>) -> RowRes {
+    let v = r.get(m.name)?;
+    Ok(l.row(&Row {
+        name: m.key,
+        member: Some(m.name),
+        dtype: Some(v.dtype()),
+        shape: v.shape(),
+        fortran_order: v.order().is_fortran(),
+        offset: v.location().offset,
+        nbytes: v.as_bytes().len() as u64,
+        compressed: false,
+        aligned: v.is_zero_copy(),
+    }))
 }
 
 /// A member that is not an array: its bytes are read (and CRC-checked, as
 /// np.load's zipfile does) so a damaged one is reported, not listed.
-fn bytes_row(r: &NpzReader, m: &MemberInfo<'_>, compressed: bool) -> npzmap::Result<Row> {
-    member_bytes(r, m.name)?;
-    Ok(Row {
-        name: m.key.to_string(),
-        member: Some(m.name.to_string()),
-        descr: serde_json::Value::Null,
-        dtype: "(bytes)".to_string(),
-        shape: Vec::new(),
+fn bytes_row<W: Write>(r: &NpzReader, m: &MemberInfo<'_>, l: &mut Listing<W>) -> RowRes {
+    checked_bytes(r, m)?;
+    Ok(l.row(&Row {
+        name: m.key,
+        member: Some(m.name),
+        dtype: None,
+        shape: &[],
         fortran_order: false,
         offset: None,
         nbytes: m.uncompressed_size,
-        compressed,
+        compressed: m.method != 0,
         aligned: false,
-        array: false,
-    })
+    }))
 }
 
 /// The raw bytes of member `key`, CRC-checked (stored members are borrowed
 /// from the map unchecked by `read_member`).
 fn member_bytes<'r>(r: &'r NpzReader, key: &str) -> npzmap::Result<std::borrow::Cow<'r, [u8]>> {
-    let bytes = r.read_member(key)?;
-    let Some(m) = r
+    match r
         .members()
         .find(|m| !m.shadowed && (m.name == key || m.key == key))
-    else {
-        return Ok(bytes);
-    };
+    {
+        Some(m) => checked_bytes(r, &m),
+        None => r.read_member(key),
+    }
+}
+
+/// The raw bytes of member `m` (not shadowed), checked against its CRC.
+fn checked_bytes<'r>(
+    r: &'r NpzReader,
+    m: &MemberInfo<'_>,
+) -> npzmap::Result<std::borrow::Cow<'r, [u8]>> {
+    let bytes = r.read_member(m.name)?;
     let actual = crc32fast::hash(&bytes);
     if actual != m.crc32 {
         return Err(npzmap::Error::CrcMismatch {

@@ -30,6 +30,47 @@ pub fn descr(d: &DType) -> Value {
     }
 }
 
+/// Writes `s` as a JSON string, escaped exactly as serde_json does (`"`, `\\`,
+/// control characters; everything else, non-ASCII included, as is), without
+/// building a value.
+pub fn write_str<W: std::io::Write + ?Sized>(w: &mut W, s: &str) -> std::io::Result<()> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    w.write_all(b"\"")?;
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let short: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        // Escaped bytes are ASCII, so `run..i` ends on a char boundary.
+        w.write_all(&bytes[run..i])?;
+        if short.is_empty() {
+            let hex = [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 0xf)],
+            ];
+            w.write_all(&hex)?;
+        } else {
+            w.write_all(short)?;
+        }
+        run = i + 1;
+    }
+    w.write_all(&bytes[run..])?;
+    w.write_all(b"\"")
+}
+
 /// `{"kind": VARIANT, "message": TEXT}` for an error: the variant name of
 /// [`npzmap::Error`] (e.g. `"CrcMismatch"`), stable for scripts to match.
 pub fn error(e: &npzmap::Error) -> Value {
@@ -57,6 +98,29 @@ mod tests {
             r#"[[["T","a"],"<i4"],["b",[["c","<f8"]]],["e","<f4",[2,2]]]"#
         );
         assert_eq!(descr(&DType::parse("<M8[ns]").unwrap()), json!("<M8[ns]"));
+    }
+
+    #[test]
+    fn write_str_escapes_as_serde_json_does() {
+        let mut every: String = (0u32..0x80).filter_map(char::from_u32).collect();
+        every.push_str("é\u{7f}\u{80}\u{2028}\u{fffd}日本🦀\"\\end");
+        for s in [
+            every.as_str(),
+            "",
+            "plain",
+            "\\",
+            "\"",
+            "\u{0}",
+            "a\nb\u{1f}c",
+        ] {
+            let mut ours = Vec::new();
+            write_str(&mut ours, s).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(s).unwrap(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]
