@@ -70,6 +70,40 @@ struct Listing<W: Write> {
     /// Scratch for Display forms (dtype, shape), reused across rows.
     scratch: String,
     cell: String,
+    digits: [u8; 20],
+}
+
+fn json_bool(b: bool) -> &'static [u8] {
+    if b { b"true" } else { b"false" }
+}
+
+/// `v` in decimal, formatted into `buf` (20 digits hold any u64).
+fn decimal(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // v % 10 < 10: the cast cannot truncate.
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+const SPACES: &[u8; 32] = b"                                ";
+
+/// `text` (`chars` characters) then spaces up to `width` (`{:<width}`).
+fn pad_left<W: Write>(o: &mut W, text: &[u8], chars: usize, width: usize) -> std::io::Result<()> {
+    o.write_all(text)?;
+    o.write_all(&SPACES[..width.saturating_sub(chars).min(SPACES.len())])
+}
+
+/// Spaces up to `width`, then the ASCII `text` (`{:>width}`).
+fn pad_right<W: Write>(o: &mut W, text: &[u8], width: usize) -> std::io::Result<()> {
+    o.write_all(&SPACES[..width.saturating_sub(text.len()).min(SPACES.len())])?;
+    o.write_all(text)
 }
 
 impl<W: Write> Listing<W> {
@@ -80,6 +114,7 @@ impl<W: Write> Listing<W> {
             rows: 0,
             scratch: String::new(),
             cell: String::new(),
+            digits: [0; 20],
         };
         if as_json {
             l.out.write_all(b"[")?;
@@ -109,13 +144,14 @@ impl<W: Write> Listing<W> {
         if self.rows > 1 {
             o.write_all(b",")?;
         }
-        write!(
-            o,
-            "{{\"aligned\":{},\"array\":{}",
-            r.aligned,
-            r.dtype.is_some()
-        )?;
-        write!(o, ",\"compressed\":{},\"descr\":", r.compressed)?;
+        let array = r.dtype.is_some();
+        o.write_all(b"{\"aligned\":")?;
+        o.write_all(json_bool(r.aligned))?;
+        o.write_all(b",\"array\":")?;
+        o.write_all(json_bool(array))?;
+        o.write_all(b",\"compressed\":")?;
+        o.write_all(json_bool(r.compressed))?;
+        o.write_all(b",\"descr\":")?;
         match r.dtype {
             None => o.write_all(b"null")?,
             Some(DType::Scalar(s)) => {
@@ -125,34 +161,38 @@ impl<W: Write> Listing<W> {
             }
             Some(d) => serde_json::to_writer(&mut *o, &json::descr(d))?,
         }
-        write!(o, ",\"fortran_order\":{},\"kind\":", r.fortran_order)?;
-        o.write_all(if r.dtype.is_some() {
-            b"\"array\""
+        o.write_all(b",\"fortran_order\":")?;
+        o.write_all(json_bool(r.fortran_order))?;
+        o.write_all(if array {
+            b",\"kind\":\"array\",\"member\":"
         } else {
-            b"\"bytes\""
+            b",\"kind\":\"bytes\",\"member\":"
         })?;
-        o.write_all(b",\"member\":")?;
         match r.member {
             Some(m) => json::write_str(o, m)?,
             None => o.write_all(b"null")?,
         }
         o.write_all(b",\"name\":")?;
         json::write_str(o, r.name)?;
-        write!(o, ",\"nbytes\":{},\"offset\":", r.nbytes)?;
+        o.write_all(b",\"nbytes\":")?;
+        o.write_all(decimal(&mut self.digits, r.nbytes))?;
+        o.write_all(b",\"offset\":")?;
         match r.offset {
-            Some(v) => write!(o, "{v}")?,
+            Some(v) => o.write_all(decimal(&mut self.digits, v))?,
             None => o.write_all(b"null")?,
         }
         o.write_all(b",\"shape\":[")?;
-        for (i, d) in r.shape.iter().enumerate() {
+        for (i, &d) in r.shape.iter().enumerate() {
             if i > 0 {
                 o.write_all(b",")?;
             }
-            write!(o, "{d}")?;
+            o.write_all(decimal(&mut self.digits, d))?;
         }
         o.write_all(b"]}")
     }
 
+    /// The table row (`{:<24} {:<10} {:<18} {:>5} {:>14} {:>12} {:>5}
+    /// {:>7}`), padded by hand as `format!` pads (by chars).
     fn table_row(&mut self, r: &Row<'_>) -> std::io::Result<()> {
         self.scratch.clear();
         self.cell.clear();
@@ -160,11 +200,13 @@ impl<W: Write> Listing<W> {
             Some(d) => {
                 let _ = write!(self.scratch, "{d}");
                 self.cell.push('(');
-                for (i, d) in r.shape.iter().enumerate() {
+                for (i, &d) in r.shape.iter().enumerate() {
                     if i > 0 {
                         self.cell.push_str(", ");
                     }
-                    let _ = write!(self.cell, "{d}");
+                    let text = decimal(&mut self.digits, d);
+                    // Digits are ASCII.
+                    self.cell.push_str(std::str::from_utf8(text).unwrap_or("?"));
                 }
                 self.cell.push(')');
             }
@@ -173,27 +215,31 @@ impl<W: Write> Listing<W> {
                 self.cell.push('-');
             }
         }
-        let order = match (r.dtype.is_some(), r.fortran_order) {
-            (false, _) => "-",
-            (true, true) => "F",
-            (true, false) => "C",
+        let order: &[u8] = match (r.dtype.is_some(), r.fortran_order) {
+            (false, _) => b"-",
+            (true, true) => b"F",
+            (true, false) => b"C",
         };
-        write!(
-            self.out,
-            "{:<24} {:<10} {:<18} {:>5} ",
-            r.name, self.scratch, self.cell, order
-        )?;
+        let o = &mut self.out;
+        pad_left(o, r.name.as_bytes(), r.name.chars().count(), 24)?;
+        o.write_all(b" ")?;
+        pad_left(o, self.scratch.as_bytes(), self.scratch.chars().count(), 10)?;
+        o.write_all(b" ")?;
+        pad_left(o, self.cell.as_bytes(), self.cell.chars().count(), 18)?;
+        o.write_all(b" ")?;
+        pad_right(o, order, 5)?;
+        o.write_all(b" ")?;
         match r.offset {
-            Some(v) => write!(self.out, "{v:>14}")?,
-            None => write!(self.out, "{:>14}", "-")?,
+            Some(v) => pad_right(o, decimal(&mut self.digits, v), 14)?,
+            None => pad_right(o, b"-", 14)?,
         }
-        writeln!(
-            self.out,
-            " {:>12} {:>5} {:>7}",
-            r.nbytes,
-            if r.compressed { "defl" } else { "store" },
-            if r.aligned { "yes" } else { "no" },
-        )
+        o.write_all(b" ")?;
+        pad_right(o, decimal(&mut self.digits, r.nbytes), 12)?;
+        o.write_all(b" ")?;
+        pad_right(o, if r.compressed { b"defl" } else { b"store" }, 5)?;
+        o.write_all(b" ")?;
+        pad_right(o, if r.aligned { b"yes" } else { b"no" }, 7)?;
+        o.write_all(b"\n")
     }
 
     fn finish(mut self) -> std::io::Result<()> {
@@ -281,11 +327,21 @@ fn npz_list<W: Write>(
         }
         // Method 0 is "stored": anything else is compressed.
         let compressed = m.method != 0;
-        let listed = match r.is_array(m.name) {
-            Ok(true) if compressed => compressed_row(r, &m, l),
-            Ok(true) => stored_row(r, &m, l),
-            Ok(false) => bytes_row(r, &m, l),
-            Err(e) => Err(e),
+        // The header is parsed first: an array (nearly every member) then
+        // costs one lookup. Only when that fails is the NPY magic checked
+        // (np.load's rule), to tell a byte member from a broken array.
+        let row = if compressed {
+            compressed_row(r, &m, l)
+        } else {
+            stored_row(r, &m, l)
+        };
+        let listed = match row {
+            Ok(written) => Ok(written),
+            Err(e) => match r.is_array(m.name) {
+                Ok(true) => Err(e),
+                Ok(false) => bytes_row(r, &m, l),
+                Err(magic) => Err(magic),
+            },
         };
         match listed {
             Ok(written) => written?,
