@@ -492,3 +492,99 @@ fn demo_runs() {
     assert_eq!(r.len(), 303);
     assert!(r.verify().is_ok());
 }
+
+/// `ls --json` streams its rows with its own string escaper: names with
+/// quotes, backslashes, control characters, non-ASCII (UTF-8 flagged) and
+/// cp437 names (no UTF-8 flag) come out as the exact names Python's zipfile
+/// decodes, and the keys are np.load's.
+#[test]
+fn ls_json_prints_awkward_names_exactly() {
+    let Some(py) = common::python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("names.npz");
+    let script = r#"
+import io, json, sys, zipfile, numpy as np
+class CP437(zipfile.ZipInfo):
+    # A name stored without the UTF-8 flag, as old zip tools write it.
+    def _encodeFilenameFlags(self):
+        return self.filename.encode('cp437'), self.flag_bits
+names = ['q"uote', 'back\\slash\\', 'ctl\x01\x1f\t\n\r\x08\x0c\x7f', 'utf8 日本語 🦀 \u2028 é',
+         'sp ace', '\\"\\u0041', 'dir/sub/x']
+with zipfile.ZipFile(sys.argv[1], 'w') as zf:
+    for i, n in enumerate(names):
+        b = io.BytesIO()
+        np.lib.format.write_array(b, np.arange(i + 1, dtype='<i2'))
+        zf.writestr(n + '.npy', b.getvalue())
+    b = io.BytesIO()
+    np.lib.format.write_array(b, np.array([1.5], dtype='>f8'))
+    zf.writestr(CP437('Ñandú ½ ░▒ ÿ.npy'), b.getvalue())
+    zf.writestr('raw "bytes"\\ é.bin', b'not an array')
+with zipfile.ZipFile(sys.argv[1]) as zf:
+    members = zf.namelist()
+keys = np.load(sys.argv[1]).files
+print(json.dumps({'members': members, 'keys': keys}))
+"#;
+    let expect: Value = serde_json::from_str(&common::run(&py, script, &[&p])).unwrap();
+    let members: Vec<&str> = expect["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let keys: Vec<&str> = expect["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(members.len(), 9);
+    assert!(members.contains(&"Ñandú ½ ░▒ ÿ.npy"), "{members:?}");
+    let rows = ls_json(&p);
+    let got_members: Vec<&str> = rows.iter().map(|r| r["member"].as_str().unwrap()).collect();
+    let got_keys: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(got_members, members);
+    assert_eq!(got_keys, keys);
+    for (i, r) in rows.iter().take(7).enumerate() {
+        assert_eq!(r["descr"], "<i2");
+        assert_eq!(r["shape"], serde_json::json!([i + 1]));
+    }
+    assert_eq!(rows[7]["descr"], ">f8");
+    assert_eq!(rows[8]["kind"], "bytes");
+    assert_eq!(rows[8]["nbytes"], 12);
+    // The table lists the same keys (one line each after the heading).
+    let o = npzmap(&[&"ls", &p]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("Ñandú ½ ░▒ ÿ"), "{}", stdout(&o));
+}
+
+/// `npzmap ls big.npz | head`: when the reader of stdout goes away the
+/// listing stops quietly with exit 0 (no panic, no message). The listing is
+/// far larger than a pipe's buffer and npzmap's own, so the writes must meet
+/// the closed pipe whatever the timing.
+#[test]
+fn ls_into_a_closed_pipe_exits_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("many.npz");
+    let mut w = npzmap::NpzWriter::create(&p).unwrap();
+    for i in 0..20_000u32 {
+        w.write(&format!("member_{i:06}"), &[i], &[1], npzmap::Order::C)
+            .unwrap();
+    }
+    w.close().unwrap();
+    for json in [true, false] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_npzmap"));
+        c.arg("ls").arg(&p);
+        if json {
+            c.arg("--json");
+        }
+        let mut child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "json {json}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "json {json}");
+    }
+}
