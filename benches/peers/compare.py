@@ -132,6 +132,24 @@ def w_mmnpz_access(path, n_members, n_access, cached):
     return time.perf_counter() - t, len(keys)
 
 
+def w_numpy_list(path, _count, _size):
+    # The peer of `npzmap ls`: every key's dtype and shape (np.load reads
+    # each member to learn them).
+    import numpy as np
+    t = time.perf_counter()
+    z = np.load(path)
+    listing = [(a.dtype, a.shape) for a in (z[k] for k in z.files)]
+    return time.perf_counter() - t, len(listing)
+
+
+def w_mmnpz_list(path, _count, _size):
+    import mmnpz
+    t = time.perf_counter()
+    z = mmnpz.load(path, preload=True)
+    listing = [(a.dtype, a.shape) for a in (z[k] for k in z.files)]
+    return time.perf_counter() - t, len(listing)
+
+
 def w_mmnpz_read(path, count, size):
     # The peer of `read`: sum every u64 of the member through mmnpz's memmap.
     import mmnpz
@@ -156,6 +174,8 @@ WORKERS = {
     "mmnpz_first": lambda a: w_mmnpz_access(a.path, a.count, a.size, False),
     "mmnpz_cached": lambda a: w_mmnpz_access(a.path, a.count, a.size, True),
     "mmnpz_read": lambda a: w_mmnpz_read(a.path, a.count, a.size),
+    "numpy_list": lambda a: w_numpy_list(a.path, a.count, a.size),
+    "mmnpz_list": lambda a: w_mmnpz_list(a.path, a.count, a.size),
 }
 
 
@@ -201,6 +221,22 @@ def py(python, worker, path, count=0, size=0):
 
 def ours(binary, task, path, count=0, size=0):
     return run_child([binary, task, path, str(count), str(size)])
+
+
+def cli(cmd, ops):
+    """Times a whole CLI process (start-up to exit, stdout to /dev/null)."""
+    with open(os.devnull, "wb") as null, tempfile.TemporaryFile() as errf:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=null, stderr=errf)
+        _, status, usage = os.wait4(p.pid, 0)
+        secs = time.perf_counter() - t
+        errf.seek(0)
+        err = errf.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({code}):\n"
+                           f"{err.decode(errors='replace')}")
+    return {"seconds": secs, "ops": ops, "rss_mib": usage.ru_maxrss / 1024.0}
 
 
 def fmt_secs(s):
@@ -255,6 +291,8 @@ def main():
         return worker_main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True, help="path to the peer_tasks example binary")
+    ap.add_argument("--cli", default=None,
+                    help="the npzmap binary, for the whole-process CLI tasks (default: next to --bin's examples/)")
     ap.add_argument("--python", default=sys.executable, help="python with numpy, mmnpz, npy-append-array")
     ap.add_argument("--py-mmnpz-read", default=None, help="python with numpy<2.3 and mmnpz, for mmnpz's reader")
     ap.add_argument("--dir", default=None, help="scratch directory (default: a temp dir)")
@@ -322,6 +360,9 @@ def main():
                 pass
 
     mm_read = a.py_mmnpz_read
+    if a.cli is None:
+        guess = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.bin))), "npzmap")
+        a.cli = guess if os.access(guess, os.X_OK) else None
     print(f"scratch: {scratch}")
     # Warm-up (not recorded): the first big write of a run is often slower.
     ours(a.bin, "write-limit", f("limit.bin"), large_n, 16 * MiB)
@@ -381,6 +422,17 @@ def main():
     if mm_read:
         rec(t, "mmnpz", py, mm_read, "mmnpz_cached", src, small_n, access_n)
     run_pending()
+    # The CLI, whole process (start-up, open, every header, the listing
+    # written to /dev/null), against the peers listing dtype and shape
+    # in-process (their interpreter start-up not counted).
+    ls_task = f"ls {small_n} members (numpy-written)"
+    if a.cli:
+        rec(ls_task, "npzmap ls --json (CLI, whole process)", cli, [a.cli, "ls", src, "--json"], small_n)
+        rec(ls_task, "npzmap ls (CLI, whole process)", cli, [a.cli, "ls", src], small_n)
+        rec(ls_task, "np.load + dtype/shape of each", py, a.python, "numpy_list", src)
+        if mm_read:
+            rec(ls_task, "mmnpz load(preload=True) + dtype/shape", py, mm_read, "mmnpz_list", src)
+        run_pending()
     clean("small_np.npz")
     t = "sum every u64 of a 1 GiB member"
     ours(a.bin, "read-limit", f("big1.npz"), 64, 16 * MiB)  # creates the archive
@@ -459,7 +511,8 @@ def main():
 
     lines += ["",
               "Times are the median of the runs (each round runs every implementation once, in rotated order, each after a `sync`); per op = time / ops (members, appends, accesses). "
-              "Every task runs in its own process and times only the work; peak RSS is that "
+              "Every task runs in its own process and times only the work (the `ls` rows of "
+              "npzmap time the whole CLI process, start-up included); peak RSS is that "
               "process's `ru_maxrss` (including the interpreter for Python peers, and the mapped "
               "file pages a task touched: the 1 GiB read shows ~1 GiB for everyone). Nothing "
               "fsyncs (npzmap's writer runs with `fsync(false)`, like the peers), so writes go to "
@@ -472,10 +525,10 @@ def main():
                 return spread[(task, i)][0] if best else (secs / ops if ops else secs)
         return None
 
-    def ratio_row(name, task, theirs, want):
+    def ratio_row(name, task, theirs, want, mine="npzmap"):
         cells = []
         for best in (False, True):
-            t, m = per(task, theirs, best), per(task, "npzmap", best)
+            t, m = per(task, theirs, best), per(task, mine, best)
             if t is None or m is None:
                 return f"| {name} | - | - | - | not measured |"
             cells.append(t / m)
@@ -501,6 +554,14 @@ def main():
               ratio_row("npy append 16 MiB: fraction of the plain-write limit", a16, "limit: plain write", 0.9),
               ratio_row(f"open {small_n} members: speed vs mmnpz", op, "mmnpz", 30),
               ratio_row(f"open {small_n} members: speed vs np.load", op, "np.load", 30),
+              ratio_row("ls --json (whole process): speed vs np.load + listing", ls_task,
+                        "np.load + dtype/shape of each", 50, "npzmap ls --json (CLI, whole process)"),
+              ratio_row("ls --json (whole process): speed vs mmnpz preload + listing", ls_task,
+                        "mmnpz load(preload=True) + dtype/shape", 50, "npzmap ls --json (CLI, whole process)"),
+              ratio_row("ls (whole process): speed vs np.load + listing", ls_task,
+                        "np.load + dtype/shape of each", 50, "npzmap ls (CLI, whole process)"),
+              ratio_row("ls (whole process): speed vs mmnpz preload + listing", ls_task,
+                        "mmnpz load(preload=True) + dtype/shape", 50, "npzmap ls (CLI, whole process)"),
               abs_row("first access", "first access", 2e-6),
               abs_row("cached access", "cached access", 50e-9)]
     if q:

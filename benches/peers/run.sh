@@ -26,10 +26,12 @@ MMNPZ_PIN=$(grep -E '^mmnpz==' .ci/requirements.txt || echo mmnpz)
 pipi .bench/venv-mmnpz "numpy>=2,<2.3" "$MMNPZ_PIN"
 
 cargo build --release --example peer_tasks
+cargo build --release --bin npzmap
 
 mkdir -p .bench/scratch
 exec .bench/venv/bin/python benches/peers/compare.py \
     --bin target/release/examples/peer_tasks \
+    --cli target/release/npzmap \
     --python .bench/venv/bin/python \
     --py-mmnpz-read .bench/venv-mmnpz/bin/python \
     --dir .bench/scratch \
