@@ -268,7 +268,7 @@ pub fn ls(file: &Path, as_json: bool) -> Res {
         )?),
     };
     let stdout = std::io::stdout();
-    let out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let out = std::io::BufWriter::with_capacity(1 << 20, raw_stdout(&stdout));
     let mut problems = Vec::new();
     let listed = Listing::start(out, as_json).and_then(|mut l| {
         match &src {
@@ -288,6 +288,46 @@ pub fn ls(file: &Path, as_json: bool) -> Res {
     } else {
         Err(Failure::check(problems.join("\n")))
     }
+}
+
+/// Stdout without std's line buffering (which scans every buffered chunk
+/// for its last newline): a duplicate of the descriptor, written in the
+/// large chunks of the caller's `BufWriter`. Holds the stdout lock so
+/// nothing else interleaves.
+#[cfg(unix)]
+fn raw_stdout(stdout: &std::io::Stdout) -> impl Write + '_ {
+    use std::os::fd::AsFd;
+    struct Raw<'a> {
+        file: Option<std::fs::File>,
+        lock: std::io::StdoutLock<'a>,
+    }
+    impl Write for Raw<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            match &mut self.file {
+                Some(f) => f.write(buf),
+                None => self.lock.write(buf),
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            match &mut self.file {
+                Some(f) => f.flush(),
+                None => self.lock.flush(),
+            }
+        }
+    }
+    let lock = stdout.lock();
+    // If the descriptor cannot be duplicated, the locked stdout still works.
+    let file = lock
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from);
+    Raw { file, lock }
+}
+
+#[cfg(not(unix))]
+fn raw_stdout(stdout: &std::io::Stdout) -> impl Write + '_ {
+    stdout.lock()
 }
 
 /// The opened file being listed.
