@@ -1,0 +1,112 @@
+"""npzmap: memory-mapped, zero-copy reading and crash-safe streaming writing
+of NumPy ``.npz`` and ``.npy`` files."""
+
+import os
+from collections.abc import Iterator, KeysView, ItemsView, ValuesView, Mapping
+from types import TracebackType
+from typing import Any, Literal, Optional, Sequence, Union, overload
+
+import numpy as np
+import numpy.typing as npt
+
+PathLike = Union[str, os.PathLike[str]]
+
+# --------------------------------------------------------------- errors
+
+class Error(Exception):
+    """Base class of every npzmap error. ``path``, ``member`` and ``offset``
+    say where in the input the problem is (``None`` when unknown)."""
+
+    path: Optional[str]
+    member: Optional[str]
+    offset: Optional[int]
+
+class FormatError(Error, ValueError):
+    """The stored data is damaged or not what it claims to be."""
+
+class ObjectArrayError(FormatError):
+    """A pickled object array: npzmap never unpickles."""
+
+class KeyNotFoundError(Error, KeyError):
+    """No member with this key."""
+
+class FileError(Error, OSError):
+    """The file cannot be opened, read, written or replaced."""
+
+class MissingFileError(FileError, FileNotFoundError): ...
+class ExistingFileError(FileError, FileExistsError): ...
+class FilePermissionError(FileError, PermissionError): ...
+
+class LockedError(FileError):
+    """Another npzmap writer or in-place operation holds the file."""
+
+class UsageError(Error, ValueError):
+    """A call's arguments do not fit (dtype, shape, name, ...)."""
+
+class IndexOutOfRangeError(UsageError, IndexError): ...
+
+class ClosedError(Error, ValueError):
+    """The object was closed."""
+
+# -------------------------------------------------------------- reading
+
+class MappedBytes:
+    """The ``base`` of every array npzmap returns over a file: it owns (a
+    share of) the memory map, so the array outlives the mapping object."""
+
+    def __len__(self) -> int: ...
+
+class NpzFile(Mapping[str, Any]):
+    """A ``.npz`` archive opened by :func:`load`: a drop-in for what
+    ``np.load`` returns for archives. Values are read-only arrays viewing the
+    mapped file (no copy), whatever their alignment or byte order; deflated
+    members and non-``.npy`` members are read into memory (the latter as
+    ``bytes``, as ``np.load`` does)."""
+
+    @property
+    def files(self) -> list[str]:
+        """The keys, in archive order."""
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays made so far, by key (mmnpz's ``arrays``)."""
+    @property
+    def path(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def keys(self) -> KeysView[str]: ...
+    def values(self) -> ValuesView[Any]: ...
+    def items(self) -> ItemsView[str, Any]: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def __getitem__(self, key: str) -> Any:
+        """The array ``key`` (a key or a member name such as ``"a.npy"``).
+        Raises :class:`KeyNotFoundError` (a ``KeyError``) for a missing key,
+        :class:`FormatError` for damaged data, :class:`ClosedError` after
+        :meth:`close`."""
+    def __contains__(self, key: object) -> bool: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __len__(self) -> int: ...
+    def verify(self) -> None:
+        """Checks every member's structure and CRC-32 (reads the whole
+        archive, in parallel, without the GIL); raises the first error."""
+    def close(self) -> None:
+        """Closes the archive; arrays already returned stay valid."""
+    def __enter__(self) -> "NpzFile": ...
+    def __exit__(
+        self,
+        ty: Optional[type[BaseException]],
+        value: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
+
+def load(
+    path: PathLike, *, cache: bool = True, preload: bool = False, mmap: bool = True
+) -> Any:
+    """Opens a ``.npz`` (returns an :class:`NpzFile`) or a ``.npy`` (returns
+    a read-only array over the memory map, like ``np.load(mmap_mode="r")``),
+    deciding by the file's first bytes as ``np.load`` does.
+
+    ``cache``: keep each array made in :attr:`NpzFile.arrays` and return the
+    same object on the next access (mmnpz's ``cache``). ``preload``: parse
+    every member's headers at open, in parallel (mmnpz's ``preload``).
+    ``mmap=False``: return ordinary, writeable in-memory copies instead of
+    views. Pickled object arrays raise :class:`ObjectArrayError`."""
