@@ -110,3 +110,74 @@ def load(
     every member's headers at open, in parallel (mmnpz's ``preload``).
     ``mmap=False``: return ordinary, writeable in-memory copies instead of
     views. Pickled object arrays raise :class:`ObjectArrayError`."""
+
+# -------------------------------------------------------------- writing
+
+class NpzWriter:
+    """Writes a ``.npz`` archive member by member, straight to disk
+    (mmnpz's ``NpzWriter(path, mode)``).
+
+    ``mode``: ``"w"`` creates or replaces (a replaced archive is renamed over
+    the old one at :meth:`close`; until then the old file is intact),
+    ``"x"`` creates and fails with :class:`ExistingFileError` if the file
+    exists, ``"a"`` appends to an existing archive (written by numpy, mmnpz,
+    zip tools or npzmap: every old entry is kept) or creates it. ``align``:
+    member data starts at a multiple of this many bytes (64 by default), so
+    readers can view it in place. ``fsync``: make the archive durable at
+    :meth:`close`."""
+
+    def __init__(
+        self,
+        path: PathLike,
+        mode: Literal["w", "a", "x"] = "w",
+        *,
+        align: int = 64,
+        fsync: bool = True,
+    ) -> None: ...
+    @property
+    def path(self) -> str: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, key: str) -> bool: ...
+    def write(self, name: str, data: npt.ArrayLike) -> None:
+        """Writes ``np.asarray(data)`` as member ``name + ".npy"``. C- or
+        Fortran-contiguous arrays are written as they are, others are made
+        C-contiguous. Object arrays are refused (:class:`UsageError`)."""
+    def stream(
+        self,
+        name: str,
+        dtype: npt.DTypeLike,
+        shape: Sequence[int],
+        order: Literal["C", "F"] = "C",
+    ) -> "Stream":
+        """Starts member ``name`` whose length along the growth axis (the
+        first axis for order "C", the last for "F") is not known in advance;
+        ``shape`` is the shape of one row. Use as a context manager: leaving
+        the block finishes the member (or removes it on an exception)."""
+    def close(self) -> None: ...
+    def __enter__(self) -> "NpzWriter": ...
+    def __exit__(self, ty: Any, value: Any, tb: Any) -> bool: ...
+
+class Stream:
+    """A member being streamed; see :meth:`NpzWriter.stream`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def rows(self) -> int:
+        """Rows appended so far."""
+    def append(self, rows: npt.ArrayLike) -> int:
+        """Appends rows (cast to the stream's dtype): shape ``(n, *shape)``
+        for order "C", ``(*shape, n)`` for order "F", or one row of shape
+        ``shape``. Rows go to disk without the GIL. Returns the row count.
+        A failed append removes the partial member."""
+    def finish(self) -> int:
+        """Completes the member; returns its row count."""
+    def abort(self) -> None:
+        """Removes the partial member; the writer stays usable."""
+    def __enter__(self) -> "Stream": ...
+    def __exit__(self, ty: Any, value: Any, tb: Any) -> bool: ...
+
+def savez(file: PathLike, *args: npt.ArrayLike, **kwds: npt.ArrayLike) -> None:
+    """As ``numpy.savez`` (same names, ``arr_0``... for positional arrays,
+    ``.npz`` appended to a path without it), with aligned members and an
+    atomic replacement of an existing file."""

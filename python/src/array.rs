@@ -63,6 +63,30 @@ pub fn numpy_dtype<'py>(
     Ok(d)
 }
 
+/// The npzmap dtype of a numpy dtype, through numpy's own `dtype_to_descr`
+/// (as `np.save` writes it). Object dtypes are refused.
+pub fn npzmap_dtype<'py>(py: Python<'py>, dt: &Bound<'py, PyArrayDescr>) -> PyResult<DType> {
+    if dt.has_object() {
+        return Err(usage(
+            "object arrays cannot be written (npzmap never pickles)",
+        ));
+    }
+    let descr = py
+        .import("numpy.lib.format")?
+        .call_method1("dtype_to_descr", (dt,))?
+        .repr()?
+        .to_string();
+    let dtype = DType::parse(&descr).py()?;
+    if dtype.itemsize() != dt.itemsize() as u64 {
+        return Err(usage(format!(
+            "dtype {descr} has itemsize {} in numpy but {} in its .npy descr",
+            dt.itemsize(),
+            dtype.itemsize()
+        )));
+    }
+    Ok(dtype)
+}
+
 /// A read-only numpy array over `view`'s bytes, without copying; its base
 /// is a [`MappedBytes`] that owns the view.
 pub fn view_to_numpy<'py>(
@@ -127,7 +151,6 @@ pub fn view_to_numpy<'py>(
     }
 }
 
-#[allow(dead_code)] // used by the writer bindings (next commit)
 /// An array made ready for writing: contiguous in C or Fortran order, its
 /// npzmap header, and a handle that keeps its memory alive.
 pub struct Contiguous<'py> {
@@ -135,7 +158,6 @@ pub struct Contiguous<'py> {
     pub header: Header,
 }
 
-#[allow(dead_code)]
 impl<'py> Contiguous<'py> {
     /// `np.asarray(data)`, made C-contiguous unless it already is C- or
     /// Fortran-contiguous; object dtypes are refused. The order is Fortran
@@ -152,26 +174,9 @@ impl<'py> Contiguous<'py> {
         let fortran = !c && f;
         let array = a.cast_into::<PyUntypedArray>()?;
         let dt = array.dtype();
-        if dt.has_object() {
-            return Err(usage(
-                "object arrays cannot be written (npzmap never pickles)",
-            ));
-        }
-        let descr = py
-            .import("numpy.lib.format")?
-            .call_method1("dtype_to_descr", (&dt,))?
-            .repr()?
-            .to_string();
-        let dtype = DType::parse(&descr).py()?;
-        if dtype.itemsize() != dt.itemsize() as u64 {
-            return Err(usage(format!(
-                "dtype {descr} has itemsize {} in numpy but {} in its .npy descr",
-                dt.itemsize(),
-                dtype.itemsize()
-            )));
-        }
+        let dtype = npzmap_dtype(py, &dt)?;
         let shape = array.shape().iter().map(|&d| d as u64).collect();
-        let header = Header::new(dtype, shape, Order::from_fortran(fortran));
+        let header = Header::for_array(dtype, shape, Order::from_fortran(fortran));
         Ok(Contiguous { array, header })
     }
 

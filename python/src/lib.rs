@@ -5,6 +5,7 @@
 mod array;
 mod errors;
 mod reader;
+mod writer;
 
 use pyo3::prelude::*;
 
@@ -13,5 +14,7 @@ fn _npzmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<array::MappedBytes>()?;
     m.add_class::<reader::NpzFile>()?;
     m.add_function(wrap_pyfunction!(reader::load, m)?)?;
+    m.add_class::<writer::NpzWriter>()?;
+    m.add_class::<writer::Stream>()?;
     Ok(())
 }
