@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 enum State {
-    Open(RsWriter),
+    Open(Box<RsWriter>),
     /// The writer is lent to a [`Stream`]'s thread.
     Streaming,
     Closed,
@@ -44,7 +44,7 @@ impl NpzWriter {
     fn take(&self) -> npzmap::Result<RsWriter> {
         let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match std::mem::replace(&mut *g, State::Streaming) {
-            State::Open(w) => Ok(w),
+            State::Open(w) => Ok(*w),
             other => {
                 *g = other;
                 drop(g);
@@ -56,7 +56,7 @@ impl NpzWriter {
     }
 
     fn give_back(&self, w: RsWriter) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = State::Open(w);
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = State::Open(Box::new(w));
     }
 }
 
@@ -83,7 +83,7 @@ impl NpzWriter {
             })
             .py()?;
         Ok(NpzWriter {
-            state: Mutex::new(State::Open(w)),
+            state: Mutex::new(State::Open(Box::new(w))),
             path,
         })
     }
@@ -183,7 +183,7 @@ impl NpzWriter {
         let old = {
             let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
             match std::mem::replace(&mut *g, State::Closed) {
-                State::Open(w) => Some(w),
+                State::Open(w) => Some(*w),
                 State::Streaming => {
                     *g = State::Streaming;
                     return Err(usage("a stream of this writer is open: finish it first"));
@@ -220,6 +220,9 @@ enum Msg {
 }
 
 type Reply = SyncSender<npzmap::Result<u64>>;
+
+/// The stream thread's inbox and handle (which returns the writer).
+type Channel = (SyncSender<(Msg, Reply)>, JoinHandle<RsWriter>);
 
 /// The stream thread: owns the writer while the entry is open (the entry
 /// borrows it), takes rows from the channel, and hands the writer back.
@@ -287,7 +290,7 @@ fn serve(
 /// `finish()` or leave the `with` block.
 #[pyclass(module = "npzmap", name = "Stream")]
 pub struct Stream {
-    inner: Mutex<Option<(SyncSender<(Msg, Reply)>, JoinHandle<RsWriter>)>>,
+    inner: Mutex<Option<Channel>>,
     writer: Py<NpzWriter>,
     dtype: Py<PyArrayDescr>,
     tail: Vec<u64>,
