@@ -181,3 +181,68 @@ def savez(file: PathLike, *args: npt.ArrayLike, **kwds: npt.ArrayLike) -> None:
     """As ``numpy.savez`` (same names, ``arr_0``... for positional arrays,
     ``.npz`` appended to a path without it), with aligned members and an
     atomic replacement of an existing file."""
+
+# ------------------------------------------------------------ .npy files
+
+class NpyAppendArray:
+    """Appends arrays to a ``.npy`` file along its growth axis (the first
+    axis for C order, the last for Fortran order): a drop-in for
+    npy-append-array's class, thread-safe, locked against other npzmap
+    writers, rolled back on a failed append, with the header rewritten after
+    every append (``rewrite_header_on_append=True``) or at :meth:`close`.
+
+    An existing file is opened at construction (``delete_if_exists=True``
+    removes it instead). The first append to a new file fixes the dtype,
+    the order (Fortran when the array is Fortran- but not C-contiguous) and
+    the row shape; later arrays are cast to the file's dtype."""
+
+    def __init__(
+        self,
+        filename: PathLike,
+        delete_if_exists: bool = False,
+        rewrite_header_on_append: bool = True,
+    ) -> None: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def shape(self) -> Optional[tuple[int, ...]]: ...
+    @property
+    def fortran_order(self) -> Optional[bool]: ...
+    def append(self, arr: npt.ArrayLike) -> None: ...
+    def update_header(self) -> None:
+        """Writes the header now."""
+    def close(self) -> None:
+        """Writes the final header and closes the file."""
+    def __enter__(self) -> "NpyAppendArray": ...
+    def __exit__(self, ty: Any, value: Any, tb: Any) -> bool: ...
+
+def recover(filename: PathLike, zerofill_incomplete: bool = False) -> dict[str, Any]:
+    """Makes a ``.npy`` file whose data length disagrees with its header
+    readable again (npy-append-array's ``recover``): the growth axis is set
+    from the file size; an incomplete last row is cut off, or completed with
+    zeros when ``zerofill_incomplete``. Returns a report (``rows_before``,
+    ``rows_after``, ``bytes_dropped``, ``bytes_zero_filled``, ``changed``)."""
+
+def needs_recovery(filename: PathLike) -> bool:
+    """True if the file's data length disagrees with its header."""
+
+def ensure_appendable(filename: PathLike, inplace: bool = False) -> bool:
+    """Gives a legacy header numpy's spare room for the growth axis, moving
+    the data in place (``inplace=True``) or through an atomically renamed
+    copy. Returns True (as npy-append-array does)."""
+
+def recover_npz(src: PathLike, dst: PathLike) -> dict[str, Any]:
+    """Writes the intact members of a damaged or unfinished archive ``src``
+    to ``dst`` (replaced only on success). Returns ``kept`` (member names),
+    ``dropped`` (``(name, offset, reason)``), ``bytes_kept``, ``output_len``."""
+
+def save_npy(
+    path: PathLike,
+    data: npt.ArrayLike,
+    approach: Literal["append", "overwrite", "update"] = "append",
+    indices: Optional[Sequence[int]] = None,
+) -> None:
+    """Saves ``data`` by one of the saver approaches: ``"append"`` along the
+    growth axis (creating the file if missing), ``"overwrite"`` (atomic
+    replacement), ``"update"`` (in place, row ``i`` of ``data`` to index
+    ``indices[i]`` along the growth axis)."""

@@ -4,6 +4,7 @@
 
 mod array;
 mod errors;
+mod npy;
 mod reader;
 mod writer;
 
@@ -16,5 +17,12 @@ fn _npzmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reader::load, m)?)?;
     m.add_class::<writer::NpzWriter>()?;
     m.add_class::<writer::Stream>()?;
+    m.add_class::<npy::NpyAppendArray>()?;
+    m.add_function(wrap_pyfunction!(npy::recover, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::needs_recovery, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::ensure_appendable, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::recover_npz, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::_overwrite, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::_update, m)?)?;
     Ok(())
 }
