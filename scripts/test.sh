@@ -133,6 +133,8 @@ cargo fmt --all -- --check
 
 phase "cargo clippy"
 cargo clippy --all-targets --all-features -- -D warnings
+# The Python bindings (python/, a workspace member outside the default).
+cargo clippy -p npzmap-python --all-targets -- -D warnings
 
 phase "cargo test --all-features"
 cargo test --all-features 2>&1 | tee -a "$LOG"
