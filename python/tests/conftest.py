@@ -8,10 +8,10 @@ def all_dtypes():
     for code in ["?", "b", "B", "u1", "i1"]:
         out.append(np.dtype(code))
     for base in ["i2", "i4", "i8", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16",
-                 "M8[ns]", "M8[D]", "m8[s]", "m8[10ms]"]:
+                 "M8[ns]", "M8[D]", "m8[s]", "m8[10ms]", "f16", "c32"]:
         out.append(np.dtype("<" + base))
         out.append(np.dtype(">" + base))
-    out += [np.dtype("S5"), np.dtype("<U3"), np.dtype(">U3"), np.dtype("V7"),
+    out += [np.dtype("S5"), np.dtype("<U3"), np.dtype(">U3"), np.dtype("V7"), np.dtype("V0"),
             np.dtype([("x", "<f8"), ("y", ">i2"), ("s", "S3")]),
             np.dtype([("p", "<i4", (2, 3)), ("q", [("r", "u1"), ("t", ">f4")])]),
             np.dtype({"names": ["a", "b"], "formats": ["<i4", "<f8"], "offsets": [0, 8],

@@ -37,7 +37,7 @@ def test_every_dtype_from_numpy_savez_is_a_view(tmp, dtype, order):
         check_view(z["scalar"], a.reshape(-1)[:1].reshape(()))
         assert z["empty"].shape == (0, 4)
         # Two reads of the same key share the same bytes (no copy).
-        assert np.shares_memory(z["a"], got)
+        assert np.shares_memory(z["a"], got) or got.nbytes == 0
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
