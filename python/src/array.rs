@@ -100,6 +100,17 @@ pub fn view_to_numpy<'py>(
         .map(|&d| npy_intp::try_from(d).map_err(|_| usage(format!("dimension {d} too large"))))
         .collect::<PyResult<Vec<npy_intp>>>()?;
     let nd = i32::try_from(dims.len()).map_err(|_| usage("too many dimensions"))?;
+    // numpy sizes the array from its own dtype: it must be the header's, or
+    // numpy would read past the member's bytes.
+    if dtype.itemsize() as u64 != view.dtype().itemsize() {
+        return Err(crate::errors::format_error(format!(
+            "dtype {} has itemsize {} in numpy but {} in npzmap ({})",
+            view.dtype().descr(),
+            dtype.itemsize(),
+            view.dtype().itemsize(),
+            view.location()
+        )));
+    }
     let flags = if view.order().is_fortran() {
         NPY_ARRAY_F_CONTIGUOUS
     } else {

@@ -73,6 +73,20 @@ impl<T> IntoPy<T> for npzmap::Result<T> {
     }
 }
 
+/// An `npzmap.FormatError` (a `ValueError`) with `msg`.
+pub fn format_error(msg: String) -> PyErr {
+    Python::attach(|py| {
+        match py
+            .import("npzmap._errors")
+            .and_then(|m| m.getattr("FormatError"))
+            .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from))
+        {
+            Ok(cls) => PyErr::from_type(cls, msg),
+            Err(_) => PyRuntimeError::new_err(msg),
+        }
+    })
+}
+
 /// An `npzmap.UsageError` (a `ValueError`) with `msg`.
 pub fn usage(msg: impl Into<String>) -> PyErr {
     to_py(Error::invalid_argument(msg))
