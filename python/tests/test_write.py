@@ -153,3 +153,21 @@ def test_stream_errors_and_abort(tmp):
     w.write("y", [1])
     w.close()
     assert np.load(p).files == ["k", "y"]
+
+
+def test_reads_and_appends_to_mmnpz_archives(tmp):
+    import os
+    mmnpz = pytest.importorskip("mmnpz") if not os.environ.get("CI") else __import__("mmnpz")
+    p = tmp / "mm.npz"
+    a = sample(np.dtype(">f8"), (4, 3), "F")
+    with mmnpz.NpzWriter(str(p), "w") as f:
+        f.write("a", a)
+        f.write("b", [1, 2, 3])
+    with npzmap.NpzWriter(p, "a") as w:
+        w.write("c", a.T)
+    z = npzmap.load(p)
+    assert z.files == ["a", "b", "c"]
+    np.testing.assert_array_equal(z["a"], a)
+    assert not z["a"].flags.writeable and z["a"].flags.f_contiguous
+    np.testing.assert_array_equal(z["c"], a.T)
+    np.testing.assert_array_equal(np.load(p)["b"], [1, 2, 3])
