@@ -7,7 +7,7 @@ use crate::errors::{IntoPy, to_py};
 use npzmap::npy::{self, AppendableMode, NpyAppender};
 use npzmap::{ArrayView, Error, Header, Location};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -101,8 +101,10 @@ impl NpyAppendArray {
 
     /// The array's shape now (`None` before the first append to a new file).
     #[getter]
-    fn shape(&self) -> Option<Vec<u64>> {
-        self.current().map(|a| a.shape())
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        self.current()
+            .map(|a| PyTuple::new(py, a.shape()))
+            .transpose()
     }
 
     /// True if the array is stored in Fortran order.

@@ -41,7 +41,7 @@ def test_append_to_np_save_file_and_cast(tmp):
     for f in (p, q):
         np.save(f, np.arange(6, dtype="<i8").reshape(3, 2))
     with npzmap.NpyAppendArray(p) as a:
-        assert a.shape == [3, 2]
+        assert a.shape == (3, 2)
         a.append(np.ones((2, 2), dtype="<i4"))  # cast like npy-append-array
         a.append([[7, 8]])
     with naa.NpyAppendArray(q) as a:
