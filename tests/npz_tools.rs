@@ -770,7 +770,10 @@ fn kill_rounds(d: &Path, inputs: &[PathBuf], out: &Path, mk: impl Fn() -> Comman
             }
         }
     }
-    eprintln!("{}: run {took:?}, {landed_inside}/6 kills inside it", out.display());
+    eprintln!(
+        "{}: run {took:?}, {landed_inside}/6 kills inside it",
+        out.display()
+    );
     // Kills at random moments within the run: most land inside it.
     assert!(
         landed_inside >= 1,
@@ -790,7 +793,7 @@ fn sigkill_during_rewrite_and_merge() {
     let (a2, o2) = (a.clone(), out.clone());
     kill_rounds(
         d,
-        &[a.clone()],
+        std::slice::from_ref(&a),
         &out,
         || {
             let mut c = npzmap();
@@ -821,7 +824,7 @@ fn sigkill_during_rewrite_and_merge() {
     let a4 = a.clone();
     kill_rounds(
         d,
-        &[a.clone()],
+        std::slice::from_ref(&a),
         &a,
         || {
             let mut c = npzmap();
