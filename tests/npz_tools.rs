@@ -391,6 +391,20 @@ print("ok")
 }
 
 #[test]
+fn merge_into_one_of_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = shards(dir.path());
+    let want: Vec<_> = parts.iter().flat_map(|p| common::zip_members(p)).collect();
+    // A reader of the old file keeps its bytes across the replacement.
+    let old = NpzReader::open(&parts[0]).unwrap();
+    merge(&parts[0], &parts, MergeOptions::new()).unwrap();
+    assert_eq!(common::zip_members(&parts[0]), want);
+    assert_eq!(old.len(), 3);
+    assert!(old.verify().is_ok());
+    assert!(temps(dir.path()).is_empty());
+}
+
+#[test]
 fn merge_duplicate_policies() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -104,7 +104,9 @@ pub struct MergeReport {
 /// [`NpzReader::verify`](crate::npz::NpzReader::verify)), and duplicates are
 /// resolved by [`MergeOptions::on_duplicate`], before the first byte of the
 /// output is written: a damaged input or a refused duplicate fails the call
-/// and `output` is left as it was. `output` may be one of the inputs (it is
+/// and `output` is left as it was. Members whose CRC cannot be checked
+/// (encrypted, or compressed by a method other than stored or deflate) fail
+/// that check. `output` may be one of the inputs (it is
 /// replaced atomically). See the [module docs](super) for locking,
 /// atomicity and memory.
 ///

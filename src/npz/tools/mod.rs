@@ -164,7 +164,7 @@ impl Out {
     }
 
     fn io(&self, op: &'static str, e: io::Error) -> Error {
-        Error::io(op, e, Location::offset(self.pos)).at_path(self.temp.path())
+        Error::io(op, e, Location::offset(self.pos)).at_path(&self.path)
     }
 
     /// Writes a local header for a member with known CRC and sizes, its
@@ -175,6 +175,13 @@ impl Out {
         (method, crc32, csize, size): (u16, u32, u64, u64),
         align: u64,
     ) -> Result<()> {
+        if name.len() > usize::from(u16::MAX) {
+            return Err(Error::InvalidName {
+                name: name.to_string(),
+                reason: "longer than 65535 bytes".into(),
+                at: Location::path(&self.path),
+            });
+        }
         let zip64 = if csize >= MAX32 || size >= MAX32 {
             LocalZip64::Yes
         } else {
