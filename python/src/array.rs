@@ -6,8 +6,9 @@ use npzmap::{DType, Header, Order, OwnedView};
 use numpy::npyffi::{self, NPY_ARRAY_F_CONTIGUOUS, NpyTypes, PY_ARRAY_API, npy_intp};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::Mutex;
 
 /// The object at the end of a returned array's `base` chain: it owns the
 /// view, whose bytes are shared with the reader through an `Arc` (the memory
@@ -43,24 +44,39 @@ impl MappedBytes {
 }
 
 /// The numpy dtype of an npzmap dtype, built by numpy's own
-/// `numpy.lib.format.descr_to_dtype` from the descr literal (cached per
-/// descr text in `cache`).
-pub fn numpy_dtype<'py>(
-    py: Python<'py>,
-    dtype: &DType,
-    cache: &Bound<'py, PyDict>,
-) -> PyResult<Bound<'py, PyArrayDescr>> {
-    let descr = dtype.descr();
-    if let Some(d) = cache.get_item(&descr)? {
-        return Ok(d.cast_into::<PyArrayDescr>()?);
-    }
-    let literal = py.import("ast")?.call_method1("literal_eval", (&descr,))?;
-    let d = py
+/// `numpy.lib.format.descr_to_dtype` from the descr literal.
+pub fn numpy_dtype<'py>(py: Python<'py>, dtype: &DType) -> PyResult<Bound<'py, PyArrayDescr>> {
+    let literal = py
+        .import("ast")?
+        .call_method1("literal_eval", (dtype.descr(),))?;
+    Ok(py
         .import("numpy.lib.format")?
         .call_method1("descr_to_dtype", (literal,))?
-        .cast_into::<PyArrayDescr>()?;
-    cache.set_item(&descr, &d)?;
-    Ok(d)
+        .cast_into::<PyArrayDescr>()?)
+}
+
+/// The numpy dtypes made so far, by npzmap dtype: an archive's members
+/// share a few dtypes, and building one through numpy (or even the descr
+/// text, to look it up) costs more than the rest of a member access.
+#[derive(Default)]
+pub struct DTypeCache(Mutex<HashMap<DType, Py<PyArrayDescr>>>);
+
+impl DTypeCache {
+    /// [`numpy_dtype`] of `dtype`, made once per distinct dtype.
+    pub fn get<'py>(&self, py: Python<'py>, dtype: &DType) -> PyResult<Bound<'py, PyArrayDescr>> {
+        if let Some(d) = self.lock().get(dtype) {
+            return Ok(d.bind(py).clone());
+        }
+        // Built without the lock held: numpy may run Python code, and so
+        // let another thread in that wants the lock.
+        let d = numpy_dtype(py, dtype)?;
+        self.lock().insert(dtype.clone(), d.clone().unbind());
+        Ok(d)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DType, Py<PyArrayDescr>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The npzmap dtype of a numpy dtype, through numpy's own `dtype_to_descr`

@@ -24,7 +24,7 @@ fn conform<'py>(
     data: &Bound<'py, PyAny>,
     header: &Header,
 ) -> PyResult<Contiguous<'py>> {
-    let dt = numpy_dtype(py, &header.dtype, &PyDict::new(py))?;
+    let dt = numpy_dtype(py, &header.dtype)?;
     let np = py.import("numpy")?;
     let a = np.call_method1("asarray", (data,))?;
     let a = a.call_method1("astype", (dt,))?;
