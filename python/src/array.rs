@@ -6,6 +6,7 @@ use npzmap::{DType, Header, Order, OwnedView};
 use numpy::npyffi::{self, NPY_ARRAY_F_CONTIGUOUS, NpyTypes, PY_ARRAY_API, npy_intp};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::Mutex;
@@ -80,16 +81,29 @@ impl DTypeCache {
 }
 
 /// The npzmap dtype of a numpy dtype, through numpy's own `dtype_to_descr`
-/// (as `np.save` writes it). Object dtypes are refused.
+/// (as `np.save` writes it). Object dtypes are refused. Dtypes without
+/// fields are immutable, so their translation is remembered by identity (a
+/// few per process: one per dtype object written), which spares the Python
+/// calls on every write of the same dtype.
 pub fn npzmap_dtype<'py>(py: Python<'py>, dt: &Bound<'py, PyArrayDescr>) -> PyResult<DType> {
+    static KNOWN: Mutex<Vec<(Py<PyArrayDescr>, DType)>> = Mutex::new(Vec::new());
+    static DTYPE_TO_DESCR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    const KNOWN_MAX: usize = 64;
+    let immutable = !dt.has_fields();
+    if immutable {
+        let known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, d)) = known.iter().find(|(k, _)| k.as_ptr() == dt.as_ptr()) {
+            return Ok(d.clone());
+        }
+    }
     if dt.has_object() {
         return Err(usage(
             "object arrays cannot be written (npzmap never pickles)",
         ));
     }
-    let descr = py
-        .import("numpy.lib.format")?
-        .call_method1("dtype_to_descr", (dt,))?
+    let descr = DTYPE_TO_DESCR
+        .import(py, "numpy.lib.format", "dtype_to_descr")?
+        .call1((dt,))?
         .repr()?
         .to_string();
     let dtype = DType::parse(&descr).py()?;
@@ -100,7 +114,23 @@ pub fn npzmap_dtype<'py>(py: Python<'py>, dt: &Bound<'py, PyArrayDescr>) -> PyRe
             dtype.itemsize()
         )));
     }
+    if immutable {
+        let mut known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= KNOWN_MAX {
+            known.clear();
+        }
+        known.push((dt.clone().unbind(), dtype.clone()));
+    }
     Ok(dtype)
+}
+
+/// True if `obj` is an ndarray itself (not a subclass, which `np.asarray`
+/// would convert): then `np.asarray(obj)` is `obj`.
+pub fn is_exact_ndarray(py: Python<'_>, obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: numpy's C API is loaded by `get_type_object` (which imports
+    // numpy on first use); the pointers are only compared, not dereferenced.
+    let ndarray = unsafe { npyffi::get_type_object(py, NpyTypes::PyArray_Type) };
+    obj.get_type().as_type_ptr() == ndarray
 }
 
 /// A read-only numpy array over `view`'s bytes, without copying; its base
@@ -190,21 +220,35 @@ impl<'py> Contiguous<'py> {
     /// Fortran-contiguous; object dtypes are refused. The order is Fortran
     /// only when the array is Fortran- but not C-contiguous (as `np.save`).
     pub fn new(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Contiguous<'py>> {
-        let np = py.import("numpy")?;
-        let mut a = np.call_method1("asarray", (data,))?;
-        let flags = a.getattr("flags")?;
-        let c = flags.getattr("c_contiguous")?.extract::<bool>()?;
-        let f = flags.getattr("f_contiguous")?.extract::<bool>()?;
+        static ASARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let a = if is_exact_ndarray(py, data) {
+            data.clone()
+        } else {
+            ASARRAY.import(py, "numpy", "asarray")?.call1((data,))?
+        };
+        let mut array = a.cast_into::<PyUntypedArray>()?;
+        let c = array.is_c_contiguous();
+        let f = array.is_fortran_contiguous();
         if !c && !f {
-            a = np.call_method1("ascontiguousarray", (&a,))?;
+            array = py
+                .import("numpy")?
+                .call_method1("ascontiguousarray", (&array,))?
+                .cast_into::<PyUntypedArray>()?;
         }
         let fortran = !c && f;
-        let array = a.cast_into::<PyUntypedArray>()?;
-        let dt = array.dtype();
-        let dtype = npzmap_dtype(py, &dt)?;
+        let dtype = npzmap_dtype(py, &array.dtype())?;
         let shape = array.shape().iter().map(|&d| d as u64).collect();
         let header = Header::for_array(dtype, shape, Order::from_fortran(fortran));
         Ok(Contiguous { array, header })
+    }
+
+    /// An ndarray already laid out as `dtype` says (the caller checked that
+    /// its numpy dtype is equivalent to `dtype`), without asking numpy.
+    pub fn with_dtype(array: Bound<'py, PyUntypedArray>, dtype: DType) -> Contiguous<'py> {
+        let fortran = !array.is_c_contiguous() && array.is_fortran_contiguous();
+        let shape = array.shape().iter().map(|&d| d as u64).collect();
+        let header = Header::for_array(dtype, shape, Order::from_fortran(fortran));
+        Contiguous { array, header }
     }
 
     /// The array's bytes in its memory order.
