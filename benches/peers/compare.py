@@ -203,6 +203,7 @@ def ours(binary, task, path, count=0, size=0):
     return run_child([binary, task, path, str(count), str(size)])
 
 
+PY_HEADING = "## The Python package (issue #12)\n"
 PY_TASKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "py_tasks.py")
 
 
@@ -483,6 +484,8 @@ def main():
     vs = versions(a.python)
     vs_mm = versions(mm_read) if mm_read else []
     lines = []
+    if a.only == "python":
+        lines += [PY_HEADING.rstrip("\n"), ""]
     lines.append(f"Run {time.strftime('%Y-%m-%d %H:%M', time.gmtime(t_start))} UTC, "
                  f"{'`--quick` sizes' if q else 'full sizes'}, median of {max(1, a.repeat)}, "
                  f"{time.time() - t_start:.0f} s in all.")
@@ -522,6 +525,10 @@ def main():
                      f"{rss:.0f} MiB | {ratio} | {speed} |")
 
     lines += ["",
+              "Times are the median of the runs (each round runs every implementation once, in rotated "
+              "order, each after a `sync`); per op = time / ops (members, appends, accesses). Every task "
+              "runs in its own process and times only the work; peak RSS is that process's `ru_maxrss` "
+              "(including the interpreter for Python peers)."] if a.only == "python" else ["",
               "Times are the median of the runs (each round runs every implementation once, in rotated order, each after a `sync`); per op = time / ops (members, appends, accesses). "
               "Every task runs in its own process and times only the work; peak RSS is that "
               "process's `ru_maxrss` (including the interpreter for Python peers, and the mapped "
@@ -529,6 +536,22 @@ def main():
               "fsyncs (npzmap's writer runs with `fsync(false)`, like the peers), so writes go to "
               "the page cache. The limits are Rust: `write` of the same bytes to the same file "
               "system; the sum of the raw `mmap` of the same file."]
+    if a.only in ("all", "python"):
+        lines += ["",
+                  "Python package rows (`py:`): every task is a `benches/peers/py_tasks.py` process "
+                  "timing only its work (imports and the interpreter start excluded). `load + list` is "
+                  "`load(p)` + `[(a.dtype, a.shape) for a in z.values()]` (mmnpz: `load(p, preload=True)`, "
+                  "on numpy < 2.3). `first access`: one fresh mapping per process, each of the distinct "
+                  "keys accessed once and timed alone with `perf_counter_ns`; the per-op column is the "
+                  "MEDIAN single access (np.load reads a copy). `repeated access`: `for _ in range(n): "
+                  "z[k]` after one untimed access, loop included (as timeit); the limit is the same loop "
+                  "over a Python dict of 1000 keys. Writes: uint8 arrays of the stated size; the limit is "
+                  "Python's buffered `f.write` of the same bytes to the same file system, no fsync, like "
+                  "`NpzWriter(..., fsync=False)` and mmnpz (which has no fsync); the `fsync at close` "
+                  "task fsyncs both once at the end (`f.flush(); os.fsync`; NpzWriter(fsync=True) in "
+                  "mode \"w\" writes a temporary file, fsyncs it, renames it over the path and fsyncs "
+                  "the directory). Appends: one float64 row of 8 KiB per `append`, "
+                  "`rewrite_header_on_append=False` for both."]
     # Targets of issue #7, checked against the rows above.
     def per(task_prefix, impl, best=False):
         for task, i, secs, ops, _ in rows:
@@ -606,8 +629,21 @@ def main():
     print()
     print(table)
     if a.out:
+        # The file has the Rust-driven part, then PY_HEADING and the Python
+        # package's part; `--only` replaces its own part and keeps the other.
+        old = ""
+        if a.only != "all" and os.path.exists(a.out):
+            with open(a.out) as fh:
+                old = fh.read()
+        rust_old, _, py_old = old.partition(PY_HEADING)
+        if a.only == "all":
+            text = table
+        elif a.only == "rust":
+            text = table + ("\n\n" + PY_HEADING + py_old if py_old else "")
+        else:
+            text = rust_old.rstrip("\n") + ("\n\n" if rust_old.strip() else "") + table
         with open(a.out, "w") as fh:
-            fh.write(table + "\n")
+            fh.write(text.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,10 @@ fi
 MMNPZ_PIN=$(grep -E '^mmnpz==' .ci/requirements.txt || echo mmnpz)
 pipi .bench/venv-mmnpz "numpy>=2,<2.3" "$MMNPZ_PIN"
 
-cargo build --release --example peer_tasks
+case " $* " in
+    *" --only python "*) ;;  # the Python tasks do not use peer_tasks
+    *) cargo build --release --example peer_tasks ;;
+esac
 
 # The npzmap Python package (issue #12): one abi3 wheel, built once
 # (release), installed into both venvs.
