@@ -24,6 +24,9 @@ not of interpreter start-up or imports); a task may add "note". Tasks:
       NpzWriter(PATH, "w", fsync=...).write, or `f.write` of the same bytes
       (with `_fsync`: f.flush() + os.fsync at the end, as NpzWriter's
       fsync=True syncs the archive once at close).
+  write_pair / write_pair_fsync   PATH COUNT SIZE: write_npzmap and
+      write_limit alternated 5 times in ONE process (run by hand, not by
+      compare.py); adds "limit_seconds" (median) and the ratio.
   write_mmnpz   PATH COUNT SIZE: mmnpz.NpzWriter(PATH, mode="w").write.
   append_npzmap / append_npaa   PATH COUNT SIZE: COUNT appends of one row
       of SIZE bytes (float64), rewrite_header_on_append=False.
@@ -134,6 +137,22 @@ def t_write(impl, path, count, size, fsync):
     raise SystemExit(f"unknown implementation {impl}")
 
 
+def t_write_pair(path, count, size, fsync, rounds=5):
+    """NpzWriter.write and the plain f.write limit in ONE process, alternated
+    `rounds` times (os.sync before each, file removed after): prints the
+    median of each ("seconds" is npzmap's, "limit_seconds" the limit's)."""
+    ours, limit = [], []
+    for r in range(rounds):
+        pair = [("npzmap", ours), ("limit", limit)]
+        for impl, acc in (pair if r % 2 == 0 else pair[::-1]):
+            os.sync()
+            acc.append(t_write(impl, path, count, size, fsync)[0])
+            os.remove(path)
+    return statistics.median(ours), count, {"limit_seconds": statistics.median(limit),
+                                            "ratio_limit_over_npzmap": statistics.median(limit) / statistics.median(ours),
+                                            "npzmap_all": ours, "limit_all": limit}
+
+
 def t_append(impl, path, count, row_bytes):
     import numpy as np
 
@@ -160,6 +179,8 @@ for _impl in ("npzmap", "mmnpz", "dict"):
 for _impl in ("npzmap", "limit"):
     TASKS[f"write_{_impl}"] = (lambda i: lambda p, c, s: t_write(i, p, c, s, False))(_impl)
     TASKS[f"write_{_impl}_fsync"] = (lambda i: lambda p, c, s: t_write(i, p, c, s, True))(_impl)
+TASKS["write_pair"] = lambda p, c, s: t_write_pair(p, c, s, False)
+TASKS["write_pair_fsync"] = lambda p, c, s: t_write_pair(p, c, s, True)
 TASKS["write_mmnpz"] = lambda p, c, s: t_write("mmnpz", p, c, s, False)
 TASKS["append_npzmap"] = lambda p, c, s: t_append("npzmap", p, c, s)
 TASKS["append_npaa"] = lambda p, c, s: t_append("npaa", p, c, s)
@@ -169,8 +190,8 @@ def main(argv):
     if len(argv) != 4 or argv[0] not in TASKS:
         raise SystemExit(f"usage: py_tasks.py TASK PATH COUNT SIZE; tasks: {' '.join(sorted(TASKS))}")
     task, path, count, size = argv[0], argv[1], int(argv[2]), int(argv[3])
-    secs, ops = TASKS[task](path, count, size)
-    print(json.dumps({"seconds": secs, "ops": ops}))
+    secs, ops, *extra = TASKS[task](path, count, size)
+    print(json.dumps({"seconds": secs, "ops": ops, **(extra[0] if extra else {})}))
 
 
 if __name__ == "__main__":
