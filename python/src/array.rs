@@ -6,8 +6,10 @@ use npzmap::{DType, Header, Order, OwnedView};
 use numpy::npyffi::{self, NPY_ARRAY_F_CONTIGUOUS, NpyTypes, PY_ARRAY_API, npy_intp};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::sync::PyOnceLock;
+use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::Mutex;
 
 /// The object at the end of a returned array's `base` chain: it owns the
 /// view, whose bytes are shared with the reader through an `Arc` (the memory
@@ -43,37 +45,65 @@ impl MappedBytes {
 }
 
 /// The numpy dtype of an npzmap dtype, built by numpy's own
-/// `numpy.lib.format.descr_to_dtype` from the descr literal (cached per
-/// descr text in `cache`).
-pub fn numpy_dtype<'py>(
-    py: Python<'py>,
-    dtype: &DType,
-    cache: &Bound<'py, PyDict>,
-) -> PyResult<Bound<'py, PyArrayDescr>> {
-    let descr = dtype.descr();
-    if let Some(d) = cache.get_item(&descr)? {
-        return Ok(d.cast_into::<PyArrayDescr>()?);
-    }
-    let literal = py.import("ast")?.call_method1("literal_eval", (&descr,))?;
-    let d = py
+/// `numpy.lib.format.descr_to_dtype` from the descr literal.
+pub fn numpy_dtype<'py>(py: Python<'py>, dtype: &DType) -> PyResult<Bound<'py, PyArrayDescr>> {
+    let literal = py
+        .import("ast")?
+        .call_method1("literal_eval", (dtype.descr(),))?;
+    Ok(py
         .import("numpy.lib.format")?
         .call_method1("descr_to_dtype", (literal,))?
-        .cast_into::<PyArrayDescr>()?;
-    cache.set_item(&descr, &d)?;
-    Ok(d)
+        .cast_into::<PyArrayDescr>()?)
+}
+
+/// The numpy dtypes made so far, by npzmap dtype: an archive's members
+/// share a few dtypes, and building one through numpy (or even the descr
+/// text, to look it up) costs more than the rest of a member access.
+#[derive(Default)]
+pub struct DTypeCache(Mutex<HashMap<DType, Py<PyArrayDescr>>>);
+
+impl DTypeCache {
+    /// [`numpy_dtype`] of `dtype`, made once per distinct dtype.
+    pub fn get<'py>(&self, py: Python<'py>, dtype: &DType) -> PyResult<Bound<'py, PyArrayDescr>> {
+        if let Some(d) = self.lock().get(dtype) {
+            return Ok(d.bind(py).clone());
+        }
+        // Built without the lock held: numpy may run Python code, and so
+        // let another thread in that wants the lock.
+        let d = numpy_dtype(py, dtype)?;
+        self.lock().insert(dtype.clone(), d.clone().unbind());
+        Ok(d)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DType, Py<PyArrayDescr>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The npzmap dtype of a numpy dtype, through numpy's own `dtype_to_descr`
-/// (as `np.save` writes it). Object dtypes are refused.
+/// (as `np.save` writes it). Object dtypes are refused. Dtypes without
+/// fields are immutable, so their translation is remembered by identity (a
+/// few per process: one per dtype object written), which spares the Python
+/// calls on every write of the same dtype.
 pub fn npzmap_dtype<'py>(py: Python<'py>, dt: &Bound<'py, PyArrayDescr>) -> PyResult<DType> {
+    static KNOWN: Mutex<Vec<(Py<PyArrayDescr>, DType)>> = Mutex::new(Vec::new());
+    static DTYPE_TO_DESCR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    const KNOWN_MAX: usize = 64;
+    let immutable = !dt.has_fields();
+    if immutable {
+        let known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, d)) = known.iter().find(|(k, _)| k.as_ptr() == dt.as_ptr()) {
+            return Ok(d.clone());
+        }
+    }
     if dt.has_object() {
         return Err(usage(
             "object arrays cannot be written (npzmap never pickles)",
         ));
     }
-    let descr = py
-        .import("numpy.lib.format")?
-        .call_method1("dtype_to_descr", (dt,))?
+    let descr = DTYPE_TO_DESCR
+        .import(py, "numpy.lib.format", "dtype_to_descr")?
+        .call1((dt,))?
         .repr()?
         .to_string();
     let dtype = DType::parse(&descr).py()?;
@@ -84,7 +114,23 @@ pub fn npzmap_dtype<'py>(py: Python<'py>, dt: &Bound<'py, PyArrayDescr>) -> PyRe
             dtype.itemsize()
         )));
     }
+    if immutable {
+        let mut known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= KNOWN_MAX {
+            known.clear();
+        }
+        known.push((dt.clone().unbind(), dtype.clone()));
+    }
     Ok(dtype)
+}
+
+/// True if `obj` is an ndarray itself (not a subclass, which `np.asarray`
+/// would convert): then `np.asarray(obj)` is `obj`.
+pub fn is_exact_ndarray(py: Python<'_>, obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: numpy's C API is loaded by `get_type_object` (which imports
+    // numpy on first use); the pointers are only compared, not dereferenced.
+    let ndarray = unsafe { npyffi::get_type_object(py, NpyTypes::PyArray_Type) };
+    obj.get_type().as_type_ptr() == ndarray
 }
 
 /// A read-only numpy array over `view`'s bytes, without copying; its base
@@ -174,21 +220,35 @@ impl<'py> Contiguous<'py> {
     /// Fortran-contiguous; object dtypes are refused. The order is Fortran
     /// only when the array is Fortran- but not C-contiguous (as `np.save`).
     pub fn new(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Contiguous<'py>> {
-        let np = py.import("numpy")?;
-        let mut a = np.call_method1("asarray", (data,))?;
-        let flags = a.getattr("flags")?;
-        let c = flags.getattr("c_contiguous")?.extract::<bool>()?;
-        let f = flags.getattr("f_contiguous")?.extract::<bool>()?;
+        static ASARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let a = if is_exact_ndarray(py, data) {
+            data.clone()
+        } else {
+            ASARRAY.import(py, "numpy", "asarray")?.call1((data,))?
+        };
+        let mut array = a.cast_into::<PyUntypedArray>()?;
+        let c = array.is_c_contiguous();
+        let f = array.is_fortran_contiguous();
         if !c && !f {
-            a = np.call_method1("ascontiguousarray", (&a,))?;
+            array = py
+                .import("numpy")?
+                .call_method1("ascontiguousarray", (&array,))?
+                .cast_into::<PyUntypedArray>()?;
         }
         let fortran = !c && f;
-        let array = a.cast_into::<PyUntypedArray>()?;
-        let dt = array.dtype();
-        let dtype = npzmap_dtype(py, &dt)?;
+        let dtype = npzmap_dtype(py, &array.dtype())?;
         let shape = array.shape().iter().map(|&d| d as u64).collect();
         let header = Header::for_array(dtype, shape, Order::from_fortran(fortran));
         Ok(Contiguous { array, header })
+    }
+
+    /// An ndarray already laid out as `dtype` says (the caller checked that
+    /// its numpy dtype is equivalent to `dtype`), without asking numpy.
+    pub fn with_dtype(array: Bound<'py, PyUntypedArray>, dtype: DType) -> Contiguous<'py> {
+        let fortran = !array.is_c_contiguous() && array.is_fortran_contiguous();
+        let shape = array.shape().iter().map(|&d| d as u64).collect();
+        let header = Header::for_array(dtype, shape, Order::from_fortran(fortran));
+        Contiguous { array, header }
     }
 
     /// The array's bytes in its memory order.

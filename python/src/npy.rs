@@ -2,10 +2,11 @@
 //! `ensure_appendable`, `needs_recovery`, `recover_npz`, and the pieces of
 //! `save_npy` (`overwrite`, `update`).
 
-use crate::array::{Contiguous, numpy_dtype};
+use crate::array::{Contiguous, DTypeCache, is_exact_ndarray};
 use crate::errors::{IntoPy, to_py};
 use npzmap::npy::{self, AppendableMode, NpyAppender};
 use npzmap::{ArrayView, Error, Header, Location};
+use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use std::borrow::Cow;
@@ -18,13 +19,26 @@ fn view_of<'a>(c: &'a Contiguous<'_>) -> PyResult<ArrayView<'a>> {
 }
 
 /// `np.asarray(data)` cast to the dtype of `header` (as npy-append-array
-/// does) and laid out in its order.
+/// does) and laid out in its order. An ndarray that already is (equivalent
+/// dtype, contiguous in that order, at least 1-d) is used as it is.
 fn conform<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     header: &Header,
+    dtypes: &DTypeCache,
 ) -> PyResult<Contiguous<'py>> {
-    let dt = numpy_dtype(py, &header.dtype, &PyDict::new(py))?;
+    let dt = dtypes.get(py, &header.dtype)?;
+    if is_exact_ndarray(py, data) {
+        let a = data.cast::<PyUntypedArray>()?;
+        let laid_out = if header.order.is_fortran() {
+            a.is_fortran_contiguous()
+        } else {
+            a.is_c_contiguous()
+        };
+        if a.ndim() >= 1 && laid_out && a.dtype().is_equiv_to(&dt) {
+            return Ok(Contiguous::with_dtype(a.clone(), header.dtype.clone()));
+        }
+    }
     let np = py.import("numpy")?;
     let a = np.call_method1("asarray", (data,))?;
     let a = a.call_method1("astype", (dt,))?;
@@ -47,6 +61,8 @@ pub struct NpyAppendArray {
     rewrite_header_on_append: bool,
     inner: Mutex<Option<Arc<NpyAppender>>>,
     closed: Mutex<bool>,
+    /// The file's numpy dtype, made once (not on every append).
+    dtypes: DTypeCache,
 }
 
 impl NpyAppendArray {
@@ -74,6 +90,7 @@ impl NpyAppendArray {
             rewrite_header_on_append,
             inner: Mutex::new(None),
             closed: Mutex::new(false),
+            dtypes: DTypeCache::default(),
         };
         let opts = me.options();
         let path = &me.path;
@@ -124,7 +141,7 @@ impl NpyAppendArray {
             }));
         }
         let c = match self.current() {
-            Some(app) => conform(py, arr, &app.header())?,
+            Some(app) => conform(py, arr, &app.header(), &self.dtypes)?,
             None => Contiguous::new(py, arr)?,
         };
         let view = view_of(&c)?;

@@ -1,16 +1,17 @@
 //! `npzmap.load`: the archive mapping (`_NpzFile`, subclassed in Python as
 //! `npzmap.NpzFile`) and `.npy` files as arrays over the map.
 
-use crate::array::{numpy_dtype, view_to_numpy};
+use crate::array::{DTypeCache, numpy_dtype, view_to_numpy};
 use crate::errors::{IntoPy, to_py};
 use npzmap::npy::NpyFile;
 use npzmap::npz::{NpzReader, ReaderOptions};
 use npzmap::{Error, OwnedView};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What a member read (with the GIL released) came back as.
@@ -23,7 +24,7 @@ enum Member {
 
 /// The archive behind `npzmap.load(...)` for a `.npz`: a read-only mapping
 /// from keys to arrays (registered as a `collections.abc.Mapping`).
-#[pyclass(module = "npzmap", name = "NpzFile")]
+#[pyclass(frozen, module = "npzmap", name = "NpzFile")]
 pub struct NpzFile {
     reader: Mutex<Option<Arc<NpzReader>>>,
     path: PathBuf,
@@ -31,7 +32,9 @@ pub struct NpzFile {
     known: HashSet<String>,
     deflated: HashSet<String>,
     arrays: Py<PyDict>,
-    dtypes: Py<PyDict>,
+    dtypes: DTypeCache,
+    /// Set by `close()`: read on every access, without taking `reader`'s lock.
+    closed: AtomicBool,
     cache: bool,
     mmap: bool,
 }
@@ -87,10 +90,7 @@ impl NpzFile {
     /// True once `close()` was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.reader
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
+        self.closed.load(Ordering::Acquire)
     }
 
     /// A view of the keys (`collections.abc.KeysView`).
@@ -117,7 +117,7 @@ impl NpzFile {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         if self.known.contains(key) {
-            self.__getitem__(py, key)
+            self.get_str(py, key)
         } else {
             Ok(default.unwrap_or_else(|| py.None().into_bound(py)))
         }
@@ -137,36 +137,27 @@ impl NpzFile {
         self.known.contains(key)
     }
 
-    fn __getitem__<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         if self.closed() {
             return Err(to_py(Error::Closed {
                 at: npzmap::Location::path(&self.path),
             }));
         }
         let arrays = self.arrays.bind(py);
-        let k = npzmap::npz::key_of(key);
+        // Fast path of a repeated access: the cache looked up with the
+        // caller's own str object (its hash is cached), no new str made.
         if self.cache
-            && let Some(a) = arrays.get_item(k)?
+            && key.is_exact_instance_of::<PyString>()
+            && let Some(a) = arrays.get_item(key)?
         {
             return Ok(a);
         }
-        let value = match self.read(py, key)? {
-            Member::Raw(bytes) => return Ok(PyBytes::new(py, &bytes).into_any()),
-            Member::Array(view, deflated) => {
-                let dtype = numpy_dtype(py, view.dtype(), self.dtypes.bind(py))?;
-                let arr = view_to_numpy(py, view, &dtype)?;
-                if deflated || !self.mmap {
-                    // An ordinary, writeable array (as np.load returns).
-                    arr.call_method0("copy")?
-                } else {
-                    arr
-                }
-            }
-        };
-        if self.cache {
-            arrays.set_item(k, &value)?;
-        }
-        Ok(value)
+        let key = key.cast::<PyString>()?.to_cow()?;
+        self.get_str(py, &key)
     }
 
     /// Checks every member's structure and CRC-32 (reads the whole archive,
@@ -186,7 +177,9 @@ impl NpzFile {
     /// Closes the archive. Arrays already returned stay valid (they keep
     /// the map alive); further item access raises `npzmap.ClosedError`.
     fn close(&self) {
-        self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        self.closed.store(true, Ordering::Release);
+        reader.take();
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -210,6 +203,36 @@ impl NpzFile {
             self.files.len(),
             if self.closed() { ", closed" } else { "" }
         )
+    }
+}
+
+impl NpzFile {
+    /// `self[key]` for a `str` key (the cache, then the archive).
+    fn get_str<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        let arrays = self.arrays.bind(py);
+        let k = npzmap::npz::key_of(key);
+        if self.cache
+            && let Some(a) = arrays.get_item(k)?
+        {
+            return Ok(a);
+        }
+        let value = match self.read(py, key)? {
+            Member::Raw(bytes) => return Ok(PyBytes::new(py, &bytes).into_any()),
+            Member::Array(view, deflated) => {
+                let dtype = self.dtypes.get(py, view.dtype())?;
+                let arr = view_to_numpy(py, view, &dtype)?;
+                if deflated || !self.mmap {
+                    // An ordinary, writeable array (as np.load returns).
+                    arr.call_method0("copy")?
+                } else {
+                    arr
+                }
+            }
+        };
+        if self.cache {
+            arrays.set_item(k, &value)?;
+        }
+        Ok(value)
     }
 }
 
@@ -273,8 +296,7 @@ pub fn load<'py>(
         .py()?;
     match loaded {
         Loaded::Npy(view) => {
-            let dtypes = PyDict::new(py);
-            let dtype = numpy_dtype(py, view.dtype(), &dtypes)?;
+            let dtype = numpy_dtype(py, view.dtype())?;
             let arr = view_to_numpy(py, view, &dtype)?;
             if mmap {
                 Ok(arr)
@@ -299,7 +321,8 @@ pub fn load<'py>(
                 known,
                 deflated,
                 arrays: PyDict::new(py).unbind(),
-                dtypes: PyDict::new(py).unbind(),
+                dtypes: DTypeCache::default(),
+                closed: AtomicBool::new(false),
                 cache,
                 mmap,
             };

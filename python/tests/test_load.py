@@ -98,6 +98,44 @@ def test_cache_false_makes_a_new_view_each_time(tmp):
     assert z2["a"] is z2["a"]
 
 
+def test_repeated_access_fast_path_keeps_mapping_semantics(tmp):
+    # The cached access looks the caller's str object up directly; every
+    # other key still goes through the full path with the same results.
+    p = tmp / "r.npz"
+    a, b = np.arange(6, dtype="<i4"), np.arange(6, dtype="<i4") * 2
+    c = np.array(["x", "yz"])
+    np.savez(p, a=a, b=b, c=c)
+    z = npzmap.load(p)
+    first = z["a"]
+    assert z["a"] is first
+    assert z["a.npy"] is first  # the suffix form finds the same cached array
+
+    class S(str):
+        pass
+
+    assert z[S("a")] is first  # a str subclass takes the full path
+    np.testing.assert_array_equal(z["b"], b)
+    np.testing.assert_array_equal(z["c"], c)
+    assert z["c"].dtype == c.dtype
+    # One numpy dtype object per distinct dtype of the archive.
+    assert z["a"].dtype is z["b"].dtype
+    assert z["c"].dtype is not z["a"].dtype
+    with pytest.raises(KeyError):
+        z["nope"]
+    with pytest.raises(TypeError):
+        z[1]
+    with pytest.raises(TypeError):
+        z[b"a"]
+    with pytest.raises(TypeError):
+        z[["a"]]  # unhashable, as a dict would say
+    z.close()
+    with pytest.raises(npzmap.ClosedError):
+        z["a"]  # cached, but the mapping is closed
+    with pytest.raises(npzmap.ClosedError):
+        z[S("a")]
+    np.testing.assert_array_equal(first, a)
+
+
 def test_arrays_outlive_close_and_the_mapping(tmp):
     p = tmp / "o.npz"
     a = np.arange(1000, dtype=">f8").reshape(10, 100)

@@ -172,3 +172,49 @@ def _np_save_bytes(tmp, a):
     q = tmp / "ref.npy"
     np.save(q, a)
     return q.read_bytes()
+
+
+class _Sub(np.ndarray):
+    pass
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_append_fast_and_slow_paths_byte_identical_to_npy_append_array(tmp, order):
+    # Appends that take the no-conversion path (an ndarray already in the
+    # file's dtype and order) and every kind that must be converted first:
+    # an equivalent but distinct dtype object, a cast, the other byte order,
+    # a non-contiguous view, the other memory order, a subclass, a list.
+    if order == "C":
+        first = np.arange(6, dtype="<f8").reshape(2, 3)
+        rows = [
+            np.arange(3, dtype="<f8").reshape(1, 3),
+            np.arange(6, dtype="=f8").reshape(2, 3) + 1,
+            np.arange(6, dtype="<i4").reshape(2, 3),
+            np.arange(6, dtype=">f8").reshape(2, 3) * 3,
+            np.arange(12, dtype="<f8").reshape(4, 3)[::2],
+            np.asfortranarray(np.arange(6, dtype="<f8").reshape(2, 3)),
+            np.ones((1, 3)).view(_Sub),
+            [[7.0, 8.0, 9.0]],
+        ]
+    else:
+        first = np.asfortranarray(np.arange(6, dtype="<f8").reshape(3, 2))
+        rows = [
+            np.asfortranarray(np.arange(3, dtype="<f8").reshape(3, 1)),
+            np.asfortranarray(np.arange(6, dtype="<i4").reshape(3, 2)),
+            np.asfortranarray(np.arange(6, dtype=">f8").reshape(3, 2)),
+            np.arange(6, dtype="<f8").reshape(3, 2),  # C order into an F file
+            np.asfortranarray(np.arange(12, dtype="<f8").reshape(3, 4))[:, ::2],
+        ]
+    ours, theirs = tmp / "ours.npy", tmp / "theirs.npy"
+    with npzmap.NpyAppendArray(ours) as a:
+        a.append(first)
+        for r in rows:
+            a.append(r)
+    with naa.NpyAppendArray(theirs) as a:
+        a.append(first)
+        for r in rows:
+            a.append(np.asarray(r) if isinstance(r, list) else r)  # it takes no lists
+    assert ours.read_bytes() == theirs.read_bytes()
+    axis = 1 if order == "F" else 0
+    want = np.concatenate([first] + [np.asarray(r, dtype="<f8") for r in rows], axis=axis)
+    np.testing.assert_array_equal(np.load(ours), want)

@@ -171,3 +171,26 @@ def test_reads_and_appends_to_mmnpz_archives(tmp):
     assert not z["a"].flags.writeable and z["a"].flags.f_contiguous
     np.testing.assert_array_equal(z["c"], a.T)
     np.testing.assert_array_equal(np.load(p)["b"], [1, 2, 3])
+
+
+def test_writer_dtype_translation_follows_the_dtype_not_its_identity(tmp):
+    # npzmap remembers the .npy descr of field-less dtypes by identity; a
+    # structured dtype can be renamed in place, so it is translated anew.
+    p = tmp / "d.npz"
+    dt = np.dtype([("a", "<i4"), ("b", "<f8")])
+    x = np.zeros(2, dtype=dt)
+    with npzmap.NpzWriter(p) as w:
+        w.write("first", x)
+        dt.names = ("c", "d")  # x's dtype is dt: renamed too
+        w.write("second", x)
+        w.write("f8", np.arange(3.0))
+        w.write("f8again", np.arange(3.0))
+        w.write("s", np.datetime64("2020-01-01", "s") + np.arange(2))
+        w.write("d", np.datetime64("2020-01-01", "D") + np.arange(2))
+    ref = np.load(p)
+    assert ref["first"].dtype.names == ("a", "b")
+    assert ref["second"].dtype.names == ("c", "d")
+    assert ref["f8again"].dtype == np.dtype("<f8")
+    assert ref["s"].dtype == np.dtype("<M8[s]")
+    assert ref["d"].dtype == np.dtype("<M8[D]")
+    np.testing.assert_array_equal(ref["d"], np.datetime64("2020-01-01", "D") + np.arange(2))
