@@ -2,7 +2,9 @@
 # The project's test command (README.md, .ci/run):
 #   formatting, clippy, every test (numpy interop and a stable replay of every
 #   fuzz target's committed corpus included), a quick no-default-features
-#   build, then a fuzz smoke run of every cargo-fuzz target.
+#   build, the Python package (python/: built into the python below with
+#   maturin, then its pytest suite), then a fuzz smoke run of every cargo-fuzz
+#   target.
 #
 # It sets up what it needs by itself:
 #   - a python with the pinned packages of .ci/requirements.txt for the interop
@@ -16,7 +18,8 @@
 # Environment:
 #   NPZMAP_PYTHON   python with numpy for the interop tests (default: see above)
 #   CI              any non-empty value: interop tools (numpy, mmnpz,
-#                   npy-append-array, zip, unzip) and cargo-fuzz are required
+#                   npy-append-array, zip, unzip), the Python package's build
+#                   and tests (maturin, pytest) and cargo-fuzz are required
 #                   (tests fail instead of skipping)
 #   FUZZ_SECONDS    seconds per fuzz target (default 30; 0 skips fuzzing)
 set -euo pipefail
@@ -130,12 +133,49 @@ cargo fmt --all -- --check
 
 phase "cargo clippy"
 cargo clippy --all-targets --all-features -- -D warnings
+# The Python bindings (python/, a workspace member outside the default).
+cargo clippy -p npzmap-python --all-targets -- -D warnings
 
 phase "cargo test --all-features"
 cargo test --all-features 2>&1 | tee -a "$LOG"
 
 phase "cargo test --no-default-features --lib"
 cargo test --no-default-features --lib 2>&1 | tee -a "$LOG"
+
+# The Python package: built (release, abi3) and installed into NPZMAP_PYTHON
+# with the pinned maturin (no build isolation: no download), then its pytest
+# suite, run from the repository root so that python/npzmap (the sources,
+# without the extension) does not shadow the installed package.
+PYTEST_NOTE="python package: not built (no python with numpy)"
+if [ -n "${NPZMAP_PYTHON:-}" ] && numpy_version "$NPZMAP_PYTHON" >/dev/null; then
+    phase "python package: build (maturin, release) and pytest"
+    if ! "$NPZMAP_PYTHON" -c 'import maturin, pytest' >/dev/null 2>&1; then
+        degrade "$NPZMAP_PYTHON has no maturin or pytest (pip install -r $REQS)" "the Python package is not built or tested"
+        PYTEST_NOTE="python package: skipped (no maturin/pytest in $NPZMAP_PYTHON)"
+    else
+        PLOG=$(mktemp -t npzmap-pip.XXXXXX)
+        # The build hook runs the `maturin` executable beside the python.
+        if PATH="$(dirname "$NPZMAP_PYTHON"):$PATH" "$NPZMAP_PYTHON" -m pip install \
+            --disable-pip-version-check --no-build-isolation \
+            --no-deps --force-reinstall ./python >"$PLOG" 2>&1; then
+            rm -f "$PLOG"
+        else
+            tail -n 40 "$PLOG" >&2
+            rm -f "$PLOG"
+            echo "building the Python package failed" >&2
+            exit 1
+        fi
+        rc=0
+        "$NPZMAP_PYTHON" -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee -a "$LOG" || rc=${PIPESTATUS[0]}
+        case $rc in
+            0) PYTEST_NOTE="python package: $(grep -E '^[0-9]+ passed' "$LOG" | tail -n 1)" ;;
+            5) echo "error: pytest collected no tests in python/tests" >&2; exit 1 ;;
+            *) echo "error: the Python package's tests failed (pytest exit code $rc)" >&2; exit 1 ;;
+        esac
+    fi
+else
+    degrade "no python with numpy for the Python package" "the Python package is not built or tested"
+fi
 
 # Without cargo-fuzz, FUZZ_NOTE says so in the summary.
 if [ "$FUZZ_SECONDS" != 0 ] && [ -z "$FUZZ_NOTE" ]; then
@@ -176,6 +216,7 @@ done
 awk -F'\t' '$1 == "skipped" { printf "  skipped for lack of %s: %s\n", $2, $3 }' "$NPZMAP_INTEROP_LOG" | sort -u
 printf 'fuzz corpus replay (stable): %d of %d targets passed\n' \
     "$(grep -cE '^test [a-z_]+_corpus \.\.\. ok$' "$LOG")" "$(ls -d fuzz/corpus/*/ | wc -l)"
+echo "$PYTEST_NOTE"
 if [ -n "$FUZZ_NOTE" ]; then echo "notice: $FUZZ_NOTE"; fi
 printf '%s\n' "${TIMES[@]}"
 printf '%5ss  total\n' $(($(date +%s) - T0))

@@ -559,3 +559,41 @@ fn npy_options_wait_for_lock_waits_for_a_writable_map() {
     drop(m);
     assert_eq!(reader.join().unwrap(), [1, 2, 3, 4, 5, 60]);
 }
+
+/// A reader opened while another thread appends (header rewritten after
+/// every append) sees a consistent file every time: a shape whose rows are
+/// all there, with the values the appender wrote, never a length error.
+#[test]
+fn npy_readers_beside_an_appender_see_whole_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grow.npy");
+    let app = NpyAppender::create(&path, <u64 as Element>::dtype(), &[4], Order::C).unwrap();
+    app.append(&[0u64; 4], &[1, 4]).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let appends = 3000u64;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 1..appends {
+                app.append(&[i; 4], &[1, 4]).unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut opens = 0u64;
+        let mut last = 0u64;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) || opens == 0 {
+            let f = NpyFile::open(&path).unwrap_or_else(|e| panic!("open #{opens}: {e}"));
+            let rows = f.shape()[0];
+            assert!(rows >= last && rows <= appends, "rows {rows} after {last}");
+            let v = f.view().to_vec::<u64>().unwrap();
+            assert_eq!(v.len() as u64, rows * 4);
+            for (i, row) in v.chunks(4).enumerate() {
+                assert!(row.iter().all(|&x| x == i as u64), "row {i}: {row:?}");
+            }
+            last = rows;
+            opens += 1;
+        }
+        assert!(opens > 0);
+    });
+    drop(app);
+    assert_eq!(NpyFile::open(&path).unwrap().shape(), &[appends, 4]);
+}

@@ -239,6 +239,15 @@ def cli(cmd, ops):
     return {"seconds": secs, "ops": ops, "rss_mib": usage.ru_maxrss / 1024.0}
 
 
+PY_HEADING = "## The Python package (issue #12)\n"
+PY_TASKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "py_tasks.py")
+
+
+def pyt(python, task, path, count=0, size=0):
+    """A task of py_tasks.py (the npzmap Python package and its peers)."""
+    return run_child([python, PY_TASKS, task, path, str(count), str(size)])
+
+
 def fmt_secs(s):
     if s >= 1:
         return f"{s:.2f} s"
@@ -300,6 +309,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each measurement N times, report the median time (and the largest RSS)")
+    ap.add_argument("--only", choices=["all", "rust", "python"], default="all",
+                    help="run only the Rust-driven tasks (issue #7) or only the Python package's (issue #12)")
     a = ap.parse_args()
 
     scratch = a.dir or tempfile.mkdtemp(prefix="npzmap-bench-")
@@ -313,6 +324,7 @@ def main():
     access_n = 10_000
     big_open_n = 100_000 if q else 1_000_000
     huge_n = 16 if q else 256  # x 16 MiB: 4 GiB
+    py_loops = 1_000_000
 
     rows = []  # (task, impl, seconds, ops, rss)
     load_start = os.getloadavg()
@@ -364,106 +376,159 @@ def main():
         guess = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.bin))), "npzmap")
         a.cli = guess if os.access(guess, os.X_OK) else None
     print(f"scratch: {scratch}")
-    # Warm-up (not recorded): the first big write of a run is often slower.
-    ours(a.bin, "write-limit", f("limit.bin"), large_n, 16 * MiB)
-    clean("limit.bin")
+    if a.only in ("all", "rust"):
+        # Warm-up (not recorded): the first big write of a run is often slower.
+        ours(a.bin, "write-limit", f("limit.bin"), large_n, 16 * MiB)
+        clean("limit.bin")
 
-    # 1. large write
-    t = f"write {large_n} x 16 MiB"
-    rec(t, "limit: plain write", ours, a.bin, "write-limit", f("limit.bin"), large_n, 16 * MiB,
-        cleanup=["limit.bin"])
-    rec(t, "limit: write + crc32", ours, a.bin, "write-crc-limit", f("limit.bin"), large_n, 16 * MiB,
-        cleanup=["limit.bin"])
-    rec(t, "npzmap", ours, a.bin, "write", f("large.npz"), large_n, 16 * MiB, cleanup=["large.npz"])
-    rec(t, "numpy.savez", py, a.python, "numpy_write", f("large_np.npz"), large_n, 16 * MiB,
-        cleanup=["large_np.npz"])
-    rec(t, "mmnpz", py, a.python, "mmnpz_write", f("large_mm.npz"), large_n, 16 * MiB,
-        cleanup=["large_mm.npz"])
-    run_pending()
-
-    # 2. small write (numpy's archive is kept for the open/access tasks)
-    t = f"write {small_n} x 1 KiB"
-    rec(t, "npzmap", ours, a.bin, "write", f("small.npz"), small_n, 1024, cleanup=["small.npz"])
-    rec(t, "numpy.savez", py, a.python, "numpy_write", f("small_np.npz"), small_n, 1024)
-    rec(t, "mmnpz", py, a.python, "mmnpz_write", f("small_mm.npz"), small_n, 1024,
-        cleanup=["small_mm.npz"])
-    run_pending()
-
-    # 3. npy append
-    t = f"npy append {app_small_n} x 8 KiB (deferred header)"
-    rec(t, "npzmap", ours, a.bin, "append", f("app.npy"), app_small_n, 8 * 1024, cleanup=["app.npy"])
-    rec(t, "npy-append-array", py, a.python, "npaa_append", f("app_pa.npy"), app_small_n, 8 * 1024,
-        cleanup=["app_pa.npy"])
-    run_pending()
-    t = f"npy append {app_large_n} x 16 MiB (deferred header)"
-    rec(t, "limit: plain write", ours, a.bin, "write-limit", f("limit.bin"), app_large_n, 16 * MiB,
-        cleanup=["limit.bin"])
-    rec(t, "npzmap", ours, a.bin, "append", f("app.npy"), app_large_n, 16 * MiB, cleanup=["app.npy"])
-    rec(t, "npy-append-array", py, a.python, "npaa_append", f("app_pa.npy"), app_large_n, 16 * MiB,
-        cleanup=["app_pa.npy"])
-    run_pending()
-
-    # 4. open / access, on the numpy-written archive of small members
-    src = f("small_np.npz")
-    t = f"open {small_n} members (numpy-written)"
-    rec(t, "npzmap", ours, a.bin, "open", src)
-    rec(t, "np.load", py, a.python, "numpy_open", src)
-    if mm_read:
-        rec(t, "mmnpz", py, mm_read, "mmnpz_open", src)
-    run_pending()
-    t = f"first access ({access_n} distinct keys of {small_n})"
-    rec(t, "npzmap", ours, a.bin, "first", src, small_n, access_n)
-    rec(t, "np.load (reads a copy)", py, a.python, "numpy_first", src, small_n, access_n)
-    if mm_read:
-        rec(t, "mmnpz", py, mm_read, "mmnpz_first", src, small_n, access_n)
-    run_pending()
-    t = f"cached access ({access_n} keys again)"
-    rec(t, "npzmap", ours, a.bin, "cached", src, small_n, access_n)
-    if mm_read:
-        rec(t, "mmnpz", py, mm_read, "mmnpz_cached", src, small_n, access_n)
-    run_pending()
-    # The CLI, whole process (start-up, open, every header, the listing
-    # written to /dev/null), against the peers listing dtype and shape
-    # in-process (their interpreter start-up not counted).
-    ls_task = f"ls {small_n} members (numpy-written)"
-    if a.cli:
-        rec(ls_task, "npzmap ls --json (CLI, whole process)", cli, [a.cli, "ls", src, "--json"], small_n)
-        rec(ls_task, "npzmap ls (CLI, whole process)", cli, [a.cli, "ls", src], small_n)
-        rec(ls_task, "np.load + dtype/shape of each", py, a.python, "numpy_list", src)
-        if mm_read:
-            rec(ls_task, "mmnpz load(preload=True) + dtype/shape", py, mm_read, "mmnpz_list", src)
+        # 1. large write
+        t = f"write {large_n} x 16 MiB"
+        rec(t, "limit: plain write", ours, a.bin, "write-limit", f("limit.bin"), large_n, 16 * MiB,
+            cleanup=["limit.bin"])
+        rec(t, "limit: write + crc32", ours, a.bin, "write-crc-limit", f("limit.bin"), large_n, 16 * MiB,
+            cleanup=["limit.bin"])
+        rec(t, "npzmap", ours, a.bin, "write", f("large.npz"), large_n, 16 * MiB, cleanup=["large.npz"])
+        rec(t, "numpy.savez", py, a.python, "numpy_write", f("large_np.npz"), large_n, 16 * MiB,
+            cleanup=["large_np.npz"])
+        rec(t, "mmnpz", py, a.python, "mmnpz_write", f("large_mm.npz"), large_n, 16 * MiB,
+            cleanup=["large_mm.npz"])
         run_pending()
-    clean("small_np.npz")
-    t = "sum every u64 of a 1 GiB member"
-    ours(a.bin, "read-limit", f("big1.npz"), 64, 16 * MiB)  # creates the archive
-    rec(t, "limit: sum of the raw mapped file", ours, a.bin, "read-limit", f("big1.npz"), 64, 16 * MiB)
-    rec(t, "npzmap (open + get_slice + sum)", ours, a.bin, "read", f("big1.npz"), 64, 16 * MiB)
-    if mm_read:
-        rec(t, "mmnpz (load + np.sum of memmap)", py, mm_read, "mmnpz_read", f("big1.npz"), 64, 16 * MiB)
-    run_pending()
-    clean("big1.npz")
 
-    # 5. many members: open time and memory
-    t = f"open {big_open_n} members (npzmap-written, 16 B each)"
-    ours(a.bin, "write", f("many.npz"), big_open_n, 16)
-    rec(t, "npzmap", ours, a.bin, "open", f("many.npz"))
-    rec(t, "np.load", py, a.python, "numpy_open", f("many.npz"))
-    if mm_read:
-        rec(t, "mmnpz", py, mm_read, "mmnpz_open", f("many.npz"))
-    run_pending()
-    clean("many.npz")
+        # 2. small write (numpy's archive is kept for the open/access tasks)
+        t = f"write {small_n} x 1 KiB"
+        rec(t, "npzmap", ours, a.bin, "write", f("small.npz"), small_n, 1024, cleanup=["small.npz"])
+        rec(t, "numpy.savez", py, a.python, "numpy_write", f("small_np.npz"), small_n, 1024)
+        rec(t, "mmnpz", py, a.python, "mmnpz_write", f("small_mm.npz"), small_n, 1024,
+            cleanup=["small_mm.npz"])
+        run_pending()
 
-    # 6. memory while writing 4 GiB
-    t = (f"write {huge_n * 16 // 1024} GiB ({huge_n} x 16 MiB)" if huge_n >= 64
-         else f"write {huge_n * 16} MiB ({huge_n} x 16 MiB)")
-    rec(t, "npzmap", ours, a.bin, "write", f("4g.npz"), huge_n, 16 * MiB, cleanup=["4g.npz"])
-    rec(t, "npzmap (one member, streamed)", ours, a.bin, "write-stream", f("4g.npz"), huge_n, 16 * MiB,
-        cleanup=["4g.npz"])
-    rec(t, "numpy.savez", py, a.python, "numpy_write", f("4g_np.npz"), huge_n, 16 * MiB,
-        cleanup=["4g_np.npz"])
-    rec(t, "mmnpz", py, a.python, "mmnpz_write", f("4g_mm.npz"), huge_n, 16 * MiB,
-        cleanup=["4g_mm.npz"])
-    run_pending()
+        # 3. npy append
+        t = f"npy append {app_small_n} x 8 KiB (deferred header)"
+        rec(t, "npzmap", ours, a.bin, "append", f("app.npy"), app_small_n, 8 * 1024, cleanup=["app.npy"])
+        rec(t, "npy-append-array", py, a.python, "npaa_append", f("app_pa.npy"), app_small_n, 8 * 1024,
+            cleanup=["app_pa.npy"])
+        run_pending()
+        t = f"npy append {app_large_n} x 16 MiB (deferred header)"
+        rec(t, "limit: plain write", ours, a.bin, "write-limit", f("limit.bin"), app_large_n, 16 * MiB,
+            cleanup=["limit.bin"])
+        rec(t, "npzmap", ours, a.bin, "append", f("app.npy"), app_large_n, 16 * MiB, cleanup=["app.npy"])
+        rec(t, "npy-append-array", py, a.python, "npaa_append", f("app_pa.npy"), app_large_n, 16 * MiB,
+            cleanup=["app_pa.npy"])
+        run_pending()
+
+        # 4. open / access, on the numpy-written archive of small members
+        src = f("small_np.npz")
+        t = f"open {small_n} members (numpy-written)"
+        rec(t, "npzmap", ours, a.bin, "open", src)
+        rec(t, "np.load", py, a.python, "numpy_open", src)
+        if mm_read:
+            rec(t, "mmnpz", py, mm_read, "mmnpz_open", src)
+        run_pending()
+        t = f"first access ({access_n} distinct keys of {small_n})"
+        rec(t, "npzmap", ours, a.bin, "first", src, small_n, access_n)
+        rec(t, "np.load (reads a copy)", py, a.python, "numpy_first", src, small_n, access_n)
+        if mm_read:
+            rec(t, "mmnpz", py, mm_read, "mmnpz_first", src, small_n, access_n)
+        run_pending()
+        t = f"cached access ({access_n} keys again)"
+        rec(t, "npzmap", ours, a.bin, "cached", src, small_n, access_n)
+        if mm_read:
+            rec(t, "mmnpz", py, mm_read, "mmnpz_cached", src, small_n, access_n)
+        run_pending()
+        # The CLI, whole process (start-up, open, every header, the listing
+        # written to /dev/null), against the peers listing dtype and shape
+        # in-process (their interpreter start-up not counted).
+        ls_task = f"ls {small_n} members (numpy-written)"
+        if a.cli:
+            rec(ls_task, "npzmap ls --json (CLI, whole process)", cli, [a.cli, "ls", src, "--json"], small_n)
+            rec(ls_task, "npzmap ls (CLI, whole process)", cli, [a.cli, "ls", src], small_n)
+            rec(ls_task, "np.load + dtype/shape of each", py, a.python, "numpy_list", src)
+            if mm_read:
+                rec(ls_task, "mmnpz load(preload=True) + dtype/shape", py, mm_read, "mmnpz_list", src)
+            run_pending()
+        clean("small_np.npz")
+        t = "sum every u64 of a 1 GiB member"
+        ours(a.bin, "read-limit", f("big1.npz"), 64, 16 * MiB)  # creates the archive
+        rec(t, "limit: sum of the raw mapped file", ours, a.bin, "read-limit", f("big1.npz"), 64, 16 * MiB)
+        rec(t, "npzmap (open + get_slice + sum)", ours, a.bin, "read", f("big1.npz"), 64, 16 * MiB)
+        if mm_read:
+            rec(t, "mmnpz (load + np.sum of memmap)", py, mm_read, "mmnpz_read", f("big1.npz"), 64, 16 * MiB)
+        run_pending()
+        clean("big1.npz")
+
+        # 5. many members: open time and memory
+        t = f"open {big_open_n} members (npzmap-written, 16 B each)"
+        ours(a.bin, "write", f("many.npz"), big_open_n, 16)
+        rec(t, "npzmap", ours, a.bin, "open", f("many.npz"))
+        rec(t, "np.load", py, a.python, "numpy_open", f("many.npz"))
+        if mm_read:
+            rec(t, "mmnpz", py, mm_read, "mmnpz_open", f("many.npz"))
+        run_pending()
+        clean("many.npz")
+
+        # 6. memory while writing 4 GiB
+        t = (f"write {huge_n * 16 // 1024} GiB ({huge_n} x 16 MiB)" if huge_n >= 64
+             else f"write {huge_n * 16} MiB ({huge_n} x 16 MiB)")
+        rec(t, "npzmap", ours, a.bin, "write", f("4g.npz"), huge_n, 16 * MiB, cleanup=["4g.npz"])
+        rec(t, "npzmap (one member, streamed)", ours, a.bin, "write-stream", f("4g.npz"), huge_n, 16 * MiB,
+            cleanup=["4g.npz"])
+        rec(t, "numpy.savez", py, a.python, "numpy_write", f("4g_np.npz"), huge_n, 16 * MiB,
+            cleanup=["4g_np.npz"])
+        rec(t, "mmnpz", py, a.python, "mmnpz_write", f("4g_mm.npz"), huge_n, 16 * MiB,
+            cleanup=["4g_mm.npz"])
+        run_pending()
+
+
+    # 7. The Python package (issue #12), same harness: py_tasks.py workers.
+    if a.only in ("all", "python"):
+        pyp = a.python
+        src = f("py_np.npz")
+        py(pyp, "numpy_write", src, small_n, 1024)  # numpy-written archive
+        t = f"py: load + list dtype/shape of {small_n} members (numpy-written)"
+        rec(t, "npzmap.load", pyt, pyp, "list_npzmap", src)
+        rec(t, "np.load", pyt, pyp, "list_numpy", src)
+        if mm_read:
+            rec(t, "mmnpz.load(preload=True)", pyt, mm_read, "list_mmnpz", src)
+        run_pending()
+        t = f"py: first access, median of {access_n} distinct keys of {small_n}"
+        rec(t, "npzmap", pyt, pyp, "first_npzmap", src, small_n, access_n)
+        rec(t, "np.load (reads a copy)", pyt, pyp, "first_numpy", src, small_n, access_n)
+        if mm_read:
+            rec(t, "mmnpz", pyt, mm_read, "first_mmnpz", src, small_n, access_n)
+        run_pending()
+        t = f"py: repeated access of one key ({py_loops} times, loop included)"
+        rec(t, "npzmap", pyt, pyp, "cached_npzmap", src, small_n, py_loops)
+        rec(t, "limit: dict lookup", pyt, pyp, "cached_dict", src, small_n, py_loops)
+        if mm_read:
+            rec(t, "mmnpz", pyt, mm_read, "cached_mmnpz", src, small_n, py_loops)
+        run_pending()
+        t = f"py: write {large_n} x 16 MiB"
+        rec(t, "limit: Python f.write", pyt, pyp, "write_limit", f("py_limit.bin"), large_n, 16 * MiB,
+            cleanup=["py_limit.bin"])
+        rec(t, "npzmap.NpzWriter", pyt, pyp, "write_npzmap", f("py_large.npz"), large_n, 16 * MiB,
+            cleanup=["py_large.npz"])
+        rec(t, "mmnpz", pyt, pyp, "write_mmnpz", f("py_large_mm.npz"), large_n, 16 * MiB,
+            cleanup=["py_large_mm.npz"])
+        run_pending()
+        t = f"py: write {large_n} x 16 MiB, fsync at close"
+        rec(t, "limit: Python f.write + fsync", pyt, pyp, "write_limit_fsync", f("py_limit.bin"), large_n,
+            16 * MiB, cleanup=["py_limit.bin"])
+        rec(t, "npzmap.NpzWriter(fsync=True)", pyt, pyp, "write_npzmap_fsync", f("py_large.npz"), large_n,
+            16 * MiB, cleanup=["py_large.npz"])
+        run_pending()
+        t = f"py: write {small_n} x 1 KiB"
+        rec(t, "npzmap.NpzWriter", pyt, pyp, "write_npzmap", f("py_small.npz"), small_n, 1024,
+            cleanup=["py_small.npz"])
+        rec(t, "mmnpz", pyt, pyp, "write_mmnpz", f("py_small_mm.npz"), small_n, 1024,
+            cleanup=["py_small_mm.npz"])
+        run_pending()
+        t = f"py: npy append {app_small_n} x 8 KiB (deferred header)"
+        rec(t, "npzmap.NpyAppendArray", pyt, pyp, "append_npzmap", f("py_app.npy"), app_small_n, 8 * 1024,
+            cleanup=["py_app.npy"])
+        rec(t, "npy-append-array", pyt, pyp, "append_npaa", f("py_app_pa.npy"), app_small_n, 8 * 1024,
+            cleanup=["py_app_pa.npy"])
+        run_pending()
+        clean("py_np.npz")
 
     # ---------------------------------------------------------------- table
     load_end = os.getloadavg()
@@ -471,6 +536,8 @@ def main():
     vs = versions(a.python)
     vs_mm = versions(mm_read) if mm_read else []
     lines = []
+    if a.only == "python":
+        lines += [PY_HEADING.rstrip("\n"), ""]
     lines.append(f"Run {time.strftime('%Y-%m-%d %H:%M', time.gmtime(t_start))} UTC, "
                  f"{'`--quick` sizes' if q else 'full sizes'}, median of {max(1, a.repeat)}, "
                  f"{time.time() - t_start:.0f} s in all.")
@@ -510,6 +577,10 @@ def main():
                      f"{rss:.0f} MiB | {ratio} | {speed} |")
 
     lines += ["",
+              "Times are the median of the runs (each round runs every implementation once, in rotated "
+              "order, each after a `sync`); per op = time / ops (members, appends, accesses). Every task "
+              "runs in its own process and times only the work; peak RSS is that process's `ru_maxrss` "
+              "(including the interpreter for Python peers)."] if a.only == "python" else ["",
               "Times are the median of the runs (each round runs every implementation once, in rotated order, each after a `sync`); per op = time / ops (members, appends, accesses). "
               "Every task runs in its own process and times only the work (the `ls` rows of "
               "npzmap time the whole CLI process, start-up included); peak RSS is that "
@@ -518,6 +589,22 @@ def main():
               "fsyncs (npzmap's writer runs with `fsync(false)`, like the peers), so writes go to "
               "the page cache. The limits are Rust: `write` of the same bytes to the same file "
               "system; the sum of the raw `mmap` of the same file."]
+    if a.only in ("all", "python"):
+        lines += ["",
+                  "Python package rows (`py:`): every task is a `benches/peers/py_tasks.py` process "
+                  "timing only its work (imports and the interpreter start excluded). `load + list` is "
+                  "`load(p)` + `[(a.dtype, a.shape) for a in z.values()]` (mmnpz: `load(p, preload=True)`, "
+                  "on numpy < 2.3). `first access`: one fresh mapping per process, each of the distinct "
+                  "keys accessed once and timed alone with `perf_counter_ns`; the per-op column is the "
+                  "MEDIAN single access (np.load reads a copy). `repeated access`: `for _ in range(n): "
+                  "z[k]` after one untimed access, loop included (as timeit); the limit is the same loop "
+                  "over a Python dict of 1000 keys. Writes: uint8 arrays of the stated size; the limit is "
+                  "Python's buffered `f.write` of the same bytes to the same file system, no fsync, like "
+                  "`NpzWriter(..., fsync=False)` and mmnpz (which has no fsync); the `fsync at close` "
+                  "task fsyncs both once at the end (`f.flush(); os.fsync`; NpzWriter(fsync=True) in "
+                  "mode \"w\" writes a temporary file, fsyncs it, renames it over the path and fsyncs "
+                  "the directory). Appends: one float64 row of 8 KiB per `append`, "
+                  "`rewrite_header_on_append=False` for both."]
     # Targets of issue #7, checked against the rows above.
     def per(task_prefix, impl, best=False):
         for task, i, secs, ops, _ in rows:
@@ -525,18 +612,29 @@ def main():
                 return spread[(task, i)][0] if best else (secs / ops if ops else secs)
         return None
 
-    def ratio_row(name, task, theirs, want, mine="npzmap"):
+    def ratio_row(name, task, theirs, want, ours="npzmap"):
         cells = []
         for best in (False, True):
-            t, m = per(task, theirs, best), per(task, mine, best)
+            t, m = per(task, theirs, best), per(task, ours, best)
             if t is None or m is None:
                 return f"| {name} | - | - | - | not measured |"
             cells.append(t / m)
         verdict = "met" if cells[0] >= want else ("MISSED" if cells[1] < want else "met on fastest runs only")
         return f"| {name} | ≥ {want} | {cells[0]:.2f} | {cells[1]:.2f} | {verdict} |"
 
-    def abs_row(name, task, limit):
-        m, b = per(task, "npzmap"), per(task, "npzmap", True)
+    def within_row(name, task, limit, most, ours="npzmap"):
+        # ours / limit (time per op): at most `most`.
+        cells = []
+        for best in (False, True):
+            t, m = per(task, limit, best), per(task, ours, best)
+            if t is None or m is None:
+                return f"| {name} | - | - | - | not measured |"
+            cells.append(m / t)
+        verdict = "met" if cells[0] <= most else ("MISSED" if cells[1] > most else "met on fastest runs only")
+        return f"| {name} | ≤ {most} | {cells[0]:.2f} | {cells[1]:.2f} | {verdict} |"
+
+    def abs_row(name, task, limit, ours="npzmap"):
+        m, b = per(task, ours), per(task, ours, True)
         if m is None:
             return f"| {name} | - | - | - | not measured |"
         verdict = "met" if m < limit else ("MISSED" if b >= limit else "met on fastest runs only")
@@ -547,23 +645,45 @@ def main():
     a8 = f"npy append {app_small_n} x 8 KiB"
     a16 = f"npy append {app_large_n} x 16 MiB"
     op = f"open {small_n} members"
-    lines += ["", "| target (issue #7) | target | median runs | fastest runs | |", "|---|---:|---:|---:|---|",
-              ratio_row("large write: fraction of the plain-write limit", wl, "limit: plain write", 0.9),
-              ratio_row("small write: entries/s vs mmnpz", ws, "mmnpz", 10),
-              ratio_row("npy append 8 KiB: appends/s vs npy-append-array", a8, "npy-append-array", 5),
-              ratio_row("npy append 16 MiB: fraction of the plain-write limit", a16, "limit: plain write", 0.9),
-              ratio_row(f"open {small_n} members: speed vs mmnpz", op, "mmnpz", 30),
-              ratio_row(f"open {small_n} members: speed vs np.load", op, "np.load", 30),
-              ratio_row("ls --json (whole process): speed vs np.load + listing", ls_task,
-                        "np.load + dtype/shape of each", 50, "npzmap ls --json (CLI, whole process)"),
-              ratio_row("ls --json (whole process): speed vs mmnpz preload + listing", ls_task,
-                        "mmnpz load(preload=True) + dtype/shape", 50, "npzmap ls --json (CLI, whole process)"),
-              ratio_row("ls (whole process): speed vs np.load + listing", ls_task,
-                        "np.load + dtype/shape of each", 50, "npzmap ls (CLI, whole process)"),
-              ratio_row("ls (whole process): speed vs mmnpz preload + listing", ls_task,
-                        "mmnpz load(preload=True) + dtype/shape", 50, "npzmap ls (CLI, whole process)"),
-              abs_row("first access", "first access", 2e-6),
-              abs_row("cached access", "cached access", 50e-9)]
+    ls_task = f"ls {small_n} members (numpy-written)"
+    if a.only in ("all", "rust"):
+        lines += ["", "| target (issue #7) | target | median runs | fastest runs | |", "|---|---:|---:|---:|---|",
+                  ratio_row("large write: fraction of the plain-write limit", wl, "limit: plain write", 0.9),
+                  ratio_row("small write: entries/s vs mmnpz", ws, "mmnpz", 10),
+                  ratio_row("npy append 8 KiB: appends/s vs npy-append-array", a8, "npy-append-array", 5),
+                  ratio_row("npy append 16 MiB: fraction of the plain-write limit", a16, "limit: plain write", 0.9),
+                  ratio_row(f"open {small_n} members: speed vs mmnpz", op, "mmnpz", 30),
+                  ratio_row(f"open {small_n} members: speed vs np.load", op, "np.load", 30),
+                  ratio_row("ls --json (whole process): speed vs np.load + listing", ls_task,
+                            "np.load + dtype/shape of each", 50, "npzmap ls --json (CLI, whole process)"),
+                  ratio_row("ls --json (whole process): speed vs mmnpz preload + listing", ls_task,
+                            "mmnpz load(preload=True) + dtype/shape", 50, "npzmap ls --json (CLI, whole process)"),
+                  ratio_row("ls (whole process): speed vs np.load + listing", ls_task,
+                            "np.load + dtype/shape of each", 50, "npzmap ls (CLI, whole process)"),
+                  ratio_row("ls (whole process): speed vs mmnpz preload + listing", ls_task,
+                            "mmnpz load(preload=True) + dtype/shape", 50, "npzmap ls (CLI, whole process)"),
+                  abs_row("first access", "first access", 2e-6),
+                  abs_row("cached access", "cached access", 50e-9)]
+    if a.only in ("all", "python"):
+        pl = "py: load + list"
+        lines += ["", "| target (issue #12, Python package) | target | median runs | fastest runs | |",
+                  "|---|---:|---:|---:|---|",
+                  ratio_row(f"load + list {small_n} members: speed vs np.load", pl, "np.load", 30,
+                            "npzmap.load"),
+                  ratio_row(f"load + list {small_n} members: speed vs mmnpz (preload)", pl,
+                            "mmnpz.load(preload=True)", 30, "npzmap.load"),
+                  abs_row("first access from Python (median access)", "py: first access", 3e-6),
+                  within_row("repeated access: time vs a dict lookup", "py: repeated access",
+                             "limit: dict lookup", 1.5),
+                  ratio_row("NpzWriter.write 16 MiB: fraction of Python f.write (no fsync)",
+                            f"py: write {large_n} x 16 MiB", "limit: Python f.write", 0.9, "npzmap.NpzWriter"),
+                  ratio_row("NpzWriter.write 16 MiB: fraction of Python f.write (fsync at close, both)",
+                            f"py: write {large_n} x 16 MiB, fsync", "limit: Python f.write + fsync", 0.9,
+                            "npzmap.NpzWriter(fsync=True)"),
+                  ratio_row(f"NpzWriter.write {small_n} x 1 KiB: speed vs mmnpz", f"py: write {small_n} x 1 KiB",
+                            "mmnpz", 5, "npzmap.NpzWriter"),
+                  ratio_row("NpyAppendArray.append 8 KiB: speed vs npy-append-array", "py: npy append",
+                            "npy-append-array", 3, "npzmap.NpyAppendArray")]
     if q:
         lines.append("")
         lines.append("(`--quick`: smaller sizes than the targets are stated for.)")
@@ -571,8 +691,21 @@ def main():
     print()
     print(table)
     if a.out:
+        # The file has the Rust-driven part, then PY_HEADING and the Python
+        # package's part; `--only` replaces its own part and keeps the other.
+        old = ""
+        if a.only != "all" and os.path.exists(a.out):
+            with open(a.out) as fh:
+                old = fh.read()
+        rust_old, _, py_old = old.partition(PY_HEADING)
+        if a.only == "all":
+            text = table
+        elif a.only == "rust":
+            text = table + ("\n\n" + PY_HEADING + py_old if py_old else "")
+        else:
+            text = rust_old.rstrip("\n") + ("\n\n" if rust_old.strip() else "") + table
         with open(a.out, "w") as fh:
-            fh.write(table + "\n")
+            fh.write(text.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

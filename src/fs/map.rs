@@ -23,6 +23,14 @@ pub(crate) struct ReadMap {
 }
 
 impl ReadMap {
+    /// Maps the file again at its current length, keeping the same lock
+    /// (a reader that raced an appender looks again).
+    pub(crate) fn remap(self, path: &Path) -> Result<ReadMap> {
+        let ReadMap { map, _file: file } = self;
+        drop(map);
+        ReadMap::new(file, path)
+    }
+
     /// Maps `file`, whose shared lock it keeps.
     pub(crate) fn new(file: SharedLock, path: &Path) -> Result<ReadMap> {
         let len = file

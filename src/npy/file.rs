@@ -119,7 +119,45 @@ impl NpyFile {
             Wait::No
         };
         let file = SharedLock::take(file, path, wait)?;
-        let map = ReadMap::new(file, path)?;
+        let mut map = ReadMap::new(file, path)?;
+        // An appender may run beside this reader (see the lock protocol in
+        // `crate::fs`): it writes the rows, then rewrites the header's shape
+        // in place. A reader that lands between the two, or that took the
+        // file's length before a header it then read, sees a length that
+        // disagrees with the header. Such a disagreement is looked at again
+        // (a fresh length and header) while the file keeps changing, and
+        // once after a short pause; a file that stays inconsistent is
+        // reported as it is.
+        let mut paused = false;
+        for _ in 0..RACE_RETRIES {
+            let seen = snapshot(&map);
+            match check_file(map.as_ref(), &opts).and_then(|p| Ok((data_of(&p, &map)?.0, p))) {
+                Ok((data, parsed)) if snapshot(&map) == seen => {
+                    return Ok(NpyFile {
+                        path: path.to_path_buf(),
+                        map: Arc::new(map),
+                        parsed,
+                        data,
+                    });
+                }
+                // The header changed while it was read: read it again.
+                Ok(_) => map = map.remap(path)?,
+                Err(e) if racy(&e) => {
+                    let before = snapshot(&map);
+                    map = map.remap(path)?;
+                    if snapshot(&map) == before {
+                        if paused {
+                            return Err(e.at_path(path));
+                        }
+                        paused = true;
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        map = map.remap(path)?;
+                    }
+                }
+                Err(e) => return Err(e.at_path(path)),
+            }
+        }
+        // Still changing after every retry: report what the last look saw.
         let parsed = check_file(map.as_ref(), &opts).map_err(|e| e.at_path(path))?;
         let (data, _) = data_of(&parsed, &map).map_err(|e| e.at_path(path))?;
         Ok(NpyFile {
@@ -188,6 +226,28 @@ impl NpyFile {
 /// [`Error::DataTooLong`] when bytes follow the data (unless
 /// `opts.allow_trailing`). Nothing is allocated in proportion to a size
 /// read from the header.
+/// How often [`NpyFile::open_with`] looks again at a file whose length and
+/// header disagree while an appender is changing it.
+const RACE_RETRIES: usize = 64;
+
+/// The file's length and its first header bytes: what an appender changes.
+fn snapshot(map: &ReadMap) -> (usize, Vec<u8>) {
+    let bytes: &[u8] = map;
+    let head = bytes.get(..bytes.len().min(1024)).unwrap_or_default();
+    (bytes.len(), head.to_vec())
+}
+
+/// Errors a reader racing an appender can see for a moment.
+fn racy(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::DataTooShort { .. }
+            | Error::DataTooLong { .. }
+            | Error::InvalidHeader { .. }
+            | Error::Truncated { .. }
+    )
+}
+
 fn check_file(bytes: &[u8], opts: &NpyOptions) -> Result<ParsedHeader> {
     let parsed = read_header(bytes, opts.header_limit)?;
     let need = parsed.header.data_len()?;

@@ -1,16 +1,20 @@
 //! The archive engine: [`NpzWriter`](writer) and [`NpzReader`](reader) over
 //! the shared zip record layer, plus [`recover`](mod@recover) for archives whose
-//! writer died.
+//! writer died, and the archive [`tools`] ([`rewrite`], [`merge`]).
 
 mod cache;
 pub mod reader;
 pub mod recover;
+pub mod tools;
 pub mod writer;
 
 pub use reader::{
     ArraySlice, Errors, Iter, Keys, MemberInfo, Members, NpzReader, ReaderOptions, VerifyReport,
 };
 pub use recover::{RecoverReport, recover, recover_in_place};
+pub use tools::{
+    MergeOptions, MergeReport, OnDuplicate, RewriteOptions, RewriteReport, merge, rewrite,
+};
 pub use writer::{DosDateTime, EntryWriter, NpzWriter, WriterOptions};
 
 /// The zip member name for an array key: `key + ".npy"`, not doubled when

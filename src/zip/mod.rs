@@ -39,7 +39,7 @@ pub use names::decode_name;
 pub use read::{CentralEntryRef, DataDescriptor, LocalHeaderRef};
 pub use spec::*;
 pub use write::{CentralEntry, LocalHeader, LocalZip64, align_padding, write_end_records};
-pub(crate) use write::{CentralFields, write_local_stored};
+pub(crate) use write::{CentralFields, write_local, write_local_stored};
 
 #[cfg(test)]
 mod tests {

@@ -98,8 +98,31 @@ pub(crate) fn write_local_stored(
     align_pad: u16,
     (date, time): (u16, u16),
 ) {
+    write_local(
+        out,
+        name,
+        (METHOD_STORED, crc32, size, size),
+        zip64,
+        align_pad,
+        (date, time),
+    );
+}
+
+/// Encodes a local header for a member of any method whose CRC and sizes
+/// are known up front (no data descriptor): `(method, crc32,
+/// compressed_size, uncompressed_size)`. With [`LocalZip64::Yes`] both
+/// sizes go to a ZIP64 extra.
+pub(crate) fn write_local(
+    out: &mut Vec<u8>,
+    name: &str,
+    (method, crc32, csize, size): (u16, u32, u64, u64),
+    zip64: LocalZip64,
+    align_pad: u16,
+    (date, time): (u16, u16),
+) {
     let zip64 = zip64 == LocalZip64::Yes;
     let size32 = if zip64 { MAX32 as u32 } else { size as u32 };
+    let csize32 = if zip64 { MAX32 as u32 } else { csize as u32 };
     let extra_len = if zip64 {
         LOCAL_ZIP64_EXTRA_LEN as u16
     } else {
@@ -110,11 +133,11 @@ pub(crate) fn write_local_stored(
         signature: LOCAL_SIG.into(),
         version_needed: version_needed(zip64).into(),
         flags: name_flags(name).into(),
-        method: METHOD_STORED.into(),
+        method: method.into(),
         time: time.into(),
         date: date.into(),
         crc32: crc32.into(),
-        compressed_size: size32.into(),
+        compressed_size: csize32.into(),
         uncompressed_size: size32.into(),
         name_len: (name.len() as u16).into(),
         extra_len: extra_len.into(),
@@ -124,7 +147,7 @@ pub(crate) fn write_local_stored(
     if zip64 {
         write_extra_header(out, EXTRA_ZIP64, 16);
         out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&csize.to_le_bytes());
     }
     write_align_extra(align_pad, out);
 }

@@ -7,7 +7,7 @@
 //! `failure` (error message + exit code) and `progress` (bars) and `json`
 //! (dtype/error JSON forms) are leaves; `cmd` (ls, export, pack, concat)
 //! uses them; `check` (verify, recover and their `--json` reports) uses
-//! `cmd`'s file-kind helpers; `demo` uses `failure` and `progress`; this
+//! `cmd`'s file-kind helpers; `tools` (rewrite, merge) uses `failure`; `demo` uses `failure` and `progress`; this
 //! file only parses arguments and dispatches.
 
 mod check;
@@ -16,6 +16,7 @@ mod demo;
 mod failure;
 mod json;
 mod progress;
+mod tools;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -123,6 +124,53 @@ enum Command {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
     },
+    /// Rewrite an archive so every array is zero-copy readable.
+    ///
+    /// Members are stored (deflated ones inflated, unless --keep-compressed)
+    /// with their data aligned; names, order and member bytes are kept; every
+    /// CRC is checked on the way. OUT is written beside itself and renamed
+    /// into place only on success (OUT may be IN): a damaged input leaves OUT
+    /// as it was (exit 1).
+    Rewrite {
+        /// The archive to read.
+        input: PathBuf,
+        /// The archive to write (may be the input).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Align member data to this many bytes (power of two, 1 = none).
+        #[arg(long, default_value_t = 64)]
+        align: u64,
+        /// Store deflated members inflated (the default; zero-copy).
+        #[arg(long, conflicts_with = "keep_compressed")]
+        decompress: bool,
+        /// Copy deflated members as they are (still CRC-checked).
+        #[arg(long)]
+        keep_compressed: bool,
+        /// Drop members superseded by a later one with the same key (listed on stderr).
+        #[arg(long)]
+        dedupe: bool,
+    },
+    /// Merge archives (e.g. one shard per worker) into one.
+    ///
+    /// Members are copied byte for byte (no re-encoding, CRCs reused) with
+    /// aligned data. Every input is verified and duplicates resolved before
+    /// OUT is written; OUT is replaced atomically. --on-duplicate: error
+    /// (default) refuses; prefix renames a later duplicate to
+    /// <input file stem>/<name> (shard3.npz: shard3/x.npy); last keeps the
+    /// last occurrence only.
+    Merge {
+        /// The archive to write.
+        output: PathBuf,
+        /// The archives to merge, in order.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// error | prefix | last.
+        #[arg(long, default_value = "error")]
+        on_duplicate: String,
+        /// Align member data to this many bytes (power of two, 1 = none).
+        #[arg(long, default_value_t = 64)]
+        align: u64,
+    },
     /// The main job on generated data: write, reopen lazily, read at random, verify.
     Demo {
         /// Directory for the files (default: a temporary directory).
@@ -154,6 +202,20 @@ fn main() -> ExitCode {
             align,
         } => cmd::pack(&output, &inputs, append, align, quiet),
         Command::Concat { output, inputs } => cmd::concat(&output, &inputs, quiet),
+        Command::Rewrite {
+            input,
+            output,
+            align,
+            decompress: _,
+            keep_compressed,
+            dedupe,
+        } => tools::rewrite_cmd(&input, &output, align, keep_compressed, dedupe),
+        Command::Merge {
+            output,
+            inputs,
+            on_duplicate,
+            align,
+        } => tools::merge_cmd(&output, &inputs, &on_duplicate, align),
         Command::Demo { dir, samples } => demo::run(dir, samples, quiet),
     };
     match res {

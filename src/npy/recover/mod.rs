@@ -60,6 +60,21 @@ pub struct RecoveryReport {
     pub changed: bool,
 }
 
+impl RecoveryReport {
+    /// The report for a file that was already consistent: nothing changed.
+    fn unchanged(rows_before: Option<u64>, data_offset: u64) -> RecoveryReport {
+        RecoveryReport {
+            rows_before,
+            rows_after: rows_before.unwrap_or(0),
+            bytes_dropped: 0,
+            bytes_zero_filled: 0,
+            data_offset_before: data_offset,
+            data_offset_after: data_offset,
+            changed: false,
+        }
+    }
+}
+
 /// True if the file's data length disagrees with its header, i.e.
 /// [`recover`] would change it. Errors if the header itself cannot be read
 /// (then only [`recover_with`] can help).
@@ -89,15 +104,7 @@ pub fn recover(path: impl AsRef<Path>, zerofill: bool) -> Result<RecoveryReport>
     let header = st.parsed.header.clone();
     let rows_before = growth_rows(&header);
     if st.present() == st.data_len {
-        return Ok(RecoveryReport {
-            rows_before,
-            rows_after: rows_before.unwrap_or(0),
-            bytes_dropped: 0,
-            bytes_zero_filled: 0,
-            data_offset_before: old_off,
-            data_offset_after: old_off,
-            changed: false,
-        });
+        return Ok(RecoveryReport::unchanged(rows_before, old_off));
     }
     rebuild(
         &file,
@@ -224,15 +231,7 @@ pub fn recover_to(
             new_off: 0,
             kept: st.file_len,
             unchanged: true,
-            report: RecoveryReport {
-                rows_before,
-                rows_after: rows_before.unwrap_or(0),
-                bytes_dropped: 0,
-                bytes_zero_filled: 0,
-                data_offset_before: old_off,
-                data_offset_after: old_off,
-                changed: false,
-            },
+            report: RecoveryReport::unchanged(rows_before, old_off),
         }
     } else {
         plan(
