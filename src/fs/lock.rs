@@ -18,6 +18,32 @@ pub(crate) enum Wait {
     Yes,
 }
 
+/// How long a lock attempt that must not wait keeps trying before it says
+/// [`Error::Locked`]: about 30 ms in all. A lock can be held for an instant
+/// by nobody who uses the file: a process that another thread is spawning
+/// (fork, then exec) holds copies of every open file description, locks
+/// included, until its exec closes them. A real holder is still reported,
+/// just not in the first microsecond.
+const TRANSIENT_RETRIES: [u64; 6] = [0, 1, 2, 4, 8, 15];
+
+/// `try_lock` (or `try_lock_shared`) through a short window of transient
+/// holders (see [`TRANSIENT_RETRIES`]).
+fn try_lock_briefly(
+    mut attempt: impl FnMut() -> std::result::Result<(), TryLockError>,
+) -> std::result::Result<(), TryLockError> {
+    let mut last = attempt();
+    for ms in TRANSIENT_RETRIES {
+        match last {
+            Err(TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                last = attempt();
+            }
+            _ => return last,
+        }
+    }
+    last
+}
+
 fn locked(path: &Path) -> Error {
     Error::Locked {
         at: Location::path(path),
@@ -42,7 +68,7 @@ impl SharedLock {
     /// used unlocked.
     pub(crate) fn take(file: File, path: &Path, wait: Wait) -> Result<SharedLock> {
         let r = match wait {
-            Wait::No => file.try_lock_shared(),
+            Wait::No => try_lock_briefly(|| file.try_lock_shared()),
             Wait::Yes => file.lock_shared().map_err(TryLockError::Error),
         };
         match r {
@@ -66,7 +92,7 @@ impl ExclusiveLock {
     /// while anyone (a reader's map, a writer, a modifier, in this process
     /// or another) holds a lock on it.
     pub(crate) fn take(file: File, path: &Path) -> Result<ExclusiveLock> {
-        match file.try_lock() {
+        match try_lock_briefly(|| file.try_lock()) {
             Ok(()) => Ok(ExclusiveLock(file)),
             Err(TryLockError::WouldBlock) => Err(locked(path)),
             Err(TryLockError::Error(e)) => Err(Error::io_path("lock", e, path)),
@@ -129,7 +155,7 @@ impl WriterLock {
                 .truncate(false)
                 .open(&lock_path)
                 .map_err(|e| Error::io_path("create lock file", e, &lock_path))?;
-            match file.try_lock() {
+            match try_lock_briefly(|| file.try_lock()) {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => return Err(locked(target)),
                 Err(TryLockError::Error(e)) => {

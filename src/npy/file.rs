@@ -122,50 +122,57 @@ impl NpyFile {
         let mut map = ReadMap::new(file, path)?;
         // An appender may run beside this reader (see the lock protocol in
         // `crate::fs`): it writes the rows, then rewrites the header's shape
-        // in place. A reader that lands between the two, or that took the
-        // file's length before a header it then read, sees a length that
-        // disagrees with the header. Such a disagreement is looked at again
-        // (a fresh length and header) while the file keeps changing, and
-        // once after a short pause; a file that stays inconsistent is
-        // reported as it is.
+        // in place. So the header is read first and the file's length taken
+        // after it (a header never promises rows that are not written yet),
+        // and a header that has not caught up with the rows is read again.
+        // A file that stops changing and still disagrees is reported as it
+        // is (after one short pause for a header write in flight).
+        let mut previous = None;
         let mut paused = false;
+        let mut last = None;
         for _ in 0..RACE_RETRIES {
-            let seen = snapshot(&map);
-            match check_file(map.as_ref(), &opts).and_then(|p| Ok((data_of(&p, &map)?.0, p))) {
-                Ok((data, parsed)) if snapshot(&map) == seen => {
-                    return Ok(NpyFile {
-                        path: path.to_path_buf(),
-                        map: Arc::new(map),
-                        parsed,
-                        data,
-                    });
-                }
-                // The header changed while it was read: read it again.
-                Ok(_) => map = map.remap(path)?,
-                Err(e) if racy(&e) => {
-                    let before = snapshot(&map);
+            match look(&map, &opts) {
+                Ok((parsed, data)) => return Ok(NpyFile::mapped(path, map, parsed, data)),
+                Err(Look::Short(parsed)) => {
+                    // The length was taken before this header: take it again.
                     map = map.remap(path)?;
-                    if snapshot(&map) == before {
-                        if paused {
-                            return Err(e.at_path(path));
-                        }
-                        paused = true;
-                        std::thread::sleep(std::time::Duration::from_millis(1));
-                        map = map.remap(path)?;
+                    if let Ok(data) = data_range(&parsed, map.len(), &opts) {
+                        return Ok(NpyFile::mapped(path, map, parsed, data));
                     }
                 }
-                Err(e) => return Err(e.at_path(path)),
+                Err(Look::Other(e)) if !racy(&e) => return Err(e.at_path(path)),
+                Err(Look::Other(e)) => last = Some(e),
             }
+            let now = snapshot(&map);
+            if previous.as_ref() == Some(&now) {
+                if paused {
+                    break;
+                }
+                paused = true;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                map = map.remap(path)?;
+            }
+            previous = Some(now);
         }
-        // Still changing after every retry: report what the last look saw.
-        let parsed = check_file(map.as_ref(), &opts).map_err(|e| e.at_path(path))?;
-        let (data, _) = data_of(&parsed, &map).map_err(|e| e.at_path(path))?;
-        Ok(NpyFile {
+        // Stable and still inconsistent (or changing past every retry).
+        let e = match look(&map, &opts) {
+            Ok((parsed, data)) => return Ok(NpyFile::mapped(path, map, parsed, data)),
+            Err(Look::Short(parsed)) => match data_range(&parsed, map.len(), &opts) {
+                Err(e) => e,
+                Ok(data) => return Ok(NpyFile::mapped(path, map, parsed, data)),
+            },
+            Err(Look::Other(e)) => last.unwrap_or(e),
+        };
+        Err(e.at_path(path))
+    }
+
+    fn mapped(path: &Path, map: ReadMap, parsed: ParsedHeader, data: Range<usize>) -> NpyFile {
+        NpyFile {
             path: path.to_path_buf(),
             map: Arc::new(map),
             parsed,
             data,
-        })
+        }
     }
 
     /// The parsed header (with version and data offset).
@@ -228,13 +235,83 @@ impl NpyFile {
 /// read from the header.
 /// How often [`NpyFile::open_with`] looks again at a file whose length and
 /// header disagree while an appender is changing it.
-const RACE_RETRIES: usize = 64;
+const RACE_RETRIES: usize = 1000;
 
 /// The file's length and its first header bytes: what an appender changes.
 fn snapshot(map: &ReadMap) -> (usize, Vec<u8>) {
     let bytes: &[u8] = map;
     let head = bytes.get(..bytes.len().min(1024)).unwrap_or_default();
     (bytes.len(), head.to_vec())
+}
+
+/// Why one look at a mapped `.npy` file failed.
+enum Look {
+    /// The header promises more data than the map holds: the map may be
+    /// older than the header.
+    Short(ParsedHeader),
+    /// Anything else.
+    Other(Error),
+}
+
+/// The header as the map shows it now (parsed from a copy, and parsed again
+/// from the map to catch a rewrite during the parse) and its data range.
+fn look(
+    map: &ReadMap,
+    opts: &NpyOptions,
+) -> std::result::Result<(ParsedHeader, Range<usize>), Look> {
+    let bytes: &[u8] = map;
+    let parsed = read_header(bytes, opts.header_limit).map_err(Look::Other)?;
+    let copy = usize::try_from(parsed.data_offset)
+        .ok()
+        .and_then(|n| bytes.get(..n))
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    let again = read_header(&copy, opts.header_limit).map_err(Look::Other)?;
+    if again != parsed {
+        return Err(Look::Other(Error::InvalidHeader {
+            reason: "the header changed while it was read".into(),
+            at: Location::offset(0),
+        }));
+    }
+    match data_range(&again, bytes.len(), opts) {
+        Ok(data) => Ok((again, data)),
+        Err(Error::DataTooShort { .. }) => Err(Look::Short(again)),
+        Err(e) => Err(Look::Other(e)),
+    }
+}
+
+/// The data range `parsed` describes in a file of `file_len` bytes, with the
+/// length checks of [`check_file`].
+fn data_range(parsed: &ParsedHeader, file_len: usize, opts: &NpyOptions) -> Result<Range<usize>> {
+    let need = parsed.header.data_len()?;
+    let have = (file_len as u64).saturating_sub(parsed.data_offset);
+    let at = Location::offset(parsed.data_offset);
+    if have < need {
+        return Err(Error::DataTooShort {
+            expected: need,
+            actual: have,
+            at,
+        });
+    }
+    if have > need && !opts.allow_trailing {
+        return Err(Error::DataTooLong {
+            expected: need,
+            actual: have,
+            at,
+        });
+    }
+    let too_short = || Error::DataTooShort {
+        expected: need,
+        actual: have,
+        at: Location::offset(parsed.data_offset),
+    };
+    let start = usize::try_from(parsed.data_offset).map_err(|_| too_short())?;
+    let len = usize::try_from(need).map_err(|_| too_short())?;
+    let end = start.checked_add(len).ok_or_else(too_short)?;
+    if end > file_len {
+        return Err(too_short());
+    }
+    Ok(start..end)
 }
 
 /// Errors a reader racing an appender can see for a moment.
