@@ -15,6 +15,7 @@ mod cmd;
 mod demo;
 mod failure;
 mod json;
+mod ls;
 mod progress;
 mod tools;
 
@@ -186,7 +187,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = cli.quiet;
     let res = match cli.command {
-        Command::Ls { file, json } => cmd::ls(&file, json),
+        Command::Ls { file, json } => ls::ls(&file, json),
         Command::Export { file, name, output } => cmd::export(&file, &name, &output),
         Command::Verify { file, json } => check::verify(&file, json),
         Command::Recover {
