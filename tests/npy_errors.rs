@@ -358,3 +358,24 @@ fn missing_file_is_io_error() {
     let e = NpyFile::open(Path::new("/nonexistent/npzmap/x.npy")).unwrap_err();
     assert!(matches!(e, Error::Io { op: "open", .. }), "{e:?}");
 }
+
+/// Found by fuzzing (`npy_file`): a zero-size dtype whose element count
+/// overflows u64 is `ShapeOverflow` (numpy refuses it too), for a whole file
+/// in memory and on disk.
+#[test]
+fn zero_size_elements_whose_count_overflows() {
+    let file = include_bytes!("../fuzz/corpus/npy_file/seed-regress-S0-element-count-overflow.npy");
+    let r = npzmap::npy::view_from_bytes(file, npzmap::npy::NpyOptions::default());
+    assert!(
+        matches!(r, Err(npzmap::Error::ShapeOverflow { .. })),
+        "{r:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s0.npy");
+    std::fs::write(&p, file).unwrap();
+    let r = npzmap::npy::NpyFile::open(&p);
+    assert!(
+        matches!(r, Err(npzmap::Error::ShapeOverflow { .. })),
+        "{r:?}"
+    );
+}

@@ -456,9 +456,15 @@ fn walk_repeated(elem: &DType, shape: &[u64], base: u64, f: &mut dyn FnMut(u64, 
     }
 }
 
-/// `itemsize * prod(shape)` with overflow checking.
+/// `itemsize * prod(shape)` with overflow checking. The element count
+/// `prod(shape)` must fit too, whatever the itemsize: with a zero-size
+/// dtype (`S0`, `V0`, an empty record) the byte count is 0 while an element
+/// count past 2^64 still breaks every loop over the elements.
 pub fn checked_size(itemsize: u64, shape: &[u64]) -> Option<u64> {
-    shape.iter().try_fold(itemsize, |a, &d| a.checked_mul(d))
+    shape
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d))?
+        .checked_mul(itemsize)
 }
 
 impl Scalar {

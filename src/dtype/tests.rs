@@ -164,6 +164,11 @@ fn huge_record_is_error_not_overflow() {
     assert!(DType::parse(s).is_err());
     let s = "[('a', '<f8', (4294967296, 4294967296))]";
     assert!(DType::parse(s).is_err());
+    // Zero-size elements: 0 bytes, but an element count past 2^64.
+    let s = "[('a', '|S0', (4294967296, 4294967296))]";
+    assert!(DType::parse(s).is_err());
+    assert_eq!(checked_size(0, &[u64::MAX, 2]), None);
+    assert_eq!(checked_size(0, &[u64::MAX, 1]), Some(0));
 }
 
 #[test]

@@ -303,3 +303,22 @@ fn for_array_normalises_fortran_like_numpy() {
         Order::Fortran
     );
 }
+
+/// Found by fuzzing (`npy_file`): `|S0` with 11529215045046068 x 6976
+/// elements has 0 data bytes, but its element count overflows u64; the
+/// header is refused (numpy refuses it too) instead of tripping an
+/// invariant later.
+#[test]
+fn zero_size_elements_whose_count_overflows_are_refused() {
+    let h = Header::new(
+        DType::parse("|S0").unwrap(),
+        vec![11_529_215_045_046_068, 6976],
+        Order::C,
+    );
+    assert!(matches!(h.data_len(), Err(Error::ShapeOverflow { .. })));
+    assert!(matches!(h.num_elements(), Err(Error::ShapeOverflow { .. })));
+    let file =
+        include_bytes!("../../fuzz/corpus/npy_file/seed-regress-S0-element-count-overflow.npy");
+    let r = read_header(file, DEFAULT_HEADER_LIMIT).and_then(|p| p.header.data_len());
+    assert!(matches!(r, Err(Error::ShapeOverflow { .. })), "{r:?}");
+}
