@@ -53,10 +53,15 @@ impl NpzFile {
         let reader = self.open_reader()?;
         let deflated = self.is_deflated(key);
         py.detach(|| {
-            if reader.is_array(key)? {
-                Ok(Member::Array(reader.get_owned(key)?, deflated))
-            } else {
-                Ok(Member::Raw(reader.read_member(key)?.into_owned()))
+            // np.load's rule: a member is an array when its bytes start with
+            // the NPY magic, otherwise its bytes are returned. `get_owned`
+            // says so with `BadMagic`, so the header is read only once.
+            match reader.get_owned(key) {
+                Ok(v) => Ok(Member::Array(v, deflated)),
+                Err(Error::BadMagic { .. }) => {
+                    Ok(Member::Raw(reader.read_member(key)?.into_owned()))
+                }
+                Err(e) => Err(e),
             }
         })
         .py()
