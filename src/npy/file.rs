@@ -327,23 +327,7 @@ fn racy(e: &Error) -> bool {
 
 fn check_file(bytes: &[u8], opts: &NpyOptions) -> Result<ParsedHeader> {
     let parsed = read_header(bytes, opts.header_limit)?;
-    let need = parsed.header.data_len()?;
-    let have = (bytes.len() as u64).saturating_sub(parsed.data_offset);
-    let at = Location::offset(parsed.data_offset);
-    if have < need {
-        return Err(Error::DataTooShort {
-            expected: need,
-            actual: have,
-            at,
-        });
-    }
-    if have > need && !opts.allow_trailing {
-        return Err(Error::DataTooLong {
-            expected: need,
-            actual: have,
-            at,
-        });
-    }
+    data_range(&parsed, bytes.len(), opts)?;
     Ok(parsed)
 }
 
