@@ -3,31 +3,13 @@
 #![cfg(feature = "cli")]
 
 mod common;
+#[path = "common/cli.rs"]
+mod run;
 
+use run::{code, npzmap, stderr, stdout};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn npzmap(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_npzmap"));
-    for a in args {
-        c.arg(a.as_ref());
-    }
-    c.output().expect("run npzmap")
-}
-
-fn code(o: &Output) -> i32 {
-    // A signal (no code) must never happen: map it to a value no test accepts.
-    o.status.code().unwrap_or(-1000)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,32 +5,15 @@
 #![cfg(feature = "cli")]
 
 mod common;
+#[path = "common/cli.rs"]
+mod run;
 
 use npzmap::error::Error;
 use npzmap::{Order, npy, npz};
+use run::{code, npzmap, stderr, stdout};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn npzmap(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_npzmap"));
-    for a in args {
-        c.arg(a.as_ref());
-    }
-    c.output().expect("run npzmap")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1000)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn json_of(o: &Output) -> Value {
     serde_json::from_str(&stdout(o))
