@@ -6,13 +6,15 @@
 //! that most kills land inside an append. After `recover`, every reported
 //! append (the first one included) is present and bit-identical.
 
+mod common;
+
 use npzmap::npy::header::{DEFAULT_HEADER_LIMIT, read_header};
 use npzmap::npy::{self, NpyAppender, NpyFile};
 use npzmap::{Element, Order};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 const COLS: u64 = 8;
 /// Rows per append: 4 MiB blocks, so that writing dominates the child's time.
@@ -138,31 +140,8 @@ fn sigkill_during_appends_loses_nothing() {
             .unwrap();
         // Wait for the first appends; the time per append calibrates the
         // kill delay (uniform over two appends' time).
-        let t0 = Instant::now();
-        let mut first = None;
-        let per_append = loop {
-            let n = reported(&markers);
-            if n >= 1 && first.is_none() {
-                first = Some((Instant::now(), n));
-            }
-            if let Some((t1, n1)) = first
-                && n >= n1 + 2
-            {
-                break t1.elapsed() / (n - n1) as u32;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "run {run}: the child made no progress"
-            );
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("run {run}: the child exited early: {st}");
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        };
-        let span = (per_append.as_micros() as u64 * 2).max(1);
-        std::thread::sleep(Duration::from_micros(rng.next() % span));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        let random = rng.next();
+        common::kill_mid_step(&mut child, run, || reported(&markers) as usize, random);
         let reported = reported(&markers);
         assert!(reported >= 3, "run {run}: only {reported} appends");
         if inside_an_append(&path, rewrite) {

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const CHILD_ENV: &str = "NPZMAP_NPZ_CRASH_CHILD";
 const POOL: usize = 8 << 20;
@@ -154,31 +154,8 @@ fn sigkill_lands_inside_members_and_loses_nothing_reported() {
             .unwrap();
         // Wait for the first commits; the time per member calibrates the
         // kill delay (uniform over two members' time).
-        let t0 = Instant::now();
-        let mut first = None;
-        let per_member = loop {
-            let n = commits(&markers).len();
-            if n >= 1 && first.is_none() {
-                first = Some((Instant::now(), n));
-            }
-            if let Some((t1, n1)) = first
-                && n >= n1 + 2
-            {
-                break t1.elapsed() / (n - n1) as u32;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "run {run}: the child made no progress"
-            );
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("run {run}: the child exited early: {st}");
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        };
-        let span = (per_member.as_micros() as u64 * 2).max(1);
-        std::thread::sleep(Duration::from_micros(xorshift(&mut seed) % span));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        let random = xorshift(&mut seed);
+        common::kill_mid_step(&mut child, run, || commits(&markers).len(), random);
         let reported = commits(&markers);
         // every run did something
         assert!(reported.len() >= 3, "run {run}: {reported:?}");

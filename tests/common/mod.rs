@@ -197,3 +197,41 @@ pub fn zip_members(path: &Path) -> Vec<(String, Vec<u8>)> {
         })
         .collect()
 }
+
+/// SIGKILLs `child` at a random moment inside one of its steps: waits until
+/// `progress()` (steps the child reported done) has moved by two, measures
+/// the time per step, then sleeps `random % (2 steps)` and kills. Panics if
+/// the child makes no progress within 60 s or exits by itself.
+pub fn kill_mid_step(
+    child: &mut std::process::Child,
+    run: usize,
+    progress: impl Fn() -> usize,
+    random: u64,
+) {
+    use std::time::{Duration, Instant};
+    let t0 = Instant::now();
+    let mut first = None;
+    let per_step = loop {
+        let n = progress();
+        if n >= 1 && first.is_none() {
+            first = Some((Instant::now(), n));
+        }
+        if let Some((t1, n1)) = first
+            && n >= n1 + 2
+        {
+            break t1.elapsed() / (n - n1) as u32;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "run {run}: the child made no progress"
+        );
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("run {run}: the child exited early: {st}");
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    let span = (per_step.as_micros() as u64 * 2).max(1);
+    std::thread::sleep(Duration::from_micros(random % span));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
