@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that the library's modules import only downward, bottom to top:
-#   error -> literal, zip -> dtype -> header -> view -> fs -> npy -> npz
+#   error -> literal, zip -> dtype -> header -> view -> fs, remote -> npy -> npz
 # Every `crate::MODULE` path in src/ (outside comments) is checked against the
 # layer of the file that uses it. Prints each upward or sideways import and
 # exits 1 if there is any. lib.rs (re-exports) and the binary are exempt.
@@ -14,7 +14,7 @@ rank() {
         dtype) echo 2 ;;
         header) echo 3 ;;
         view) echo 4 ;;
-        fs) echo 5 ;;
+        fs | remote) echo 5 ;;
         npy) echo 6 ;;
         npz) echo 7 ;;
         # Crate-root re-exports (lib.rs) count as the module they come from.

@@ -42,6 +42,8 @@ pub mod header;
 pub(crate) mod literal;
 pub mod npy;
 pub mod npz;
+#[cfg(feature = "object-store")]
+pub mod remote;
 pub mod view;
 pub(crate) mod zip;
 
