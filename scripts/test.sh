@@ -12,6 +12,10 @@
 #     project venv in target/py-venv (made once, in seconds; remade when
 #     .ci/requirements.txt changes). Without network the interop tests are
 #     skipped with a notice (an error when CI is set).
+#   - an S3-compatible server (moto's server mode, from the same python) on
+#     127.0.0.1 for the object-storage tests, started here and stopped on
+#     exit; without moto those tests are skipped with a notice (an error when
+#     CI is set).
 #   - without cargo-fuzz, coverage-guided fuzzing is skipped with a notice (an
 #     error when CI is set); the corpora still run in tests/fuzz_corpus.rs.
 #
@@ -30,7 +34,16 @@ LOG=$(mktemp -t npzmap-test.XXXXXX)
 # What the interop tests ran and skipped (written by tests/common).
 export NPZMAP_INTEROP_LOG
 NPZMAP_INTEROP_LOG=$(mktemp -t npzmap-interop.XXXXXX)
-trap 'rm -f "$LOG" "$NPZMAP_INTEROP_LOG"' EXIT
+S3_PID=""
+S3_DIR=$(mktemp -d -t npzmap-s3.XXXXXX)
+cleanup() {
+    if [ -n "$S3_PID" ]; then
+        kill "$S3_PID" 2>/dev/null || true
+        wait "$S3_PID" 2>/dev/null || true
+    fi
+    rm -rf "$LOG" "$NPZMAP_INTEROP_LOG" "$S3_DIR"
+}
+trap cleanup EXIT
 TIMES=()
 T0=$(date +%s)
 PHASE=""
@@ -118,8 +131,37 @@ setup_python() {
     fi
 }
 
+# Starts the S3-compatible server on loopback (scripts/s3_server.py) and
+# exports what the object-storage tests read: AWS_ENDPOINT, credentials,
+# NPZMAP_TEST_S3_URL.
+start_s3() {
+    if [ -z "${NPZMAP_PYTHON:-}" ] || ! "$NPZMAP_PYTHON" -c 'import moto.server, boto3' >/dev/null 2>&1; then
+        degrade "no python with moto[server] for the S3 server" "the S3 tests are skipped (object_store's in-memory and local stores still run)"
+        return 0
+    fi
+    "$NPZMAP_PYTHON" scripts/s3_server.py "$S3_DIR/env" >"$S3_DIR/log" 2>&1 &
+    S3_PID=$!
+    local i
+    for i in $(seq 150); do
+        [ -f "$S3_DIR/env" ] && break
+        if ! kill -0 "$S3_PID" 2>/dev/null; then break; fi
+        sleep 0.2
+    done
+    if [ ! -f "$S3_DIR/env" ]; then
+        tail -n 20 "$S3_DIR/log" >&2
+        degrade "the S3 server did not start" "the S3 tests are skipped"
+        return 0
+    fi
+    set -a
+    # shellcheck disable=SC1091
+    . "$S3_DIR/env"
+    set +a
+    echo "s3: moto server at $AWS_ENDPOINT (pid $S3_PID), bucket URL $NPZMAP_TEST_S3_URL"
+}
+
 phase "set-up"
 setup_python
+start_s3
 if [ "$FUZZ_SECONDS" != 0 ] && ! cargo fuzz --version >/dev/null 2>&1; then
     FUZZ_NOTE="coverage-guided fuzzing skipped: cargo-fuzz is not installed (the committed corpora are replayed on stable by tests/fuzz_corpus.rs); to fuzz: cargo install cargo-fuzz and rustup toolchain install nightly, or run .ci/run"
     if [ -n "${CI:-}" ]; then
