@@ -26,6 +26,25 @@ from ._npzmap import _overwrite, _update
 _abc.Mapping.register(NpzFile)
 
 
+class _ValuesView(_abc.ValuesView):
+    """``NpzFile.values()``: iterates the arrays in batches (one release
+    of the GIL per batch), the same arrays as ``z[key]`` gives."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return self._mapping._iter_values()
+
+
+class _ItemsView(_abc.ItemsView):
+    """``NpzFile.items()``: ``(key, z[key])`` pairs, read in batches."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return self._mapping._iter_items()
+
+
 def savez(file, *args, **kwds):
     """As ``numpy.savez``: positional arrays are named ``arr_0``,
     ``arr_1``, ...; ``.npz`` is appended to a path without it. Members are

@@ -2,6 +2,7 @@
 //! arrays: the one place that touches numpy's C API.
 
 use crate::errors::{IntoPy, usage};
+use npzmap::npz::NpzReader;
 use npzmap::{DType, Header, Order, OwnedView};
 use numpy::npyffi::{self, NPY_ARRAY_F_CONTIGUOUS, NpyTypes, PY_ARRAY_API, npy_intp};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
@@ -9,37 +10,46 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The object at the end of a returned array's `base` chain: it owns the
-/// view, whose bytes are shared with the reader through an `Arc` (the memory
-/// map, or an inflated copy), so the array stays valid after the reader is
+/// bytes the array views, so the array stays valid after the reader is
 /// closed or collected.
 #[pyclass(frozen, module = "npzmap._npzmap", name = "MappedBytes")]
 pub struct MappedBytes {
-    view: OwnedView,
+    owner: Owner,
+}
+
+/// What keeps an array's bytes alive.
+enum Owner {
+    /// A view whose bytes are shared through an `Arc` (the memory map, or
+    /// an inflated, byte-swapped or fetched copy).
+    View(OwnedView),
+    /// A stored member of a mapped archive: the reader, whose map holds
+    /// the `len` bytes (they never move or change while it lives).
+    Reader { reader: Arc<NpzReader>, len: usize },
 }
 
 #[pymethods]
 impl MappedBytes {
     /// Length of the viewed bytes.
     fn __len__(&self) -> usize {
-        self.view.as_bytes().len()
+        match &self.owner {
+            Owner::View(v) => v.as_bytes().len(),
+            Owner::Reader { len, .. } => *len,
+        }
     }
 
     fn __repr__(&self) -> String {
-        let at = self.view.location();
+        let (path, member) = match &self.owner {
+            Owner::View(v) => (v.location().path.clone(), v.location().member.clone()),
+            Owner::Reader { reader, .. } => (Some(reader.path().to_path_buf()), None),
+        };
         format!(
             "<npzmap.MappedBytes {} bytes of {}{}>",
-            self.view.as_bytes().len(),
-            at.path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            at.member
-                .as_ref()
-                .map(|m| format!(" member {m}"))
-                .unwrap_or_default()
+            self.__len__(),
+            path.map(|p| p.display().to_string()).unwrap_or_default(),
+            member.map(|m| format!(" member {m}")).unwrap_or_default()
         )
     }
 }
@@ -60,22 +70,42 @@ pub fn numpy_dtype<'py>(py: Python<'py>, dtype: &DType) -> PyResult<Bound<'py, P
 /// share a few dtypes, and building one through numpy (or even the descr
 /// text, to look it up) costs more than the rest of a member access.
 #[derive(Default)]
-pub struct DTypeCache(Mutex<HashMap<DType, Py<PyArrayDescr>>>);
+pub struct DTypeCache(Mutex<DTypes>);
+
+/// The dtypes made so far, and the last one asked for (most archives hold
+/// one dtype, or a few: a comparison spares hashing the dtype).
+#[derive(Default)]
+struct DTypes {
+    last: Option<(DType, Py<PyArrayDescr>)>,
+    all: HashMap<DType, Py<PyArrayDescr>>,
+}
 
 impl DTypeCache {
     /// [`numpy_dtype`] of `dtype`, made once per distinct dtype.
     pub fn get<'py>(&self, py: Python<'py>, dtype: &DType) -> PyResult<Bound<'py, PyArrayDescr>> {
-        if let Some(d) = self.lock().get(dtype) {
-            return Ok(d.bind(py).clone());
+        {
+            let mut g = self.lock();
+            if let Some((d, np)) = &g.last
+                && d == dtype
+            {
+                return Ok(np.bind(py).clone());
+            }
+            if let Some(np) = g.all.get(dtype) {
+                let np = np.clone_ref(py);
+                g.last = Some((dtype.clone(), np.clone_ref(py)));
+                return Ok(np.into_bound(py));
+            }
         }
         // Built without the lock held: numpy may run Python code, and so
         // let another thread in that wants the lock.
         let d = numpy_dtype(py, dtype)?;
-        self.lock().insert(dtype.clone(), d.clone().unbind());
+        let mut g = self.lock();
+        g.all.insert(dtype.clone(), d.clone().unbind());
+        g.last = Some((dtype.clone(), d.clone().unbind()));
         Ok(d)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DType, Py<PyArrayDescr>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DTypes> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -140,71 +170,142 @@ pub fn view_to_numpy<'py>(
     view: OwnedView,
     dtype: &Bound<'py, PyArrayDescr>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let mut dims = view
-        .shape()
-        .iter()
-        .map(|&d| npy_intp::try_from(d).map_err(|_| usage(format!("dimension {d} too large"))))
-        .collect::<PyResult<Vec<npy_intp>>>()?;
-    let nd = i32::try_from(dims.len()).map_err(|_| usage("too many dimensions"))?;
-    // numpy sizes the array from its own dtype: it must be the header's, or
-    // numpy would read past the member's bytes.
-    if dtype.itemsize() as u64 != view.dtype().itemsize() {
-        return Err(crate::errors::format_error(format!(
-            "dtype {} has itemsize {} in numpy but {} in npzmap ({})",
-            view.dtype().descr(),
-            dtype.itemsize(),
-            view.dtype().itemsize(),
-            view.location()
-        )));
-    }
-    let flags = if view.order().is_fortran() {
-        NPY_ARRAY_F_CONTIGUOUS
-    } else {
-        0
-    };
-    let owner = Bound::new(py, MappedBytes { view })?;
+    let layout = Layout::of(&view, dtype)?;
+    let owner = Bound::new(
+        py,
+        MappedBytes {
+            owner: Owner::View(view),
+        },
+    )?;
     // The bytes live in the view's shared owner (map or heap copy), which
     // `owner` keeps alive; moving the view into `owner` did not move them.
-    let data = owner
-        .get()
-        .view
-        .as_bytes()
-        .as_ptr()
-        .cast_mut()
-        .cast::<c_void>();
-    // SAFETY: `data` points at `header.data_len()` readable bytes (checked by
-    // the reader when it built the view) that stay valid and unchanged while
-    // `owner` lives: a read-only shared map of a file npzmap's writers never
-    // change in place while it is mapped (see npzmap::fs), or an immutable
-    // heap copy. numpy checks that dims x itemsize fits (it computes the
-    // strides from `dims` and the descr, which is the view's dtype). The
-    // array is created without NPY_ARRAY_WRITEABLE, so numpy never writes
-    // through `data`. `PyArray_NewFromDescr` steals a reference to the
-    // descr (hence `into_dtype_ptr`, which adds one) and returns a new
-    // reference or NULL with an exception set; `PyArray_SetBaseObject`
-    // steals the reference to `owner` (also on failure), so the array keeps
-    // the owner, and thereby the bytes, alive.
-    unsafe {
-        let subtype = npyffi::get_type_object(py, NpyTypes::PyArray_Type);
-        let arr = PY_ARRAY_API.PyArray_NewFromDescr(
-            py,
-            subtype,
-            dtype.clone().into_dtype_ptr(),
-            nd,
-            dims.as_mut_ptr(),
-            std::ptr::null_mut(),
-            data,
-            flags,
-            std::ptr::null_mut(),
-        );
-        if arr.is_null() {
-            return Err(PyErr::fetch(py));
+    let data = match &owner.get().owner {
+        Owner::View(v) => v.as_bytes().as_ptr(),
+        Owner::Reader { .. } => std::ptr::null(),
+    };
+    // SAFETY: `data` is the view's bytes, owned by `owner` (see `Layout::array`).
+    unsafe { layout.array(py, dtype, data, owner) }
+}
+
+/// A read-only numpy array over `view`, a view of a stored member that
+/// borrows `reader`'s memory map (or the bytes `reader` was opened on);
+/// its base is a [`MappedBytes`] that owns a reference to the reader. No
+/// header, location or view is copied: the fast path of `NpzFile`.
+///
+/// The caller guarantees that `view`'s bytes belong to the reader's map
+/// (a stored member of a mapped or in-memory archive), not to a copy in the
+/// reader's bounded cache, which could be evicted.
+pub fn mapped_to_numpy<'py>(
+    py: Python<'py>,
+    reader: &Arc<NpzReader>,
+    view: &npzmap::ArrayView<'_>,
+    dtype: &Bound<'py, PyArrayDescr>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let layout = Layout::of(view, dtype)?;
+    let bytes = view.as_bytes();
+    let owner = Bound::new(
+        py,
+        MappedBytes {
+            owner: Owner::Reader {
+                reader: reader.clone(),
+                len: bytes.len(),
+            },
+        },
+    )?;
+    // SAFETY: `bytes` lie in the reader's map (the caller's guarantee),
+    // which lives as long as the reader `owner` holds (see `Layout::array`).
+    unsafe { layout.array(py, dtype, bytes.as_ptr(), owner) }
+}
+
+/// Shape and order of a numpy array to make over an npzmap view.
+struct Layout {
+    dims: Vec<npy_intp>,
+    nd: i32,
+    flags: i32,
+}
+
+impl Layout {
+    fn of(view: &npzmap::ArrayView<'_>, dtype: &Bound<'_, PyArrayDescr>) -> PyResult<Layout> {
+        let dims = view
+            .shape()
+            .iter()
+            .map(|&d| npy_intp::try_from(d).map_err(|_| usage(format!("dimension {d} too large"))))
+            .collect::<PyResult<Vec<npy_intp>>>()?;
+        let nd = i32::try_from(dims.len()).map_err(|_| usage("too many dimensions"))?;
+        // numpy sizes the array from its own dtype: it must be the header's,
+        // or numpy would read past the member's bytes.
+        if dtype.itemsize() as u64 != view.dtype().itemsize() {
+            return Err(crate::errors::format_error(format!(
+                "dtype {} has itemsize {} in numpy but {} in npzmap ({})",
+                view.dtype().descr(),
+                dtype.itemsize(),
+                view.dtype().itemsize(),
+                view.location()
+            )));
         }
-        let arr = Bound::from_owned_ptr(py, arr);
-        if PY_ARRAY_API.PyArray_SetBaseObject(py, arr.as_ptr().cast(), owner.into_ptr()) < 0 {
-            return Err(PyErr::fetch(py));
+        let flags = if view.order().is_fortran() {
+            NPY_ARRAY_F_CONTIGUOUS
+        } else {
+            0
+        };
+        Ok(Layout { dims, nd, flags })
+    }
+
+    /// The read-only array over `data`, with `owner` as its base.
+    ///
+    /// # Safety
+    ///
+    /// `data` must point at the view's `header.data_len()` readable bytes
+    /// (checked by the reader when it built the view), valid and unchanged
+    /// while `owner` lives.
+    unsafe fn array<'py>(
+        mut self,
+        py: Python<'py>,
+        dtype: &Bound<'py, PyArrayDescr>,
+        data: *const u8,
+        owner: Bound<'py, MappedBytes>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // SAFETY: the bytes are a read-only shared map of a file npzmap's
+        // writers never change in place while it is mapped (see
+        // npzmap::fs), or an immutable heap copy, kept alive by `owner` (the
+        // caller's guarantee). numpy checks that dims x itemsize fits (it
+        // computes the strides from `dims` and the descr, whose itemsize
+        // `Layout::of` checked against the view's dtype). The array is
+        // created without NPY_ARRAY_WRITEABLE, so numpy never writes through
+        // `data`. `PyArray_NewFromDescr` steals a reference to the descr
+        // (hence `into_dtype_ptr`, which adds one) and returns a new
+        // reference or NULL with an exception set; `PyArray_SetBaseObject`
+        // steals the reference to `owner` (also on failure), so the array
+        // keeps the owner, and thereby the bytes, alive.
+        unsafe {
+            // `owner` holds no Python object, so it can never be part of a
+            // reference cycle: taking it out of the cyclic GC's lists spares
+            // every collection a visit to each array's base (one per member
+            // read). Untracking an object that cannot form cycles is allowed
+            // at any time, and dealloc's own untrack of an untracked object
+            // is a no-op.
+            pyo3::ffi::PyObject_GC_UnTrack(owner.as_ptr().cast());
+            let subtype = npyffi::get_type_object(py, NpyTypes::PyArray_Type);
+            let arr = PY_ARRAY_API.PyArray_NewFromDescr(
+                py,
+                subtype,
+                dtype.clone().into_dtype_ptr(),
+                self.nd,
+                self.dims.as_mut_ptr(),
+                std::ptr::null_mut(),
+                data.cast_mut().cast::<c_void>(),
+                self.flags,
+                std::ptr::null_mut(),
+            );
+            if arr.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            let arr = Bound::from_owned_ptr(py, arr);
+            if PY_ARRAY_API.PyArray_SetBaseObject(py, arr.as_ptr().cast(), owner.into_ptr()) < 0 {
+                return Err(PyErr::fetch(py));
+            }
+            Ok(arr)
         }
-        Ok(arr)
     }
 }
 

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 fn _npzmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<array::MappedBytes>()?;
     m.add_class::<reader::NpzFile>()?;
+    m.add_class::<reader::NpzFileIterator>()?;
     m.add_function(wrap_pyfunction!(reader::load, m)?)?;
     m.add_class::<writer::NpzWriter>()?;
     m.add_class::<writer::Stream>()?;

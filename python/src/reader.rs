@@ -1,26 +1,33 @@
 //! `npzmap.load`: the archive mapping (`_NpzFile`, subclassed in Python as
 //! `npzmap.NpzFile`) and `.npy` files as arrays over the map.
 
-use crate::array::{DTypeCache, numpy_dtype, view_to_numpy};
+use crate::array::{DTypeCache, mapped_to_numpy, numpy_dtype, view_to_numpy};
 use crate::errors::{IntoPy, to_py};
 use npzmap::npy::NpyFile;
 use npzmap::npz::{NpzReader, ReaderOptions};
-use npzmap::{Error, OwnedView};
+use npzmap::{ArrayView, Error, OwnedView};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// What a member read (with the GIL released) came back as.
-enum Member {
-    /// An NPY array: the view, and whether it was deflated (a copy).
-    Array(OwnedView, bool),
+enum Member<'r> {
+    /// A stored member of a mapped (or in-memory) archive: a view of the
+    /// reader's bytes, turned into an array that holds the reader.
+    Mapped(ArrayView<'r>),
+    /// An NPY array whose view owns a handle to its bytes (a copy in the
+    /// reader's cache, or fetched ones), and whether it was deflated.
+    Owned(OwnedView, bool),
     /// Not an NPY array (no magic): its raw bytes, as np.load returns them.
     Raw(Vec<u8>),
 }
+
+/// Keys fetched with one release of the GIL when iterating values or items.
+const BATCH: usize = 256;
 
 /// The archive behind `npzmap.load(...)` for a `.npz`: a read-only mapping
 /// from keys to arrays (registered as a `collections.abc.Mapping`).
@@ -28,8 +35,12 @@ enum Member {
 pub struct NpzFile {
     reader: Mutex<Option<Arc<NpzReader>>>,
     path: PathBuf,
-    files: Vec<String>,
-    known: HashSet<String>,
+    /// The keys in archive order, as Python strs (made once; never handed
+    /// out: `files` returns a copy).
+    files: Py<PyList>,
+    /// Keys and member names, saved by `close()` so that `in` keeps
+    /// answering after it (as numpy's NpzFile does).
+    known_after_close: OnceLock<HashSet<String>>,
     deflated: HashSet<String>,
     arrays: Py<PyDict>,
     dtypes: DTypeCache,
@@ -37,6 +48,10 @@ pub struct NpzFile {
     closed: AtomicBool,
     cache: bool,
     mmap: bool,
+    /// Stored members' views borrow bytes the reader owns for its whole
+    /// life (a memory map, or the bytes it was opened on): their arrays
+    /// then hold the reader instead of copies of header and location.
+    views_borrow_reader: bool,
 }
 
 impl NpzFile {
@@ -49,26 +64,214 @@ impl NpzFile {
         })
     }
 
-    fn read(&self, py: Python<'_>, key: &str) -> PyResult<Member> {
-        let reader = self.open_reader()?;
+    /// Reads `key` (GIL released by the caller).
+    fn read<'r>(&self, reader: &'r NpzReader, key: &str) -> npzmap::Result<Member<'r>> {
         let deflated = self.is_deflated(key);
-        py.detach(|| {
-            // np.load's rule: a member is an array when its bytes start with
-            // the NPY magic, otherwise its bytes are returned. `get_owned`
-            // says so with `BadMagic`, so the header is read only once.
-            match reader.get_owned(key) {
-                Ok(v) => Ok(Member::Array(v, deflated)),
-                Err(Error::BadMagic { .. }) => {
-                    Ok(Member::Raw(reader.read_member(key)?.into_owned()))
-                }
-                Err(e) => Err(e),
-            }
-        })
-        .py()
+        // np.load's rule: a member is an array when its bytes start with the
+        // NPY magic, otherwise its bytes are returned. `get`/`get_owned` say
+        // so with `BadMagic`, so the header is read only once.
+        let got = if self.views_borrow_reader && !deflated {
+            reader.get(key).map(Member::Mapped)
+        } else {
+            reader.get_owned(key).map(|v| Member::Owned(v, deflated))
+        };
+        match got {
+            Err(Error::BadMagic { .. }) => Ok(Member::Raw(reader.read_member(key)?.into_owned())),
+            other => other,
+        }
     }
 
     fn is_deflated(&self, key: &str) -> bool {
-        self.deflated.contains(key) || self.deflated.contains(npzmap::npz::key_of(key))
+        !self.deflated.is_empty()
+            && (self.deflated.contains(key) || self.deflated.contains(npzmap::npz::key_of(key)))
+    }
+
+    /// The Python value of a member read.
+    fn to_value<'py>(
+        &self,
+        py: Python<'py>,
+        reader: &Arc<NpzReader>,
+        m: Member<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let arr = match m {
+            Member::Raw(bytes) => return Ok(PyBytes::new(py, &bytes).into_any()),
+            Member::Mapped(view) => {
+                let dtype = self.dtypes.get(py, view.dtype())?;
+                mapped_to_numpy(py, reader, &view, &dtype)?
+            }
+            Member::Owned(view, deflated) => {
+                let dtype = self.dtypes.get(py, view.dtype())?;
+                let arr = view_to_numpy(py, view, &dtype)?;
+                if deflated {
+                    // An ordinary, writeable array (as np.load returns).
+                    return arr.call_method0("copy");
+                }
+                arr
+            }
+        };
+        if self.mmap {
+            Ok(arr)
+        } else {
+            arr.call_method0("copy")
+        }
+    }
+
+    /// True if `key` is a key or a member name.
+    fn contains_key(&self, key: &str) -> bool {
+        let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        match &*reader {
+            // A shadowed member's full name is listed (as np.load's
+            // `_files`), though its key names the member that wins.
+            Some(r) => r.contains(key) || r.duplicates().iter().any(|d| d == key),
+            None => self
+                .known_after_close
+                .get()
+                .is_some_and(|k| k.contains(key)),
+        }
+    }
+
+    /// `self[key]` for a `str` key (the cache, then the archive).
+    fn get_str<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        if self.cache
+            && let Some(a) = self.arrays.bind(py).get_item(npzmap::npz::key_of(key))?
+        {
+            return Ok(a);
+        }
+        self.fetch(py, key)
+    }
+
+    /// Reads `key` from the archive (not from the cache) and caches it.
+    fn fetch<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        let reader = self.open_reader()?;
+        let m = py.detach(|| self.read(&reader, key)).py()?;
+        let value = self.to_value(py, &reader, m)?;
+        if self.cache {
+            self.arrays
+                .bind(py)
+                .set_item(npzmap::npz::key_of(key), &value)?;
+        }
+        Ok(value)
+    }
+
+    /// The values of `keys`, in order: cached ones from the cache, the rest
+    /// read with one release of the GIL. A key that fails gives its error
+    /// in its place.
+    ///
+    /// `uncached`: the caller knows that none of `keys` is in the cache
+    /// (so no lookup is made).
+    fn batch<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &[Bound<'py, PyString>],
+        uncached: bool,
+    ) -> PyResult<Vec<PyResult<Bound<'py, PyAny>>>> {
+        let reader = self.open_reader()?;
+        let arrays = self.arrays.bind(py);
+        let mut out: Vec<Option<PyResult<Bound<'py, PyAny>>>> = Vec::with_capacity(keys.len());
+        let mut want: Vec<(usize, &str)> = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            if self.cache
+                && !uncached
+                && let Some(a) = arrays.get_item(k)?
+            {
+                out.push(Some(Ok(a)));
+                continue;
+            }
+            out.push(None);
+            want.push((i, k.to_str()?));
+        }
+        let read: Vec<npzmap::Result<Member<'_>>> =
+            py.detach(|| want.iter().map(|(_, k)| self.read(&reader, k)).collect());
+        for ((i, k), m) in want.iter().zip(read) {
+            let v = m.py().and_then(|m| self.to_value(py, &reader, m));
+            if self.cache
+                && let Ok(v) = &v
+            {
+                arrays.set_item(npzmap::npz::key_of(k), v)?;
+            }
+            if let Some(slot) = out.get_mut(*i) {
+                *slot = Some(v);
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|v| {
+                v.unwrap_or_else(|| Err(to_py(Error::invalid_argument("internal: key not read"))))
+            })
+            .collect())
+    }
+}
+
+/// The iterator of `NpzFile.values()` / `items()`: reads the keys in
+/// batches (one release of the GIL per batch, no Python-level `__getitem__`
+/// per key), yielding exactly what `z[key]` (or `(key, z[key])`) gives.
+#[pyclass(module = "npzmap._npzmap", name = "NpzFileIterator")]
+pub struct NpzFileIterator {
+    file: Py<NpzFile>,
+    next: usize,
+    items: bool,
+    ready: std::collections::VecDeque<PyResult<Py<PyAny>>>,
+    /// Set while every entry of the cache was added by this iterator (it
+    /// was empty when a batch began): the cache's length after the last
+    /// batch. While the length is unchanged, no key after `next` (keys are
+    /// distinct) can be in the cache, and the lookups are skipped.
+    expected_cached: Option<usize>,
+}
+
+impl NpzFileIterator {
+    fn new(file: Py<NpzFile>, items: bool) -> NpzFileIterator {
+        NpzFileIterator {
+            file,
+            next: 0,
+            items,
+            ready: Default::default(),
+            expected_cached: None,
+        }
+    }
+}
+
+#[pymethods]
+impl NpzFileIterator {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if self.ready.is_empty() {
+            let file = self.file.get();
+            if file.closed() {
+                return Err(to_py(Error::Closed {
+                    at: npzmap::Location::path(&file.path),
+                }));
+            }
+            let files = file.files.bind(py);
+            let end = files.len().min(self.next.saturating_add(BATCH));
+            if self.next >= end {
+                return Ok(None);
+            }
+            let keys = (self.next..end)
+                .map(|i| Ok(files.get_item(i)?.cast_into::<PyString>()?))
+                .collect::<PyResult<Vec<_>>>()?;
+            self.next = end;
+            let arrays = file.arrays.bind(py);
+            // Nothing cached yet at all (the first pass over a fresh
+            // archive), or only what this iterator added.
+            let uncached = arrays.is_empty() || Some(arrays.len()) == self.expected_cached;
+            let values = file.batch(py, &keys, uncached)?;
+            self.expected_cached = uncached.then(|| arrays.len());
+            for (k, v) in keys.iter().zip(values) {
+                self.ready.push_back(v.and_then(|v| {
+                    Ok(if self.items {
+                        PyTuple::new(py, [k.clone().into_any(), v])?
+                            .into_any()
+                            .unbind()
+                    } else {
+                        v.unbind()
+                    })
+                }));
+            }
+        }
+        self.ready.pop_front().transpose()
     }
 }
 
@@ -76,8 +279,9 @@ impl NpzFile {
 impl NpzFile {
     /// The keys, in archive order (`np.load(...).files`).
     #[getter]
-    fn files(&self) -> Vec<String> {
-        self.files.clone()
+    fn files<'py>(&self, py: Python<'py>) -> Bound<'py, PyList> {
+        let files = self.files.bind(py);
+        files.get_slice(0, files.len())
     }
 
     /// The arrays made so far (mmnpz's `arrays`), by key.
@@ -105,12 +309,22 @@ impl NpzFile {
 
     /// A view of the arrays (`collections.abc.ValuesView`).
     fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        abc_view(slf, "ValuesView")
+        abc_view(slf, "_ValuesView")
     }
 
     /// A view of the `(key, array)` pairs (`collections.abc.ItemsView`).
     fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        abc_view(slf, "ItemsView")
+        abc_view(slf, "_ItemsView")
+    }
+
+    /// The values in key order, read in batches (`values()` iterates this).
+    fn _iter_values(slf: Py<Self>) -> NpzFileIterator {
+        NpzFileIterator::new(slf, false)
+    }
+
+    /// The `(key, value)` pairs in key order (`items()` iterates this).
+    fn _iter_items(slf: Py<Self>) -> NpzFileIterator {
+        NpzFileIterator::new(slf, true)
     }
 
     /// `self[key]` if `key` is in the archive, else `default`.
@@ -121,25 +335,23 @@ impl NpzFile {
         key: &str,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if self.known.contains(key) {
+        if self.contains_key(key) {
             self.get_str(py, key)
         } else {
             Ok(default.unwrap_or_else(|| py.None().into_bound(py)))
         }
     }
 
-    fn __len__(&self) -> usize {
-        self.files.len()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.files.bind(py).len()
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        PyList::new(py, &self.files)?
-            .try_iter()
-            .map(Bound::into_any)
+        self.files.bind(py).try_iter().map(Bound::into_any)
     }
 
     fn __contains__(&self, key: &str) -> bool {
-        self.known.contains(key)
+        self.contains_key(key)
     }
 
     fn __getitem__<'py>(
@@ -152,17 +364,21 @@ impl NpzFile {
                 at: npzmap::Location::path(&self.path),
             }));
         }
-        let arrays = self.arrays.bind(py);
         // Fast path of a repeated access: the cache looked up with the
         // caller's own str object (its hash is cached), no new str made.
+        let exact = key.is_exact_instance_of::<PyString>();
         if self.cache
-            && key.is_exact_instance_of::<PyString>()
-            && let Some(a) = arrays.get_item(key)?
+            && exact
+            && let Some(a) = self.arrays.bind(py).get_item(key)?
         {
             return Ok(a);
         }
-        let key = key.cast::<PyString>()?.to_cow()?;
-        self.get_str(py, &key)
+        let key = key.cast::<PyString>()?.to_str()?;
+        if exact && npzmap::npz::key_of(key) == key {
+            // Not cached under this very key: read it.
+            return self.fetch(py, key);
+        }
+        self.get_str(py, key)
     }
 
     /// Checks every member's structure and CRC-32 (reads the whole archive,
@@ -184,7 +400,12 @@ impl NpzFile {
     fn close(&self) {
         let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         self.closed.store(true, Ordering::Release);
-        reader.take();
+        if let Some(r) = reader.take() {
+            // `in` keeps answering: the keys and every member name.
+            let mut known: HashSet<String> = r.keys().map(str::to_string).collect();
+            known.extend(r.members().map(|m| m.name.to_string()));
+            let _ = self.known_after_close.set(known);
+        }
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -201,51 +422,23 @@ impl NpzFile {
         false
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         format!(
             "<npzmap.NpzFile {} ({} arrays){}>",
             self.path.display(),
-            self.files.len(),
+            self.files.bind(py).len(),
             if self.closed() { ", closed" } else { "" }
         )
     }
 }
 
-impl NpzFile {
-    /// `self[key]` for a `str` key (the cache, then the archive).
-    fn get_str<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-        let arrays = self.arrays.bind(py);
-        let k = npzmap::npz::key_of(key);
-        if self.cache
-            && let Some(a) = arrays.get_item(k)?
-        {
-            return Ok(a);
-        }
-        let value = match self.read(py, key)? {
-            Member::Raw(bytes) => return Ok(PyBytes::new(py, &bytes).into_any()),
-            Member::Array(view, deflated) => {
-                let dtype = self.dtypes.get(py, view.dtype())?;
-                let arr = view_to_numpy(py, view, &dtype)?;
-                if deflated || !self.mmap {
-                    // An ordinary, writeable array (as np.load returns).
-                    arr.call_method0("copy")?
-                } else {
-                    arr
-                }
-            }
-        };
-        if self.cache {
-            arrays.set_item(k, &value)?;
-        }
-        Ok(value)
-    }
-}
-
 fn abc_view<'py>(slf: &Bound<'py, NpzFile>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-    slf.py()
-        .import("collections.abc")?
-        .getattr(name)?
-        .call1((slf,))
+    let module = if name.starts_with('_') {
+        "npzmap"
+    } else {
+        "collections.abc"
+    };
+    slf.py().import(module)?.getattr(name)?.call1((slf,))
 }
 
 /// The kind of file at `path`, from its first bytes (as np.load decides).
@@ -310,26 +503,25 @@ pub fn load<'py>(
             }
         }
         Loaded::Npz(reader) => {
-            let files: Vec<String> = reader.keys().map(str::to_string).collect();
-            let mut known: HashSet<String> = files.iter().cloned().collect();
-            let mut deflated = HashSet::new();
-            for m in reader.members() {
-                known.insert(m.name.to_string());
-                if !m.shadowed && m.method != 0 {
-                    deflated.insert(m.key.to_string());
-                }
-            }
+            let files = PyList::new(py, reader.keys())?.unbind();
+            let deflated: HashSet<String> = reader
+                .members()
+                .filter(|m| !m.shadowed && m.method != 0)
+                .map(|m| m.key.to_string())
+                .collect();
             let file = NpzFile {
                 reader: Mutex::new(Some(Arc::new(reader))),
                 path,
                 files,
-                known,
+                known_after_close: OnceLock::new(),
                 deflated,
                 arrays: PyDict::new(py).unbind(),
                 dtypes: DTypeCache::default(),
                 closed: AtomicBool::new(false),
                 cache,
                 mmap,
+                // Every reader `load` opens maps its file.
+                views_borrow_reader: true,
             };
             Ok(Bound::new(py, file)?.into_any())
         }

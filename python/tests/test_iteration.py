@@ -1,0 +1,149 @@
+"""NpzFile.values() / items() (read in batches), the mapping after close(),
+and proof that arrays view the file's own memory map."""
+
+import gc
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import npzmap
+
+
+def many(tmp, n=1000):
+    p = tmp / "many.npz"
+    arrays = {f"k{i:05d}": np.full((i % 5, 3), i, dtype="<i4" if i % 2 else ">f8") for i in range(n)}
+    np.savez(p, **arrays)
+    return p, arrays
+
+
+def test_values_and_items_give_what_getitem_gives(tmp):
+    p, arrays = many(tmp)
+    z = npzmap.load(p)
+    vals = list(z.values())
+    assert len(vals) == len(arrays)
+    for (k, want), got in zip(arrays.items(), vals):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        assert not got.flags.writeable
+        # cached: the same object as z[k]
+        assert z[k] is got
+    items = list(z.items())
+    assert [k for k, _ in items] == list(arrays)
+    assert all(v is z[k] for k, v in items)
+    assert list(z.values())[7] is vals[7]
+
+
+def test_values_after_some_getitems_use_the_cache(tmp):
+    p, arrays = many(tmp, 600)
+    z = npzmap.load(p)
+    early = z["k00400"]  # a key of a later batch, cached before iterating
+    vals = list(z.values())
+    assert vals[400] is early
+    # a key cached while iterating, after the iterator passed its batch start
+    z2 = npzmap.load(p)
+    it = iter(z2.values())
+    first = next(it)
+    late = z2["k00500"]
+    rest = list(it)
+    assert rest[499] is late and first is z2["k00000"]
+
+
+def test_values_without_cache_are_fresh_views(tmp):
+    p, arrays = many(tmp, 300)
+    z = npzmap.load(p, cache=False)
+    a = list(z.values())
+    b = list(z.values())
+    assert a[5] is not b[5]
+    np.testing.assert_array_equal(a[5], b[5])
+    assert z.arrays == {}
+
+
+def test_values_yield_raw_members_and_raise_at_a_damaged_one(tmp):
+    p = tmp / "mixed.npz"
+    np.savez(p, a=np.arange(3), b=np.arange(4))
+    with zipfile.ZipFile(p, "a") as zf:
+        zf.writestr("raw.txt", b"hello")
+    z = npzmap.load(p)
+    assert list(z.values())[2] == b"hello"
+    # a damaged member in the middle: the ones before it come out first
+    bad = tmp / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for i in range(5):
+            zf.writestr(f"m{i}.npy", b"\x93NUMPY\x01\x00" + b"v\x00" + b"{'descr': '<i1', 'fortran_order': False, 'shape': (1,), }".ljust(117) + b"\n" + bytes([i]))
+        zf.writestr("m5.npy", b"\x93NUMPY\x01\x00garbage")
+        zf.writestr("m6.npy", b"\x93NUMPY\x01\x00" + b"v\x00" + b"{'descr': '<i1', 'fortran_order': False, 'shape': (1,), }".ljust(117) + b"\n" + b"\x06")
+    z = npzmap.load(bad)
+    it = iter(z.values())
+    got = [int(next(it)[0]) for _ in range(5)]
+    assert got == [0, 1, 2, 3, 4]
+    with pytest.raises(npzmap.FormatError):
+        next(it)
+    assert int(next(it)[0]) == 6
+    with pytest.raises(StopIteration):
+        next(it)
+
+
+def test_iterating_a_closed_file_raises(tmp):
+    p, _ = many(tmp, 10)
+    z = npzmap.load(p)
+    it = iter(z.values())
+    z.close()
+    with pytest.raises(npzmap.ClosedError):
+        next(it)
+
+
+def test_contains_after_close_and_files_is_a_copy(tmp):
+    p = tmp / "d.npz"
+    np.savez(p, x=np.arange(2), y=np.arange(3))
+    with zipfile.ZipFile(p, "a") as zf:
+        zf.writestr("x", b"shadowing x.npy")  # np.load: "x" now names this member
+        zf.writestr("notes.txt", b"n")
+    z = npzmap.load(p)
+    files = z.files
+    files.append("zzz")
+    assert "zzz" not in z.files
+    names = ["x", "y", "x.npy", "y.npy", "notes.txt"]
+    assert all(n in z for n in names)
+    assert "z" not in z and "y.np" not in z
+    z.close()
+    assert all(n in z for n in names)
+    assert "z" not in z
+    assert z.files == ["y", "x", "notes.txt"]
+
+
+def mapped_ranges(path):
+    path = os.path.realpath(path)
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and parts[5] == path:
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                out.append((lo, hi))
+    return out
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc/self/maps")
+def test_arrays_point_into_the_files_memory_map(tmp):
+    p, arrays = many(tmp, 50)
+    z = npzmap.load(p)
+    vals = list(z.values()) + [z["k00003"]]
+    ranges = mapped_ranges(p)
+    assert ranges, "the archive is not mapped"
+    for a in vals:
+        if a.nbytes:
+            addr = a.__array_interface__["data"][0]
+            assert any(lo <= addr and addr + a.nbytes <= hi for lo, hi in ranges)
+    # The map outlives the mapping object while an array lives, and the
+    # base is not tracked by the cyclic GC (it holds no Python object).
+    a = vals[4]
+    assert isinstance(a.base, npzmap.MappedBytes) and not gc.is_tracked(a.base)
+    del z, vals
+    gc.collect()
+    assert mapped_ranges(p)
+    np.testing.assert_array_equal(a, arrays["k00004"])
+    del a
+    gc.collect()
+    assert not mapped_ranges(p)
