@@ -17,7 +17,7 @@ impl NpzReader {
     /// request or a few instead of a thousand.
     pub fn get_many(&self, keys: &[&str]) -> Result<Vec<ArrayView<'_>>> {
         let idx = self.lookup_all(keys)?;
-        let ws = self.batch_of(&idx, false)?;
+        let ws = self.batch_of(&idx)?;
         idx.iter()
             .zip(&ws)
             .map(|(&i, w)| self.view_in(i, false, w.as_ref()))
@@ -28,7 +28,7 @@ impl NpzReader {
     /// [`NpzReader::get_many`] fetches them.
     pub fn get_many_owned(&self, keys: &[&str]) -> Result<Vec<OwnedView>> {
         let idx = self.lookup_all(keys)?;
-        let ws = self.batch_of(&idx, true)?;
+        let ws = self.batch_of(&idx)?;
         idx.iter()
             .zip(&ws)
             .map(|(&i, w)| self.owned_in(i, w.as_ref()))
@@ -53,7 +53,7 @@ impl NpzReader {
         if !self.opts.cache {
             return Ok(());
         }
-        let results = self.with_windows(&idx, true, |i, w| {
+        let results = self.with_windows(&idx, true, 64, |i, w| {
             if let Ok(p) = self.parse_headers_in(i, w)
                 && let Some(e) = self.entries.get(i)
             {
@@ -70,13 +70,10 @@ impl NpzReader {
 
     /// The windows a batch read uses: none for a local archive; fetched
     /// together for the remote members not cached.
-    fn batch_of(&self, idx: &[usize], owned: bool) -> Result<Vec<Option<Window<'_>>>> {
+    fn batch_of(&self, idx: &[usize]) -> Result<Vec<Option<Window<'_>>>> {
         #[cfg(feature = "object-store")]
-        return self.whole_windows(idx, owned);
+        return self.whole_windows(idx);
         #[cfg(not(feature = "object-store"))]
-        {
-            let _ = owned;
-            Ok(vec![None; idx.len()])
-        }
+        Ok(vec![None; idx.len()])
     }
 }

@@ -1,4 +1,5 @@
-//! The archive reader: [`NpzReader`] maps a `.npz` file once, indexes its
+//! The archive reader: [`NpzReader`] maps a `.npz` file once (or reads it
+//! from memory, or by ranged requests from object storage), indexes its
 //! central directory, and hands out typed views of its arrays.
 //!
 //! * **Open** touches only the end records and the central directory: no
@@ -71,6 +72,37 @@
 //! program that ignores advisory locks and truncates the file makes touching
 //! the lost pages raise `SIGBUS`; see the [lock protocol](crate::fs).
 //!
+//! # Archives in object storage
+//!
+//! With the `object-store` feature, [`NpzReader::open_url`] (`s3://`,
+//! `gs://`, `az://`, `https://`, `file://`, ...) and
+//! [`NpzReader::open_object`] read an archive by byte ranges, through the
+//! same parsers and checks as a local file, and report the same errors
+//! (the URL as the file).
+//!
+//! * **Sources.** The reader's bytes come from a source: a file mapping or
+//!   memory (the whole archive at absolute offsets; views borrow from it,
+//!   and cached views of stored members cost what they always did), or a
+//!   remote object. Parsers read through a window: bytes plus the absolute
+//!   offset they start at. A local source is one window over everything; a
+//!   remote one fetches a window per member. Finding the end records reads
+//!   through the zip layer's `ReadAt`, so damaged objects fail as damaged
+//!   files do.
+//! * **Open** is one ranged request for the last 1 MiB (which also gives
+//!   the object's size) in the common case, whatever the member count, and
+//!   one more for the start of a central directory that does not fit in it.
+//! * **First access** of a member is one request for its whole range (local
+//!   header to the next member); the bytes go into the bounded cache
+//!   ([`ReaderOptions::cache_bytes`]; evicted members are fetched again),
+//!   so later accesses send nothing. [`NpzReader::header`] alone fetches
+//!   just the member's start (local header and NPY header).
+//! * **Batches**: [`NpzReader::get_many`], [`NpzReader::get_many_owned`]
+//!   and [`NpzReader::prefetch_headers`] fetch what is not cached in
+//!   coalesced, concurrent requests (ranges less than 1 MiB apart share
+//!   one). [`NpzReader::verify`] and [`ReaderOptions::preload`] fetch in
+//!   batches of about 8 MiB, and members larger than that in 8 MiB pieces,
+//!   so memory stays bounded. [`NpzReader::requests`] counts what was sent.
+//!
 //! # Opening during an append
 //!
 //! While [`NpzWriter::append`](crate::npz::writer::NpzWriter::append) writes
@@ -91,9 +123,12 @@ mod member;
 mod options;
 #[cfg(feature = "object-store")]
 mod remote;
+#[cfg(feature = "object-store")]
+mod remote_batch;
 mod slice;
 mod source;
 mod verify;
+mod views;
 
 pub use iter::{Iter, Keys, MemberInfo, Members};
 pub use options::{DEFAULT_CACHE_BYTES, ReaderOptions};
@@ -106,13 +141,12 @@ use crate::fs::lock::{SharedLock, Wait};
 use crate::fs::map::ReadMap;
 use crate::header::Header;
 use crate::npz::cache::CopyCache;
-use crate::view::{ArrayView, Bytes, OwnedView, natural_align};
+use crate::view::{ArrayView, Bytes, OwnedView};
 use crate::zip::METHOD_STORED;
 use crate::zip::committed;
-use copy::shared;
 use index::{Entry, Slot};
 use member::Got;
-use source::{Need, Source, Window};
+use source::{Need, Source};
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
@@ -429,84 +463,6 @@ impl NpzReader {
     #[inline(never)]
     fn view_slow(&self, i: usize, native: bool) -> Result<ArrayView<'_>> {
         self.view_in(i, native, None)
-    }
-
-    /// The view of member `i` (`native`: aligned and in native order),
-    /// reading through `w` when the caller already holds its window.
-    fn view_in<'s>(
-        &'s self,
-        i: usize,
-        native: bool,
-        w: Option<&Window<'s>>,
-    ) -> Result<ArrayView<'s>> {
-        let stored = self.entry(i)?.method == METHOD_STORED;
-        // A copy already made needs no bytes (nor, remote, a request).
-        if (!stored || native)
-            && let Some(c) = self.cached_copy(i, native)
-            && let Some(p) = self.entry(i)?.parsed.get()
-        {
-            return Ok(Got::Cached(p).view(shared(c), native));
-        }
-        let fetched;
-        let w = match w {
-            Some(w) => w,
-            None => {
-                fetched = self.window(i, Need::Whole).map_err(|e| self.ctx(i, e))?;
-                &fetched
-            }
-        };
-        let got = self.member_in(i, w)?;
-        let p = got.parsed();
-        if stored && (!native || p.zero_copy || self.fetched_native(p, w)) {
-            let bytes = w
-                .view_bytes(p.data_start, p.data_len)
-                .map_err(|e| self.ctx(i, e))?;
-            return Ok(got.view(bytes, native));
-        }
-        let c = self.copy_of(i, p, native, w)?;
-        Ok(got.view(shared(c), native))
-    }
-
-    /// [`NpzReader::get_owned`] of member `i`, through `w` if given.
-    fn owned_in(&self, i: usize, w: Option<&Window<'_>>) -> Result<OwnedView> {
-        let stored = self.entry(i)?.method == METHOD_STORED;
-        let owned = |got: &Got<'_>, bytes: Bytes<'static>| {
-            let p = got.parsed();
-            ArrayView::from_checked_parts_at(
-                Cow::Owned(p.header.clone()),
-                bytes,
-                Cow::Owned(p.loc.clone()),
-            )
-        };
-        if !stored
-            && let Some(c) = self.cached_copy(i, false)
-            && let Some(p) = self.entry(i)?.parsed.get()
-        {
-            return Ok(owned(&Got::Cached(p), shared(c)));
-        }
-        let fetched;
-        let w = match w {
-            Some(w) => w,
-            None => {
-                fetched = self.window(i, Need::Whole).map_err(|e| self.ctx(i, e))?;
-                &fetched
-            }
-        };
-        let got = self.member_in(i, w)?;
-        let p = got.parsed();
-        let bytes = if stored {
-            w.owned_bytes(p.data_start, p.data_len)
-                .map_err(|e| self.ctx(i, e))?
-        } else {
-            shared(self.copy_of(i, p, false, w)?)
-        };
-        Ok(owned(&got, bytes))
-    }
-
-    /// True if a stored member's data in the fetched window `w` already is
-    /// native and aligned (a remote member viewed without a copy).
-    fn fetched_native(&self, p: &member::Parsed, w: &Window<'_>) -> bool {
-        p.native.is_none() && w.fetched_aligned(p.data_start, natural_align(&p.header.dtype))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The object-store source (feature `object-store`): opening an archive
 //! with one ranged request for its tail, and fetching members' windows (whole
 //! ranges, header prefixes, coalesced batches, chunks) for the one set of
-//! parsers. See the [module docs](super#archives-in-object-storage).
+//! parsers. See the [reader's docs](super#archives-in-object-storage).
 
 use super::source::{Need, Source, Window};
 use super::{NpzReader, ReaderOptions, zip_err};
@@ -31,7 +31,7 @@ const HEADER_GUESS: u64 = 4096;
 /// Bytes of local extra field expected (ZIP64 sizes, alignment padding).
 const EXTRA_GUESS: u64 = 1024;
 /// Most members fetched in one batch.
-const BATCH_MEMBERS: usize = 1024;
+pub(super) const BATCH_MEMBERS: usize = 1024;
 
 /// An archive in object storage: the object and the tail fetched at open
 /// (`tail` holds its bytes from `tail_base` to its size at open).
@@ -62,7 +62,7 @@ impl Remote {
     }
 
     /// `b` if it holds `end - start` bytes; else the object changed.
-    fn exact(&self, b: bytes::Bytes, start: u64, end: u64) -> Result<bytes::Bytes> {
+    pub(super) fn exact(&self, b: bytes::Bytes, start: u64, end: u64) -> Result<bytes::Bytes> {
         if b.len() as u64 == end - start {
             return Ok(b);
         }
@@ -84,7 +84,7 @@ impl Remote {
     }
 
     /// A window over fetched bytes starting at `base`.
-    fn window(b: bytes::Bytes, base: u64) -> Window<'static> {
+    pub(super) fn window(b: bytes::Bytes, base: u64) -> Window<'static> {
         Window::Fetched {
             owner: Arc::new(b),
             base,
@@ -158,9 +158,9 @@ impl NpzReader {
         NpzReader::open_object(Object::from_url(url)?, opts)
     }
 
-    /// Opens and indexes the archive `object`: one request for the last
-    /// [`TAIL_GUESS`] bytes (and the object's size), one more only when the
-    /// central directory starts before them. [`NpzReader::path`] is the
+    /// Opens and indexes the archive `object`: one request for its last
+    /// 1 MiB (and its size), one more only when the central directory
+    /// starts before that. [`NpzReader::path`] is the
     /// object's URL; errors name it. The same checks and errors as
     /// [`NpzReader::open`] on the same bytes.
     pub fn open_object(object: Object, opts: ReaderOptions) -> Result<NpzReader> {
@@ -256,7 +256,7 @@ impl NpzReader {
     }
 
     /// Puts member `i`'s whole fetched window into the cache.
-    fn keep(&self, i: usize, w: &Window<'_>) {
+    pub(super) fn keep(&self, i: usize, w: &Window<'_>) {
         if let Window::Fetched { owner, .. } = w {
             let key = CopyKey {
                 member: i as u32,
@@ -276,7 +276,7 @@ impl NpzReader {
 
     /// The first guess of where member `i`'s headers lie: local header,
     /// name, extra field and [`HEADER_GUESS`] bytes, within the member.
-    fn prefix_range(&self, i: usize) -> Result<(u64, u64)> {
+    pub(super) fn prefix_range(&self, i: usize) -> Result<(u64, u64)> {
         let e = self.entry(i)?;
         let want = (LOCAL_HEADER_LEN as u64)
             .saturating_add(u64::from(e.raw_name_len))
@@ -290,7 +290,12 @@ impl NpzReader {
     /// `w` (a prefix of member `i`), or a longer prefix when the local
     /// header says its extra field, or a stored member's NPY header says its
     /// length, reaches past `w` (at most two more requests).
-    fn complete_headers<'s>(&'s self, r: &Remote, i: usize, w: Window<'s>) -> Result<Window<'s>> {
+    pub(super) fn complete_headers<'s>(
+        &'s self,
+        r: &Remote,
+        i: usize,
+        w: Window<'s>,
+    ) -> Result<Window<'s>> {
         let e = self.entry(i)?;
         let mut w = w;
         for _ in 0..2 {
@@ -336,132 +341,6 @@ impl NpzReader {
             return self.remote_window(r, i, Need::Whole);
         }
         r.fetch_window(e.local_offset, e.local_offset.saturating_add(cap))
-    }
-
-    /// The members `idx` in batches of neighbours (by offset) fetched
-    /// together: at most [`BATCH_MEMBERS`] members and about [`CHUNK`]
-    /// bytes each. Pairs are `(position in idx, member)`.
-    pub(super) fn batches(&self, idx: &[usize], headers: bool) -> Vec<Vec<(usize, usize)>> {
-        let mut order: Vec<(u64, usize, usize)> = idx
-            .iter()
-            .enumerate()
-            .filter_map(|(k, &i)| Some((self.entries.get(i)?.local_offset, k, i)))
-            .collect();
-        order.sort_unstable();
-        let mut out: Vec<Vec<(usize, usize)>> = Vec::new();
-        let mut bytes = 0u64;
-        for (_, k, i) in order {
-            let span = self.fetch_span(i, headers);
-            let full = out
-                .last()
-                .is_none_or(|b| b.len() >= BATCH_MEMBERS || bytes.saturating_add(span) > CHUNK);
-            if full {
-                out.push(Vec::new());
-                bytes = 0;
-            }
-            bytes = bytes.saturating_add(span);
-            if let Some(b) = out.last_mut() {
-                b.push((k, i));
-            }
-        }
-        out
-    }
-
-    /// The range fetched for member `i` in a batch: its headers (`headers`,
-    /// or a member bigger than [`CHUNK`]) or all of it.
-    fn batch_range(&self, i: usize, headers: bool) -> Result<(u64, u64)> {
-        let e = self.entry(i)?;
-        let whole = (e.local_offset, e.next_offset);
-        if headers || whole.1 - whole.0 > CHUNK {
-            return self.prefix_range(i);
-        }
-        Ok(whole)
-    }
-
-    fn fetch_span(&self, i: usize, headers: bool) -> u64 {
-        self.batch_range(i, headers).map_or(0, |(a, b)| b - a)
-    }
-
-    /// One batch's windows, fetched with coalesced concurrent requests; a
-    /// member fetched whole goes into the cache unless `headers`.
-    pub(super) fn batch_windows(
-        &self,
-        r: &Remote,
-        batch: &[(usize, usize)],
-        headers: bool,
-    ) -> Result<Vec<Window<'_>>> {
-        let ranges = batch
-            .iter()
-            .map(|&(_, i)| self.batch_range(i, headers).map(|(a, b)| a..b))
-            .collect::<Result<Vec<_>>>()?;
-        let got = r.object.get_ranges(&ranges, COALESCE)?;
-        let mut out = Vec::with_capacity(batch.len());
-        for ((&(_, i), range), b) in batch.iter().zip(&ranges).zip(got) {
-            let b = r.exact(b, range.start, range.end)?;
-            let w = Remote::window(b, range.start);
-            let e = self.entry(i)?;
-            if w.end() < e.next_offset {
-                out.push(self.complete_headers(r, i, w)?);
-            } else {
-                out.push(w);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The windows of whole members `idx` for a batch read
-    /// ([`NpzReader::get_many`]): `None` where the member needs no request
-    /// (local archive, or cached), else fetched with coalesced requests and
-    /// cached.
-    pub(super) fn whole_windows(
-        &self,
-        idx: &[usize],
-        owned: bool,
-    ) -> Result<Vec<Option<Window<'_>>>> {
-        let mut out: Vec<Option<Window<'_>>> = vec![None; idx.len()];
-        let Source::Remote(r) = &*self.src else {
-            return Ok(out);
-        };
-        let mut want: Vec<(u64, usize)> = Vec::new();
-        for &i in idx {
-            let key = CopyKey {
-                member: i as u32,
-                kind: CopyKind::Fetched,
-            };
-            let e = self.entry(i)?;
-            let copied = e.method != METHOD_STORED
-                && !owned
-                && e.parsed.get().is_some()
-                && self.cached_copy(i, false).is_some();
-            if !copied && self.copies.get(key).is_none() {
-                want.push((e.local_offset, i));
-            }
-        }
-        want.sort_unstable();
-        want.dedup();
-        if want.is_empty() {
-            return Ok(out);
-        }
-        let ranges = want
-            .iter()
-            .map(|&(_, i)| self.entry(i).map(|e| e.local_offset..e.next_offset))
-            .collect::<Result<Vec<_>>>()?;
-        let got = r.object.get_ranges(&ranges, COALESCE)?;
-        let mut fetched: Vec<(usize, Window<'_>)> = Vec::with_capacity(want.len());
-        for ((&(_, i), range), b) in want.iter().zip(&ranges).zip(got) {
-            let w = Remote::window(r.exact(b, range.start, range.end)?, range.start);
-            self.keep(i, &w);
-            fetched.push((i, w));
-        }
-        fetched.sort_unstable_by_key(|(i, _)| *i);
-        for (slot, &i) in out.iter_mut().zip(idx) {
-            if let Ok(k) = fetched.binary_search_by_key(&i, |(j, _)| *j)
-                && let Some((_, w)) = fetched.get(k)
-            {
-                *slot = Some(w.clone());
-            }
-        }
-        Ok(out)
     }
 
     /// Checks the CRC-32 of a remote member read in requests of at most

@@ -107,7 +107,7 @@ impl NpzReader {
     /// stays bounded whatever the archive's size).
     pub fn verify(&self) -> VerifyReport {
         let all: Vec<usize> = (0..self.entries.len()).collect();
-        let results = self.with_windows(&all, false, |i, w| {
+        let results = self.with_windows(&all, false, 1, |i, w| {
             self.verify_member(i, w).map_err(|e| self.ctx(i, e))
         });
         VerifyReport {
@@ -123,15 +123,17 @@ impl NpzReader {
     /// holding it: the local archive, or fetched from object storage in
     /// coalesced batches of bounded size (`headers`: just each member's
     /// headers; else whole members, big ones as a header prefix). Results
-    /// in `idx` order; a failed fetch is each member's error.
+    /// in `idx` order; a failed fetch is each member's error. Local members
+    /// are handed to the threads `chunk` at a time.
     pub(super) fn with_windows<R: Send>(
         &self,
         idx: &[usize],
         headers: bool,
+        chunk: usize,
         f: impl Fn(usize, &Window<'_>) -> R + Sync,
     ) -> Vec<Result<R>> {
         if let Some(w) = self.local() {
-            return par_map(idx.len(), 64, |k| match idx.get(k) {
+            return par_map(idx.len(), chunk, |k| match idx.get(k) {
                 Some(&i) => Ok(f(i, &w)),
                 None => Err(Self::bad_index(k)),
             });
@@ -170,23 +172,24 @@ impl NpzReader {
         let live: Vec<usize> = (this.entries.iter().enumerate())
             .filter_map(|(i, e)| e.live.then_some(i))
             .collect();
-        let results = this.with_windows(&live, true, |i, w| match this.parse_headers_in(i, w) {
-            Ok(p) => {
-                if this.opts.cache
-                    && let Some(e) = this.entries.get(i)
-                {
-                    let _ = e.parsed.set(Box::new(p));
+        let results =
+            this.with_windows(&live, true, 64, |i, w| match this.parse_headers_in(i, w) {
+                Ok(p) => {
+                    if this.opts.cache
+                        && let Some(e) = this.entries.get(i)
+                    {
+                        let _ = e.parsed.set(Box::new(p));
+                    }
+                    None
                 }
-                None
-            }
-            Err(e) => {
-                let not_array = this
-                    .locate_in(i, w)
-                    .and_then(|loc| this.is_array_at(i, &loc, w))
-                    .is_ok_and(|a| !a);
-                (!not_array).then(|| (this.name(i).to_string(), this.ctx(i, e)))
-            }
-        });
+                Err(e) => {
+                    let not_array = this
+                        .locate_in(i, w)
+                        .and_then(|loc| this.is_array_at(i, &loc, w))
+                        .is_ok_and(|a| !a);
+                    (!not_array).then(|| (this.name(i).to_string(), this.ctx(i, e)))
+                }
+            });
         let mut errors: Vec<(String, Error)> = Vec::new();
         for (k, r) in results.into_iter().enumerate() {
             match r {
