@@ -662,3 +662,56 @@ fn every_flipped_byte_reads_the_same() {
         same_everywhere(&stores, &format!("flip{pos}"), &b, false);
     }
 }
+
+/// `verify` reads members bigger than 8 MiB in pieces: its headers, then
+/// two requests for each 9 MiB member, and nothing is cached.
+#[test]
+fn verify_reads_big_members_in_pieces() {
+    let big = noise(9 << 20, 11);
+    let mut bad = big.clone();
+    bad[5 << 20] ^= 1;
+    let m = |name: &str, data: &[u8], deflate: bool| {
+        let b = npy_bytes("|u1", &[data.len() as u64], data);
+        let mut m = if deflate {
+            deflated(name, b)
+        } else {
+            stored(name, b)
+        };
+        if data != big.as_slice() {
+            // The CRC of the undamaged data: the damage must be found.
+            m.crc = crc32fast::hash(&npy_bytes("|u1", &[big.len() as u64], &big));
+        }
+        m
+    };
+    let bytes = archive(&[
+        m("s.npy", &big, false),
+        m("d.npy", &big, true),
+        m("bad.npy", &bad, false),
+        stored("t.npy", npy_bytes("<f4", &[1], &le(&[0.5f32]))),
+    ]);
+    let (_d, path) = temp(&bytes);
+    let local = NpzReader::open(&path).unwrap().verify();
+    let stores = Stores::new();
+    let o = &stores.objects("big_verify", &bytes)[0].1;
+    let npz = open_remote(o, ReaderOptions::new()).unwrap();
+    let before = npz.requests().unwrap();
+    let report = npz.verify();
+    let after = npz.requests().unwrap();
+    let show = |r: &npzmap::npz::reader::VerifyReport| -> Vec<String> {
+        r.members
+            .iter()
+            .map(|(n, r)| format!("{n} {}", scrub_r(r)))
+            .collect()
+    };
+    assert_eq!(show(&report), show(&local));
+    assert_eq!(report.errors().count(), 1);
+    // One batch: three header prefixes and the small member (ranges far
+    // apart: four requests), then two pieces per big member.
+    assert_eq!(after.gets - before.gets, 4 + 3 * 2);
+    let data = (after.bytes_read - before.bytes_read) as usize;
+    assert!(
+        data >= bytes.len() - 64 && data < bytes.len() + (64 << 10),
+        "{data}"
+    );
+    assert_eq!(npz.cached_bytes(), 0);
+}

@@ -148,7 +148,7 @@ impl NpzReader {
     /// [`remote::is_url`](crate::remote::is_url)), with credentials from the
     /// environment (see [`remote`](crate::remote)) and default options.
     /// One ranged request in the common case (see the [module
-    /// docs](self#archives-in-object-storage)).
+    /// docs](crate::npz::reader#archives-in-object-storage)).
     pub fn open_url(url: &str) -> Result<NpzReader> {
         NpzReader::open_url_with(url, ReaderOptions::default())
     }
