@@ -74,9 +74,9 @@
 //!
 //! # Archives in object storage
 //!
-//! With the `object-store` feature, [`NpzReader::open_url`] (`s3://`,
+//! With the `object-store` feature, `NpzReader::open_url` (`s3://`,
 //! `gs://`, `az://`, `https://`, `file://`, ...) and
-//! [`NpzReader::open_object`] read an archive by byte ranges, through the
+//! `NpzReader::open_object` read an archive by byte ranges, through the
 //! same parsers and checks as a local file, and report the same errors
 //! (the URL as the file).
 //!
@@ -101,7 +101,7 @@
 //!   coalesced, concurrent requests (ranges less than 1 MiB apart share
 //!   one). [`NpzReader::verify`] and [`ReaderOptions::preload`] fetch in
 //!   batches of about 8 MiB, and members larger than that in 8 MiB pieces,
-//!   so memory stays bounded. [`NpzReader::requests`] counts what was sent.
+//!   so memory stays bounded. `NpzReader::requests` counts what was sent.
 //!
 //! # Opening during an append
 //!
