@@ -715,3 +715,29 @@ fn verify_reads_big_members_in_pieces() {
     );
     assert_eq!(npz.cached_bytes(), 0);
 }
+
+/// One remote reader shared by threads (and used from inside a Tokio
+/// runtime) reads the same as the file.
+#[test]
+fn a_remote_reader_is_shared_across_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = npzmap_archive(dir.path(), "t.npz", 64, 200);
+    let local = NpzReader::open(dir.path().join("t.npz")).unwrap();
+    let stores = Stores::new();
+    let o = &stores.objects("threads", &bytes)[0].1;
+    let npz = open_remote(o, ReaderOptions::new().cache_bytes(4096)).unwrap();
+    let keys: Vec<&str> = local.keys().collect();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (npz, local, keys) = (&npz, &local, &keys);
+            s.spawn(move || {
+                for k in keys.iter().skip(t).step_by(2) {
+                    let v = npz.get_native(k).unwrap();
+                    assert_eq!(v.as_bytes(), local.get_native(k).unwrap().as_bytes(), "{k}");
+                }
+            });
+        }
+    });
+    let v = rt().block_on(async { npz.get("x").unwrap().to_vec::<f64>().unwrap() });
+    assert_eq!(v, [1.5, 2.5, 3.5, 4.5]);
+}
