@@ -3,30 +3,51 @@
 //! place: unaligned or byte-swapped stored members and deflated members
 //! (inflated as stored, and byte-swapped when a native view is asked for).
 //!
+//! A remote archive's fetched member bytes live in the same cache (and the
+//! same budget), so an evicted member is fetched again when next needed.
+//!
 //! The budget is in bytes. A copy larger than the whole budget is handed out
 //! but never cached, so memory held by the cache stays below the budget.
 
-use crate::view::AlignedBuf;
 use lru::LruCache;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A cached copy: `buf[start..start + len]` holds the array data, aligned for
-/// any element type, in the byte order its [`CopyKey`] says.
-#[derive(Clone, Debug)]
+/// any element type, in the byte order its [`CopyKey`] says; or (kind
+/// [`CopyKind::Fetched`]) a remote member's fetched bytes, as stored.
+#[derive(Clone)]
 pub(crate) struct Copy {
-    pub buf: Arc<AlignedBuf>,
+    pub buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
     pub start: usize,
     pub len: usize,
 }
 
-/// What a copy holds: a member's data as stored, or byte-swapped to native
-/// order (only for members stored in the other order).
+impl Copy {
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        (*self.buf).as_ref().len()
+    }
+}
+
+/// What a cached buffer holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum CopyKind {
+    /// The array data as stored, aligned.
+    AsStored,
+    /// The native-order copy of a member stored in the other order.
+    Swapped,
+    /// A remote member's whole range, as fetched (local header included).
+    #[cfg_attr(not(feature = "object-store"), allow(dead_code))]
+    Fetched,
+}
+
+/// A cached buffer: member and kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct CopyKey {
     /// Member index.
     pub member: u32,
-    /// True for the native-order copy of a non-native member.
-    pub swapped: bool,
+    /// What the buffer holds.
+    pub kind: CopyKind,
 }
 
 struct Inner {
@@ -70,18 +91,18 @@ impl CopyCache {
     /// Caches `copy` as `idx` (unless it alone exceeds the budget),
     /// evicting least recently used copies until the total fits.
     pub fn insert(&self, idx: CopyKey, copy: Copy) {
-        let size = copy.buf.as_slice().len();
+        let size = copy.size();
         if size > self.limit {
             return;
         }
         let mut g = self.lock();
         if let Some(old) = g.lru.put(idx, copy) {
-            g.bytes = g.bytes.saturating_sub(old.buf.as_slice().len());
+            g.bytes = g.bytes.saturating_sub(old.size());
         }
         g.bytes = g.bytes.saturating_add(size);
         while g.bytes > self.limit {
             match g.lru.pop_lru() {
-                Some((_, old)) => g.bytes = g.bytes.saturating_sub(old.buf.as_slice().len()),
+                Some((_, old)) => g.bytes = g.bytes.saturating_sub(old.size()),
                 None => {
                     g.bytes = 0;
                     break;
@@ -113,10 +134,12 @@ impl CopyCache {
 mod tests {
     use super::*;
 
+    use crate::view::AlignedBuf;
+
     fn k(member: u32) -> CopyKey {
         CopyKey {
             member,
-            swapped: false,
+            kind: CopyKind::AsStored,
         }
     }
 
@@ -146,7 +169,7 @@ mod tests {
         c.insert(
             CopyKey {
                 member: 1,
-                swapped: true,
+                kind: CopyKind::Swapped,
             },
             copy(10),
         );

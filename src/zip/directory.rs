@@ -86,10 +86,18 @@ impl Directory {
     /// file into memory): offsets in errors and entries are then relative
     /// to the directory's start.
     pub fn alone(self) -> Directory {
+        self.in_window(self.start)
+    }
+
+    /// The same directory in a buffer that starts at offset `base` of the
+    /// buffer the end records were found in (a window read into memory that
+    /// holds at least the directory): offsets in errors and entries are
+    /// then relative to `base`.
+    pub fn in_window(self, base: u64) -> Directory {
         Directory {
-            start: 0,
-            end: self.end.saturating_sub(self.start),
-            end_record: self.end_record.saturating_sub(self.start),
+            start: self.start.saturating_sub(base),
+            end: self.end.saturating_sub(base),
+            end_record: self.end_record.saturating_sub(base),
             ..self
         }
     }

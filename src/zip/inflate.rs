@@ -80,62 +80,114 @@ pub(crate) enum Dest<'a> {
 /// output than declared, [`Error::DecompressionLimit`]; a wrong checksum,
 /// [`Error::CrcMismatch`].
 pub(crate) fn inflate_checked(input: &[u8], dest: Dest<'_>, crc: u32, at: u64) -> Result<()> {
-    let mut inf = CrcInflate::new();
-    let mut scratch = Vec::new();
-    let (mut into, n) = match dest {
-        Dest::Into(b) => {
-            let n = b.len() as u64;
-            (Some(b), n)
-        }
-        Dest::Discard { len } => {
-            scratch.resize(64 << 10, 0);
-            (None, len)
-        }
-    };
-    let bad = |e: flate2::DecompressError| zip_err(format!("invalid deflate data: {e}"), at);
-    let mut probe = [0u8; 1];
-    loop {
-        let filled = inf.total_out();
-        let rest = input
-            .get(usize::try_from(inf.total_in()).unwrap_or(usize::MAX)..)
-            .unwrap_or_default();
-        let out: &mut [u8] = match into.as_mut() {
-            // Past the declared size: a 1-byte probe for excess output.
-            Some(b) => match b.get_mut(usize::try_from(filled).unwrap_or(usize::MAX)..) {
-                Some(r) if !r.is_empty() => r,
-                _ => &mut probe,
-            },
-            None => &mut scratch,
+    let mut c = CheckedInflate::new(dest, crc, at);
+    c.feed(input)?;
+    c.finish()
+}
+
+/// [`inflate_checked`] fed in pieces (member data read in chunks): the same
+/// checks and errors, whatever the chunk boundaries.
+pub(crate) struct CheckedInflate<'a> {
+    inf: CrcInflate,
+    scratch: Vec<u8>,
+    into: Option<&'a mut [u8]>,
+    n: u64,
+    crc: u32,
+    at: u64,
+    ended: bool,
+}
+
+impl<'a> CheckedInflate<'a> {
+    /// A decoder expecting `dest`'s size and the CRC-32 `crc`, reporting
+    /// errors at offset `at`.
+    pub(crate) fn new(dest: Dest<'a>, crc: u32, at: u64) -> CheckedInflate<'a> {
+        let mut scratch = Vec::new();
+        let (into, n) = match dest {
+            Dest::Into(b) => {
+                let n = b.len() as u64;
+                (Some(b), n)
+            }
+            Dest::Discard { len } => {
+                scratch.resize(64 << 10, 0);
+                (None, len)
+            }
         };
-        let p = inf.step(rest, out).map_err(bad)?;
-        if inf.total_out() > n {
-            return Err(Error::DecompressionLimit {
-                limit: n,
-                at: Location::offset(at),
+        CheckedInflate {
+            inf: CrcInflate::new(),
+            scratch,
+            into,
+            n,
+            crc,
+            at,
+            ended: false,
+        }
+    }
+
+    /// Decompresses the next bytes of the member data (all of them, unless
+    /// the deflate stream ends first; bytes after its end are ignored).
+    pub(crate) fn feed(&mut self, input: &[u8]) -> Result<()> {
+        let at = self.at;
+        let bad = |e: flate2::DecompressError| zip_err(format!("invalid deflate data: {e}"), at);
+        let mut probe = [0u8; 1];
+        let mut used = 0usize;
+        while !self.ended {
+            let filled = self.inf.total_out();
+            let rest = input.get(used..).unwrap_or_default();
+            let out: &mut [u8] = match self.into.as_mut() {
+                // Past the declared size: a 1-byte probe for excess output.
+                Some(b) => match b.get_mut(usize::try_from(filled).unwrap_or(usize::MAX)..) {
+                    Some(r) if !r.is_empty() => r,
+                    _ => &mut probe,
+                },
+                None => &mut self.scratch,
+            };
+            let p = self.inf.step(rest, out).map_err(bad)?;
+            used = used.saturating_add(p.consumed);
+            if self.inf.total_out() > self.n {
+                return Err(Error::DecompressionLimit {
+                    limit: self.n,
+                    at: Location::offset(at),
+                });
+            }
+            if p.end {
+                self.ended = true;
+            }
+            if p.consumed == 0 && p.produced == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// True once the deflate stream ended (more input would be ignored).
+    #[cfg_attr(not(feature = "object-store"), allow(dead_code))]
+    pub(crate) fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The checks once all the member data was fed: the declared size
+    /// reached and the CRC-32 equal.
+    pub(crate) fn finish(self) -> Result<()> {
+        let n = self.n;
+        if self.inf.total_out() < n {
+            return Err(zip_err(
+                format!(
+                    "deflate data ends after {} of {n} declared bytes",
+                    self.inf.total_out()
+                ),
+                self.at,
+            ));
+        }
+        let actual = self.inf.crc();
+        if actual != self.crc {
+            return Err(Error::CrcMismatch {
+                expected: self.crc,
+                actual,
+                at: Location::offset(self.at),
             });
         }
-        if p.end || (p.consumed == 0 && p.produced == 0) {
-            break;
-        }
+        Ok(())
     }
-    if inf.total_out() < n {
-        return Err(zip_err(
-            format!(
-                "deflate data ends after {} of {n} declared bytes",
-                inf.total_out()
-            ),
-            at,
-        ));
-    }
-    let actual = inf.crc();
-    if actual != crc {
-        return Err(Error::CrcMismatch {
-            expected: crc,
-            actual,
-            at: Location::offset(at),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //! (the inflater itself is [`crate::zip::inflate`]).
 
 use super::member::{Located, Parsed};
+use super::source::Window;
 use super::{MAX_DEFLATE_RATIO, NpzReader, to_usize, zip_err};
 use crate::error::{Error, Location, Result};
 use crate::header::read_prefix;
-use crate::npz::cache::{Copy, CopyKey};
+use crate::npz::cache::{Copy, CopyKey, CopyKind};
 use crate::view::{AlignedBuf, Bytes, natural_align, swap_to_native};
 use crate::zip::METHOD_STORED;
 use crate::zip::inflate::{Dest, inflate_checked};
@@ -17,27 +18,38 @@ impl NpzReader {
     /// An aligned copy of member `i`'s array data, from the cache or made
     /// (and cached) now: in native byte order if `native`, else as stored.
     /// A native-order member has one copy for both.
-    pub(super) fn copy_of(&self, i: usize, p: &Parsed, native: bool) -> Result<Copy> {
-        let swap = native && p.native.is_some();
-        let key = CopyKey {
-            member: i as u32,
-            swapped: swap,
-        };
+    /// The member's bytes are read through `w`.
+    pub(super) fn copy_of(
+        &self,
+        i: usize,
+        p: &Parsed,
+        native: bool,
+        w: &Window<'_>,
+    ) -> Result<Copy> {
+        let key = copy_key(i, p, native);
         if let Some(c) = self.copies.get(key) {
             return Ok(c);
         }
-        let c = self.make_copy(i, p, swap).map_err(|e| self.ctx(i, e))?;
+        let swap = key.kind == CopyKind::Swapped;
+        let c = self.make_copy(i, p, swap, w).map_err(|e| self.ctx(i, e))?;
         self.copies.insert(key, c.clone());
         Ok(c)
     }
 
+    /// The cached copy of member `i` a view (`native` or as stored) would
+    /// use, if its headers are parsed and the copy is cached.
+    pub(super) fn cached_copy(&self, i: usize, native: bool) -> Option<Copy> {
+        let p = self.entries.get(i)?.parsed.get()?;
+        self.copies.get(copy_key(i, p, native))
+    }
+
     /// Makes the aligned copy of member `i`'s data (`swap`: to native order).
-    pub(super) fn make_copy(&self, i: usize, p: &Parsed, swap: bool) -> Result<Copy> {
+    fn make_copy(&self, i: usize, p: &Parsed, swap: bool, w: &Window<'_>) -> Result<Copy> {
         let start = to_usize(p.data_start, p.data_start)?;
         let len = to_usize(p.data_len, p.data_start)?;
         let dtype = &p.header.dtype;
         if self.entry(i)?.method == METHOD_STORED {
-            let bytes = self.slice(p.data_start, p.data_start.saturating_add(p.data_len))?;
+            let bytes = w.slice(p.data_start, p.data_start.saturating_add(p.data_len))?;
             let mut buf = AlignedBuf::copy_from(bytes)?;
             if swap {
                 swap_to_native(dtype, buf.as_mut_slice());
@@ -48,8 +60,8 @@ impl NpzReader {
                 len,
             });
         }
-        let loc = self.locate(i)?;
-        let mut buf = self.inflate(i, &loc)?;
+        let loc = self.locate_in(i, w)?;
+        let mut buf = self.inflate(i, &loc, w)?;
         let end = start
             .checked_add(len)
             .filter(|&e| e <= buf.as_slice().len())
@@ -77,16 +89,26 @@ impl NpzReader {
         })
     }
 
-    /// A streaming inflater over the member's stored bytes.
-    pub(super) fn deflate_src(&self, loc: &Located) -> Result<flate2::read::DeflateDecoder<&[u8]>> {
+    /// A streaming inflater over the member's stored bytes in `w` (as far
+    /// as a prefix window holds them).
+    pub(super) fn deflate_src<'w>(
+        &self,
+        loc: &Located,
+        w: &'w Window<'_>,
+    ) -> Result<flate2::read::DeflateDecoder<&'w [u8]>> {
         Ok(flate2::read::DeflateDecoder::new(
-            self.slice(loc.start, loc.end)?,
+            w.slice(loc.start, loc.end.min(w.end()))?,
         ))
     }
 
     /// Inflates just enough of a member to hold its NPY header.
-    pub(super) fn inflate_prefix(&self, loc: &Located, uncompressed: u64) -> Result<Vec<u8>> {
-        let mut dec = self.deflate_src(loc)?;
+    pub(super) fn inflate_prefix(
+        &self,
+        loc: &Located,
+        uncompressed: u64,
+        w: &Window<'_>,
+    ) -> Result<Vec<u8>> {
+        let mut dec = self.deflate_src(loc, w)?;
         let mut buf = Vec::new();
         let mut fill = |buf: &mut Vec<u8>, upto: u64| -> Result<()> {
             let want = upto.min(uncompressed).saturating_sub(buf.len() as u64);
@@ -123,19 +145,27 @@ impl NpzReader {
     /// Inflates a whole member into an aligned buffer of exactly its
     /// declared size, refusing more output (zip bomb) or less, and checks
     /// its CRC.
-    pub(super) fn inflate(&self, i: usize, loc: &Located) -> Result<AlignedBuf> {
+    pub(super) fn inflate(&self, i: usize, loc: &Located, w: &Window<'_>) -> Result<AlignedBuf> {
         let e = self.entry(i)?;
         let n = self.ratio_check(i, loc.start)?;
         let mut buf = AlignedBuf::zeroed(n)?;
-        let input = self.slice(loc.start, loc.end)?;
+        let input = w.slice(loc.start, loc.end)?;
         inflate_checked(input, Dest::Into(buf.as_mut_slice()), e.crc32, loc.start)?;
         Ok(buf)
     }
 
-    /// Checks the CRC-32 of a member's uncompressed bytes (streaming).
-    pub(super) fn check_crc(&self, i: usize, loc: &Located) -> Result<()> {
+    /// Checks the CRC-32 of a member's uncompressed bytes (streaming), read
+    /// from `w`; a remote member that `w` holds only part of is fetched in
+    /// chunks.
+    pub(super) fn check_crc(&self, i: usize, loc: &Located, w: &Window<'_>) -> Result<()> {
         let e = self.entry(i)?;
-        let input = self.slice(loc.start, loc.end)?;
+        #[cfg(feature = "object-store")]
+        if !w.covers(loc.start, loc.end)
+            && let super::source::Source::Remote(r) = &*self.src
+        {
+            return self.check_crc_chunked(r, i, loc);
+        }
+        let input = w.slice(loc.start, loc.end)?;
         if e.method != METHOD_STORED {
             self.ratio_check(i, loc.start)?;
             let len = e.uncompressed;
@@ -150,6 +180,19 @@ impl NpzReader {
             });
         }
         Ok(())
+    }
+}
+
+/// The cache key of member `i`'s copy: native order (swapped if stored in
+/// the other order) or as stored.
+fn copy_key(i: usize, p: &Parsed, native: bool) -> CopyKey {
+    CopyKey {
+        member: i as u32,
+        kind: if native && p.native.is_some() {
+            CopyKind::Swapped
+        } else {
+            CopyKind::AsStored
+        },
     }
 }
 

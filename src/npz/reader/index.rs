@@ -3,7 +3,8 @@
 //! keys to entries (seeded foldhash), with `np.load`'s duplicate rule.
 
 use super::member::Parsed;
-use super::{NpzReader, ReaderOptions, Storage, to_usize, zip_err};
+use super::source::{Source, rebase};
+use super::{NpzReader, ReaderOptions, to_usize, zip_err};
 use crate::error::{Error, Location, Result};
 use crate::npz::cache::CopyCache;
 use crate::npz::key_of;
@@ -27,7 +28,7 @@ pub(super) struct Entry {
     /// Length of the key (the name without a `.npy` suffix).
     key_len: u32,
     /// Length of the raw (undecoded) name, as in the local header.
-    raw_name_len: u16,
+    pub raw_name_len: u16,
     pub crc32: u32,
     pub method: u16,
     pub flags: u16,
@@ -54,15 +55,19 @@ struct Listing {
 }
 
 /// Reads every central directory entry (the one walker), checking that each
-/// member's local header and data lie before the central directory.
-fn read_entries(buf: &[u8], end: &EndOfCentralDirectory) -> Result<Listing> {
+/// member's local header and data lie before the central directory. `buf`
+/// holds the archive's bytes from offset `base` (0: the whole archive) at
+/// least up to the end of the directory.
+fn read_entries(buf: &[u8], base: u64, end: &EndOfCentralDirectory) -> Result<Listing> {
     let cd_start = end.cd_start();
     let cd_end = end.cd_end();
-    let cd = buf
-        .get(..to_usize(cd_end, end.eocd_offset)?)
+    let cd = cd_end
+        .checked_sub(base)
+        .filter(|_| cd_start >= base)
+        .and_then(|rel| buf.get(..usize::try_from(rel).ok()?))
         .ok_or_else(|| zip_err("central directory lies past the end of the file", cd_end))?;
     // Bound every reservation by what the directory can actually hold.
-    let dir = Directory::of(end);
+    let dir = Directory::of(end).in_window(base);
     let max_entries = dir.len() / CENTRAL_HEADER_LEN as u64;
     let cap = to_usize(dir.capacity_hint(), end.eocd_offset)?;
     let mut entries: Vec<Entry> = Vec::with_capacity(cap);
@@ -73,9 +78,10 @@ fn read_entries(buf: &[u8], end: &EndOfCentralDirectory) -> Result<Listing> {
     )?);
     // The one walker: by size, counts checked by its rule.
     for e in dir.entries(cd) {
-        let e = e?;
+        let e = e.map_err(|x| rebase(x, base))?;
         let name = e.decoded_name();
-        let at = |reason: &str| zip_err(reason.to_string(), e.offset).at_member(name.to_string());
+        let offset = e.offset.saturating_add(base);
+        let at = |reason: &str| zip_err(reason.to_string(), offset).at_member(name.to_string());
         let local = e
             .local_header_offset
             .checked_add(end.prefix)
@@ -119,22 +125,25 @@ fn read_entries(buf: &[u8], end: &EndOfCentralDirectory) -> Result<Listing> {
 
 impl NpzReader {
     /// Indexes the archive whose end records are `end`: reads the central
-    /// directory, checks member extents, builds the key table.
+    /// directory from `dir` (bytes of the archive from the given offset,
+    /// holding at least the directory), checks member extents, builds the
+    /// key table.
     pub(super) fn index(
         path: &Path,
-        map: Arc<Storage>,
+        src: Arc<Source>,
         opts: ReaderOptions,
         end: EndOfCentralDirectory,
+        dir: (&[u8], u64),
     ) -> Result<NpzReader> {
-        let Listing { entries, names } = read_entries(&map, &end)?;
+        let Listing { entries, names } = read_entries(dir.0, dir.1, &end)?;
         let comment = {
-            let start =
-                to_usize(end.eocd_offset, end.eocd_offset)?.saturating_add(crate::zip::EOCD_LEN);
+            to_usize(end.eocd_offset, end.eocd_offset)?;
+            let start = end.eocd_offset.saturating_add(crate::zip::EOCD_LEN as u64);
             (start, usize::from(end.comment_len))
         };
         let mut reader = NpzReader {
             path: path.to_path_buf(),
-            map: map.clone(),
+            src,
             names,
             entries,
             slots: Vec::new(),
@@ -253,7 +262,7 @@ impl NpzReader {
     }
 
     #[cold]
-    fn bad_index(i: usize) -> Error {
+    pub(super) fn bad_index(i: usize) -> Error {
         Error::Zip {
             reason: format!("internal error: member index {i} out of range"),
             at: Location::default(),

@@ -3,6 +3,7 @@
 //! per-member `OnceLock` that caches the result ([`Parsed`]).
 
 use super::index::Entry;
+use super::source::{Need, Window, rebase};
 use super::{NpzReader, to_usize, zip_err};
 use crate::error::{Error, Location, Result};
 use crate::header::{Header, read_header};
@@ -27,10 +28,12 @@ pub(super) struct Parsed {
     pub data_start: u64,
     /// Array data length.
     pub data_len: u64,
-    /// Stored members: the data's range in the map (checked against the
-    /// map's length), so cached views need no conversion or check.
+    /// Stored members of a local archive: the data's range in the map
+    /// (checked against the map's length), so cached views need no
+    /// conversion or check.
     pub in_map: Option<(usize, usize)>,
-    /// Stored, native and aligned for the dtype: views need no copy.
+    /// Stored in a local archive, native and aligned for the dtype: views
+    /// need no copy.
     pub zero_copy: bool,
     /// File, member and offset of the data, for errors raised by views.
     pub loc: Location,
@@ -80,13 +83,23 @@ pub(super) struct Located {
 }
 
 impl NpzReader {
-    /// The member's parsed headers, from the cache or freshly parsed.
+    /// The member's parsed headers, from the cache or freshly parsed (for a
+    /// remote archive from a prefix of the member, if that is enough).
     pub(super) fn member(&self, i: usize) -> Result<Got<'_>> {
+        self.member_with(i, || self.parse_headers(i))
+    }
+
+    /// The member's parsed headers, from the cache or parsed from `w`.
+    pub(super) fn member_in(&self, i: usize, w: &Window<'_>) -> Result<Got<'_>> {
+        self.member_with(i, || self.parse_member_in(i, w))
+    }
+
+    fn member_with(&self, i: usize, parse: impl FnOnce() -> Result<Parsed>) -> Result<Got<'_>> {
         let e = self.entry(i)?;
         if let Some(p) = e.parsed.get() {
             return Ok(Got::Cached(p));
         }
-        let p = self.parse_member(i).map_err(|e| self.ctx(i, e))?;
+        let p = parse().map_err(|e| self.ctx(i, e))?;
         if !self.opts.cache {
             return Ok(Got::Fresh(Box::new(p)));
         }
@@ -94,29 +107,47 @@ impl NpzReader {
         Ok(Got::Cached(e.parsed.get_or_init(|| Box::new(p))))
     }
 
-    /// Reads the local header and checks it against the central directory;
-    /// returns the range of the member's stored bytes.
-    pub(super) fn locate(&self, i: usize) -> Result<Located> {
+    /// Parses member `i`'s headers from the smallest window that holds
+    /// them: a remote prefix first, the whole member if the prefix does not
+    /// parse (so errors are those of the whole member).
+    pub(super) fn parse_headers(&self, i: usize) -> Result<Parsed> {
+        let w = self.window(i, Need::Header)?;
+        self.parse_headers_in(i, &w)
+    }
+
+    /// [`NpzReader::parse_headers`] from the window `w` (possibly a prefix).
+    pub(super) fn parse_headers_in(&self, i: usize, w: &Window<'_>) -> Result<Parsed> {
+        let r = self.parse_member_in(i, w);
+        if r.is_err() && w.end() < self.entry(i)?.next_offset {
+            return self.parse_member_in(i, &self.fallback_window(i)?);
+        }
+        r
+    }
+
+    /// Reads the local header from `w` and checks it against the central
+    /// directory; returns the range of the member's stored bytes.
+    pub(super) fn locate_in(&self, i: usize, w: &Window<'_>) -> Result<Located> {
         let e = self.entry(i)?;
         let at = e.local_offset;
         check_entry(e)?;
         // Bound the parser to this member's bytes.
-        let bounded = self
-            .map
-            .get(..to_usize(e.next_offset, at)?)
+        let base = w.base();
+        let bounded = w
+            .upto(e.next_offset)
+            .filter(|_| base <= at)
             .ok_or_else(|| zip_err("member lies past the end of the file", at))?;
         // The parser only sees this member's bytes: a name or extra field
         // that does not fit is a structural error of this member, not a
         // short file.
-        let lh = LocalHeaderRef::parse(bounded, at).map_err(|x| match x {
+        let lh = LocalHeaderRef::parse(bounded, at - base).map_err(|x| match x {
             Error::Truncated { what, .. } => zip_err(
                 format!("{what} runs into the next member or the central directory"),
                 at,
             ),
-            x => x,
+            x => rebase(x, base),
         })?;
         self.check_local(i, e, &lh)?;
-        let start = lh.data_start();
+        let start = lh.data_start().saturating_add(base);
         let end = start
             .checked_add(e.compressed)
             .filter(|&end| end <= e.next_offset)
@@ -184,17 +215,18 @@ impl NpzReader {
     }
 
     /// First access: local header, then the NPY header bounded to the
-    /// member's bytes, then the data length.
-    pub(super) fn parse_member(&self, i: usize) -> Result<Parsed> {
+    /// member's bytes, then the data length; from the window `w` (for a
+    /// remote member possibly a prefix: the bytes it lacks count as missing).
+    pub(super) fn parse_member_in(&self, i: usize, w: &Window<'_>) -> Result<Parsed> {
         let e = self.entry(i)?;
-        let loc = self.locate(i)?;
+        let loc = self.locate_in(i, w)?;
         let limit = self.opts.header_limit;
         let stored = e.method == METHOD_STORED;
         let ph = if stored {
-            let bytes = self.slice(loc.start, loc.end)?;
+            let bytes = w.slice(loc.start, loc.end.min(w.end()))?;
             read_header(bytes, limit).map_err(|x| x.shift_offset(loc.start))?
         } else {
-            let pre = self.inflate_prefix(&loc, e.uncompressed)?;
+            let pre = self.inflate_prefix(&loc, e.uncompressed, w)?;
             read_header(&pre, limit).map_err(|x| x.at_offset(loc.start))?
         };
         let data_at = if stored {
@@ -219,20 +251,22 @@ impl NpzReader {
             });
         }
         if self.opts.verify_on_access {
-            self.check_crc(i, &loc)?;
+            self.check_crc(i, &loc, w)?;
         }
         let header = ph.header;
         let native = (!header.dtype.is_native())
             .then(|| Header::new(header.dtype.to_native(), header.shape.clone(), header.order));
         let data_start = if stored { data_at } else { ph.data_offset };
-        let zero_copy = stored && native.is_none() && {
-            let addr = (self.map.as_ptr() as usize).wrapping_add(to_usize(data_start, data_at)?);
+        // Only a local archive's bytes stay at one address.
+        let local = matches!(w, Window::Local(_));
+        let zero_copy = local && stored && native.is_none() && {
+            let addr = (self.src.as_ptr() as usize).wrapping_add(to_usize(data_start, data_at)?);
             addr.is_multiple_of(natural_align(&header.dtype))
         };
-        let in_map = if stored {
+        let in_map = if local && stored {
             let s = to_usize(data_start, data_at)?;
             let e = to_usize(data_start.saturating_add(need), data_at)?;
-            self.map.get(s..e).map(|_| (s, e))
+            self.src.get(s..e).map(|_| (s, e))
         } else {
             None
         };
@@ -260,18 +294,19 @@ impl NpzReader {
     /// the first 6 bytes (inflating only that much).
     pub fn is_array(&self, key: &str) -> Result<bool> {
         let i = self.lookup(key)?;
-        let loc = self.locate(i).map_err(|e| self.ctx(i, e))?;
-        self.is_array_at(i, &loc).map_err(|e| self.ctx(i, e))
+        let w = self.window(i, Need::Header).map_err(|e| self.ctx(i, e))?;
+        let loc = self.locate_in(i, &w).map_err(|e| self.ctx(i, e))?;
+        self.is_array_at(i, &loc, &w).map_err(|e| self.ctx(i, e))
     }
 
     /// [`NpzReader::is_array`] for member `i` (errors without context).
-    pub(super) fn is_array_at(&self, i: usize, loc: &Located) -> Result<bool> {
+    pub(super) fn is_array_at(&self, i: usize, loc: &Located, w: &Window<'_>) -> Result<bool> {
         let magic = crate::npy::header::MAGIC;
         let head = if self.entry(i)?.method == METHOD_STORED {
             let end = loc.start.saturating_add(magic.len() as u64).min(loc.end);
-            self.slice(loc.start, end)?.to_vec()
+            w.slice(loc.start, end)?.to_vec()
         } else {
-            let mut dec = self.deflate_src(loc)?;
+            let mut dec = self.deflate_src(loc, w)?;
             let mut buf = Vec::with_capacity(magic.len());
             (&mut dec)
                 .take(magic.len() as u64)

@@ -1,4 +1,5 @@
-//! The archive reader: [`NpzReader`] maps a `.npz` file once, indexes its
+//! The archive reader: [`NpzReader`] maps a `.npz` file once (or reads it
+//! from memory, or by ranged requests from object storage), indexes its
 //! central directory, and hands out typed views of its arrays.
 //!
 //! * **Open** touches only the end records and the central directory: no
@@ -71,6 +72,37 @@
 //! program that ignores advisory locks and truncates the file makes touching
 //! the lost pages raise `SIGBUS`; see the [lock protocol](crate::fs).
 //!
+//! # Archives in object storage
+//!
+//! With the `object-store` feature, `NpzReader::open_url` (`s3://`,
+//! `gs://`, `az://`, `https://`, `file://`, ...) and
+//! `NpzReader::open_object` read an archive by byte ranges, through the
+//! same parsers and checks as a local file, and report the same errors
+//! (the URL as the file).
+//!
+//! * **Sources.** The reader's bytes come from a source: a file mapping or
+//!   memory (the whole archive at absolute offsets; views borrow from it,
+//!   and cached views of stored members cost what they always did), or a
+//!   remote object. Parsers read through a window: bytes plus the absolute
+//!   offset they start at. A local source is one window over everything; a
+//!   remote one fetches a window per member. Finding the end records reads
+//!   through the zip layer's `ReadAt`, so damaged objects fail as damaged
+//!   files do.
+//! * **Open** is one ranged request for the last 1 MiB (which also gives
+//!   the object's size) in the common case, whatever the member count, and
+//!   one more for the start of a central directory that does not fit in it.
+//! * **First access** of a member is one request for its whole range (local
+//!   header to the next member); the bytes go into the bounded cache
+//!   ([`ReaderOptions::cache_bytes`]; evicted members are fetched again),
+//!   so later accesses send nothing. [`NpzReader::header`] alone fetches
+//!   just the member's start (local header and NPY header).
+//! * **Batches**: [`NpzReader::get_many`], [`NpzReader::get_many_owned`]
+//!   and [`NpzReader::prefetch_headers`] fetch what is not cached in
+//!   coalesced, concurrent requests (ranges less than 1 MiB apart share
+//!   one). [`NpzReader::verify`] and [`ReaderOptions::preload`] fetch in
+//!   batches of about 8 MiB, and members larger than that in 8 MiB pieces,
+//!   so memory stays bounded. `NpzReader::requests` counts what was sent.
+//!
 //! # Opening during an append
 //!
 //! While [`NpzWriter::append`](crate::npz::writer::NpzWriter::append) writes
@@ -83,13 +115,20 @@
 //! lies under the map. A reader opened before or during an append keeps
 //! seeing that archive; one opened after `close` sees the new one.
 
+mod batch;
 mod copy;
 mod index;
 mod iter;
 mod member;
 mod options;
+#[cfg(feature = "object-store")]
+mod remote;
+#[cfg(feature = "object-store")]
+mod remote_batch;
 mod slice;
+mod source;
 mod verify;
+mod views;
 
 pub use iter::{Iter, Keys, MemberInfo, Members};
 pub use options::{DEFAULT_CACHE_BYTES, ReaderOptions};
@@ -105,13 +144,12 @@ use crate::npz::cache::CopyCache;
 use crate::view::{ArrayView, Bytes, OwnedView};
 use crate::zip::METHOD_STORED;
 use crate::zip::committed;
-use copy::shared;
 use index::{Entry, Slot};
 use member::Got;
+use source::{Need, Source};
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -123,29 +161,6 @@ pub const MAX_DEFLATE_RATIO: u64 = 1032;
 /// The [`NpzReader::path`] of an archive read from memory.
 const MEMORY_PATH: &str = "<memory>";
 
-/// The archive's bytes: a file mapping, or memory handed to
-/// [`NpzReader::from_bytes`].
-enum Storage {
-    Map(ReadMap),
-    Mem(Box<dyn AsRef<[u8]> + Send + Sync>),
-}
-
-impl Deref for Storage {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Storage::Map(m) => m,
-            Storage::Mem(b) => (**b).as_ref(),
-        }
-    }
-}
-
-impl AsRef<[u8]> for Storage {
-    fn as_ref(&self) -> &[u8] {
-        self
-    }
-}
-
 /// A read-only, memory-mapped `.npz` archive. See the [module
 /// docs](self) for the design and an example.
 ///
@@ -153,7 +168,9 @@ impl AsRef<[u8]> for Storage {
 /// an `Arc`; lookups and cached views take no lock.
 pub struct NpzReader {
     path: PathBuf,
-    map: Arc<Storage>,
+    /// The archive's bytes (for a local archive, all of them at absolute
+    /// offsets: `src.get(a..b)`).
+    src: Arc<Source>,
     names: String,
     entries: Vec<Entry>,
     slots: Vec<Slot>,
@@ -162,7 +179,8 @@ pub struct NpzReader {
     hasher: foldhash::quality::RandomState,
     live: usize,
     duplicates: Vec<String>,
-    comment: (usize, usize),
+    /// Absolute offset and length of the archive comment.
+    comment: (u64, usize),
     opts: ReaderOptions,
     copies: CopyCache,
     preload_errors: Vec<(String, Error)>,
@@ -233,7 +251,8 @@ impl NpzReader {
         let located = committed::locate(committed::Source::File { file: &file, len })
             .map_err(|e| e.at_path(path))?;
         let map = ReadMap::prefix(file, path, located.archive_end)?;
-        let mut reader = Self::index(path, Arc::new(Storage::Map(map)), opts, located.end)
+        let src = Arc::new(Source::Map(map));
+        let mut reader = Self::index(path, src.clone(), opts, located.end, (&src[..], 0))
             .map_err(|e| e.at_path(path))?;
         if reader.opts.preload {
             reader.preload()?;
@@ -275,18 +294,20 @@ impl NpzReader {
         opts: ReaderOptions,
     ) -> Result<NpzReader> {
         let path = Path::new(MEMORY_PATH);
-        let storage = Arc::new(Storage::Mem(Box::new(bytes)));
-        let end = committed::locate(committed::Source::Bytes(&storage))
+        let src = Arc::new(Source::Mem(Box::new(bytes)));
+        let end = committed::locate(committed::Source::Bytes(&src))
             .map_err(|e| e.at_path(path))?
             .end;
-        let mut reader = Self::index(path, storage, opts, end).map_err(|e| e.at_path(path))?;
+        let mut reader = Self::index(path, src.clone(), opts, end, (&src[..], 0))
+            .map_err(|e| e.at_path(path))?;
         if reader.opts.preload {
             reader.preload()?;
         }
         Ok(reader)
     }
 
-    /// The file this reader mapped (`<memory>` for [`NpzReader::from_bytes`]).
+    /// The file this reader mapped (`<memory>` for [`NpzReader::from_bytes`],
+    /// the URL for an archive in object storage).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -334,8 +355,9 @@ impl NpzReader {
     /// The archive comment.
     pub fn comment(&self) -> &[u8] {
         let (s, n) = self.comment;
-        // The end record, comment included, was found inside the mapped bytes.
-        let comment = self.map.get(s..s.saturating_add(n));
+        // The end record, comment included, was found inside the mapped
+        // bytes (or the tail fetched at open).
+        let comment = self.src.resident(s, s.saturating_add(n as u64));
         debug_assert!(comment.is_some(), "archive comment outside the map");
         comment.unwrap_or_default()
     }
@@ -358,6 +380,9 @@ impl NpzReader {
     // ------------------------------------------------------------- access
 
     /// The NPY header of `key` (reads and caches the member's headers).
+    ///
+    /// On an archive in object storage, the first call fetches only the
+    /// start of the member (its local header and NPY header).
     pub fn header(&self, key: &str) -> Result<Cow<'_, Header>> {
         let i = self.lookup(key)?;
         Ok(match self.member(i)? {
@@ -380,22 +405,7 @@ impl NpzReader {
     /// copy) through an `Arc` and can outlive the reader.
     pub fn get_owned(&self, key: &str) -> Result<OwnedView> {
         let i = self.lookup(key)?;
-        let got = self.member(i)?;
-        let p = got.parsed();
-        let header = Cow::Owned(p.header.clone());
-        let loc = Cow::Owned(p.loc.clone());
-        if self.entry(i)?.method == METHOD_STORED {
-            let start = to_usize(p.data_start, p.data_start)?;
-            let len = to_usize(p.data_len, p.data_start)?;
-            let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = self.map.clone();
-            return Ok(ArrayView::from_checked_parts_at(
-                header,
-                Bytes::shared(owner, start, len),
-                loc,
-            ));
-        }
-        let c = self.copy_of(i, p, false)?;
-        Ok(ArrayView::from_checked_parts_at(header, shared(c), loc))
+        self.owned_in(i, None)
     }
 
     /// A view of `key` that is aligned and in native byte order, so
@@ -417,34 +427,28 @@ impl NpzReader {
     }
 
     /// The raw (uncompressed) bytes of any member, by key or member name:
-    /// borrowed from the map when stored, inflated otherwise.
+    /// borrowed from the map when stored, inflated otherwise (a copy of the
+    /// fetched bytes for an archive in object storage).
     pub fn read_member(&self, key: &str) -> Result<Cow<'_, [u8]>> {
         let i = self.lookup(key)?;
-        let loc = self.locate(i).map_err(|e| self.ctx(i, e))?;
+        let w = self.window(i, Need::Whole).map_err(|e| self.ctx(i, e))?;
+        let loc = self.locate_in(i, &w).map_err(|e| self.ctx(i, e))?;
         if self.entry(i)?.method == METHOD_STORED {
-            return self.slice(loc.start, loc.end).map(Cow::Borrowed);
+            return w.cow(loc.start, loc.end).map_err(|e| self.ctx(i, e));
         }
-        let buf = self.inflate(i, &loc).map_err(|e| self.ctx(i, e))?;
+        let buf = self.inflate(i, &loc, &w).map_err(|e| self.ctx(i, e))?;
         Ok(Cow::Owned(buf.as_slice().to_vec()))
-    }
-
-    /// The map's bytes `start..end`, or a zip error at `start`.
-    fn slice(&self, start: u64, end: u64) -> Result<&[u8]> {
-        let s = to_usize(start, start)?;
-        let e = to_usize(end, start)?;
-        self.map
-            .get(s..e)
-            .ok_or_else(|| zip_err("range outside the file", start))
     }
 
     #[inline]
     fn view_at(&self, i: usize, native: bool) -> Result<ArrayView<'_>> {
         // Hot path: headers cached and the bytes viewable in place (then the
         // stored header is the native one). No conversion, lock or alloc.
+        // (`in_map` is only set for local sources.)
         if let Some(p) = self.entries.get(i).and_then(|e| e.parsed.get())
             && let Some((s, e)) = p.in_map
             && (!native || p.zero_copy)
-            && let Some(bytes) = self.map.get(s..e)
+            && let Some(bytes) = self.src.get(s..e)
         {
             return Ok(ArrayView::from_checked_parts_at(
                 Cow::Borrowed(&p.header),
@@ -458,15 +462,7 @@ impl NpzReader {
     /// [`NpzReader::view_at`] on first access, or when a copy is needed.
     #[inline(never)]
     fn view_slow(&self, i: usize, native: bool) -> Result<ArrayView<'_>> {
-        let got = self.member(i)?;
-        let p = got.parsed();
-        if self.entry(i)?.method == METHOD_STORED && (!native || p.zero_copy) {
-            let end = p.data_start.saturating_add(p.data_len);
-            let bytes = self.slice(p.data_start, end)?;
-            return Ok(got.view(Bytes::borrowed(bytes), false));
-        }
-        let c = self.copy_of(i, p, native)?;
-        Ok(got.view(shared(c), native))
+        self.view_in(i, native, None)
     }
 }
 

@@ -2,7 +2,8 @@
 //! CRC-32, in parallel) with its [`VerifyReport`], and the parallel header
 //! preload of [`ReaderOptions::preload`](super::ReaderOptions::preload).
 
-use super::{NpzReader, to_usize, zip_err};
+use super::source::{Window, rebase};
+use super::{NpzReader, zip_err};
 use crate::error::{Error, Result};
 use crate::zip::{DataDescriptor, FLAG_DATA_DESCRIPTOR, MAX32};
 use std::iter::FusedIterator;
@@ -56,19 +57,32 @@ impl FusedIterator for Errors<'_> {}
 impl NpzReader {
     /// Checks one member completely: zip structure, data descriptor, NPY
     /// header and length (for members that are arrays by `np.load`'s rule,
-    /// whatever their name: see [`NpzReader::is_array`]) and CRC.
-    fn verify_member(&self, i: usize) -> Result<()> {
+    /// whatever their name: see [`NpzReader::is_array`]) and CRC; reads
+    /// through `w` (a remote member's whole range, or for a big one its
+    /// headers, the rest then read in chunks).
+    pub(super) fn verify_member(&self, i: usize, w: &Window<'_>) -> Result<()> {
         let e = self.entry(i)?;
-        let loc = self.locate(i)?;
+        let loc = self.locate_in(i, w)?;
         if e.flags & FLAG_DATA_DESCRIPTOR != 0 {
             let zip64 = loc.local_zip64 || e.compressed >= MAX32 || e.uncompressed >= MAX32;
+            // The descriptor is at most 24 bytes.
+            let fetched;
+            let dw = if w.end() >= e.next_offset {
+                w
+            } else {
+                fetched =
+                    self.range_window(loc.end, e.next_offset.min(loc.end.saturating_add(24)))?;
+                &fetched
+            };
             // `locate` checked the member against `next_offset`, which
-            // `index` checked against the map.
-            let bounded = self
-                .map
-                .get(..to_usize(e.next_offset, loc.end)?)
+            // `index` checked against the archive.
+            let base = dw.base();
+            let bounded = dw
+                .upto(e.next_offset)
+                .filter(|_| base <= loc.end)
                 .ok_or_else(|| zip_err("member lies past the end of the file", loc.end))?;
-            let dd = DataDescriptor::parse(bounded, loc.end, zip64)?;
+            let dd = DataDescriptor::parse(bounded, loc.end - base, zip64)
+                .map_err(|x| rebase(x, base))?;
             if dd.crc32 != e.crc32
                 || dd.compressed_size != e.compressed
                 || dd.uncompressed_size != e.uncompressed
@@ -79,27 +93,74 @@ impl NpzReader {
                 ));
             }
         }
-        if self.is_array_at(i, &loc)? {
-            self.parse_member(i)?;
+        if self.is_array_at(i, &loc, w)? {
+            self.parse_headers_in(i, w)?;
         }
-        self.check_crc(i, &loc)
+        self.check_crc(i, &loc, w)
     }
 
     /// Checks every member's structure and CRC-32, in parallel over
     /// `std::thread::available_parallelism()` threads, and reports each
     /// member's result (including members hidden by duplicates and
-    /// non-`.npy` members). Reads every byte of the archive.
+    /// non-`.npy` members). Reads every byte of the archive; from object
+    /// storage in coalesced requests of at most about 8 MiB each (so memory
+    /// stays bounded whatever the archive's size).
     pub fn verify(&self) -> VerifyReport {
-        let results = par_map(self.entries.len(), 1, |i| {
-            self.verify_member(i).map_err(|e| self.ctx(i, e))
+        let all: Vec<usize> = (0..self.entries.len()).collect();
+        let results = self.with_windows(&all, false, 1, |i, w| {
+            self.verify_member(i, w).map_err(|e| self.ctx(i, e))
         });
         VerifyReport {
             members: results
                 .into_iter()
                 .enumerate()
-                .map(|(i, r)| (self.name(i).to_string(), r))
+                .map(|(i, r)| (self.name(i).to_string(), r.and_then(|r| r)))
                 .collect(),
         }
+    }
+
+    /// Maps `f` over the members `idx` (in parallel), each with a window
+    /// holding it: the local archive, or fetched from object storage in
+    /// coalesced batches of bounded size (`headers`: just each member's
+    /// headers; else whole members, big ones as a header prefix). Results
+    /// in `idx` order; a failed fetch is each member's error. Local members
+    /// are handed to the threads `chunk` at a time.
+    pub(super) fn with_windows<R: Send>(
+        &self,
+        idx: &[usize],
+        headers: bool,
+        chunk: usize,
+        f: impl Fn(usize, &Window<'_>) -> R + Sync,
+    ) -> Vec<Result<R>> {
+        if let Some(w) = self.local() {
+            return par_map(idx.len(), chunk, |k| match idx.get(k) {
+                Some(&i) => Ok(f(i, &w)),
+                None => Err(Self::bad_index(k)),
+            });
+        }
+        #[cfg(feature = "object-store")]
+        if let super::source::Source::Remote(r) = &*self.src {
+            let batches = self.batches(idx, headers);
+            let per = par_map(batches.len(), 1, |b| {
+                let batch = batches.get(b).map(Vec::as_slice).unwrap_or_default();
+                match self.batch_windows(r, batch, headers) {
+                    Ok(ws) => batch
+                        .iter()
+                        .zip(ws)
+                        .map(|(&(k, i), w)| (k, Ok(f(i, &w))))
+                        .collect::<Vec<_>>(),
+                    Err(e) => batch
+                        .iter()
+                        .map(|&(k, i)| (k, Err(self.ctx(i, super::remote::again(&e)))))
+                        .collect(),
+                }
+            });
+            let mut all: Vec<(usize, Result<R>)> = per.into_iter().flatten().collect();
+            all.sort_unstable_by_key(|(k, _)| *k);
+            return all.into_iter().map(|(_, r)| r).collect();
+        }
+        let _ = headers;
+        idx.iter().map(|&i| Err(Self::bad_index(i))).collect()
     }
 
     /// Parses every live member's headers in parallel (see
@@ -111,9 +172,8 @@ impl NpzReader {
         let live: Vec<usize> = (this.entries.iter().enumerate())
             .filter_map(|(i, e)| e.live.then_some(i))
             .collect();
-        let results = par_map(live.len(), 64, |k| {
-            let &i = live.get(k)?;
-            match this.parse_member(i) {
+        let results =
+            this.with_windows(&live, true, 64, |i, w| match this.parse_headers_in(i, w) {
                 Ok(p) => {
                     if this.opts.cache
                         && let Some(e) = this.entries.get(i)
@@ -124,14 +184,23 @@ impl NpzReader {
                 }
                 Err(e) => {
                     let not_array = this
-                        .locate(i)
-                        .and_then(|loc| this.is_array_at(i, &loc))
+                        .locate_in(i, w)
+                        .and_then(|loc| this.is_array_at(i, &loc, w))
                         .is_ok_and(|a| !a);
                     (!not_array).then(|| (this.name(i).to_string(), this.ctx(i, e)))
                 }
+            });
+        let mut errors: Vec<(String, Error)> = Vec::new();
+        for (k, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(Some(e)) => errors.push(e),
+                Ok(None) => {}
+                Err(e) => {
+                    let i = live.get(k).copied().unwrap_or_default();
+                    errors.push((this.name(i).to_string(), e));
+                }
             }
-        });
-        let errors: Vec<(String, Error)> = results.into_iter().flatten().collect();
+        }
         if self.opts.strict {
             return match errors.into_iter().next() {
                 Some((_, first)) => Err(first),
@@ -145,7 +214,7 @@ impl NpzReader {
 
 /// Maps `f` over `0..n` on up to `available_parallelism()` scoped threads,
 /// handing out `chunk` indices at a time; results come back in index order.
-fn par_map<R: Send>(n: usize, chunk: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+pub(super) fn par_map<R: Send>(n: usize, chunk: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
     let chunk = chunk.max(1);
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())

@@ -110,7 +110,19 @@ pub const END_WINDOW: usize = EOCD_LEN + ZIP64_LOCATOR_LEN + ZIP64_EOCD_LEN + 10
 /// data) is read if it lies at most this far from the end of the file.
 const MAX_WIDE_TAIL: u64 = 16 << 20;
 
-/// Bytes to search: memory, or a file read with positioned reads.
+/// Positioned reads from storage the zip layer cannot name (an object in
+/// object storage, say): what [`Source::At`] searches.
+pub trait ReadAt: std::fmt::Debug + Sync {
+    /// The length searched.
+    fn len(&self) -> u64;
+
+    /// Up to `n` bytes at `off` (fewer only at the end, `len`); errors are
+    /// the storage's own, naming what it reads.
+    fn read_at(&self, off: u64, n: usize) -> Result<Cow<'_, [u8]>>;
+}
+
+/// Bytes to search: memory, a file read with positioned reads, or any
+/// other [`ReadAt`].
 #[derive(Debug, Clone, Copy)]
 pub enum Source<'a> {
     /// An archive in memory.
@@ -123,6 +135,10 @@ pub enum Source<'a> {
         /// Its length when it was opened.
         len: u64,
     },
+    /// Anything else that reads at offsets (the reader's object-store
+    /// source): searched exactly like a file.
+    #[cfg_attr(not(feature = "object-store"), allow(dead_code))]
+    At(&'a dyn ReadAt),
 }
 
 impl<'a> Source<'a> {
@@ -131,6 +147,7 @@ impl<'a> Source<'a> {
         match self {
             Source::Bytes(b) => b.len() as u64,
             Source::File { len, .. } => *len,
+            Source::At(r) => r.len(),
         }
     }
 
@@ -163,6 +180,13 @@ impl<'a> Source<'a> {
                 }
                 buf.truncate(got);
                 Ok(Cow::Owned(buf))
+            }
+            Source::At(r) => {
+                let mut b = r.read_at(off, n)?;
+                if b.len() > n {
+                    b = Cow::Owned(b.get(..n).unwrap_or_default().to_vec());
+                }
+                Ok(b)
             }
         }
     }

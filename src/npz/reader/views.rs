@@ -1,0 +1,92 @@
+//! The slow paths of the views: first access, copies, and windows passed
+//! in by batch reads (`NpzReader::get_many`); `NpzReader::view_at` is
+//! the hot path in front of them.
+
+use super::NpzReader;
+use super::copy::shared;
+use super::member::{Got, Parsed};
+use super::source::{Need, Window};
+use crate::error::Result;
+use crate::view::{ArrayView, Bytes, OwnedView, natural_align};
+use crate::zip::METHOD_STORED;
+use std::borrow::Cow;
+
+impl NpzReader {
+    /// The view of member `i` (`native`: aligned and in native order),
+    /// reading through `w` when the caller already holds its window.
+    pub(super) fn view_in<'s>(
+        &'s self,
+        i: usize,
+        native: bool,
+        w: Option<&Window<'s>>,
+    ) -> Result<ArrayView<'s>> {
+        let stored = self.entry(i)?.method == METHOD_STORED;
+        // A copy already made needs no bytes (nor, remote, a request).
+        if (!stored || native)
+            && let Some(c) = self.cached_copy(i, native)
+            && let Some(p) = self.entry(i)?.parsed.get()
+        {
+            return Ok(Got::Cached(p).view(shared(c), native));
+        }
+        let fetched;
+        let w = match w {
+            Some(w) => w,
+            None => {
+                fetched = self.window(i, Need::Whole).map_err(|e| self.ctx(i, e))?;
+                &fetched
+            }
+        };
+        let got = self.member_in(i, w)?;
+        let p = got.parsed();
+        if stored && (!native || p.zero_copy || self.fetched_native(p, w)) {
+            let bytes = w
+                .view_bytes(p.data_start, p.data_len)
+                .map_err(|e| self.ctx(i, e))?;
+            return Ok(got.view(bytes, native));
+        }
+        let c = self.copy_of(i, p, native, w)?;
+        Ok(got.view(shared(c), native))
+    }
+
+    /// [`NpzReader::get_owned`] of member `i`, through `w` if given.
+    pub(super) fn owned_in(&self, i: usize, w: Option<&Window<'_>>) -> Result<OwnedView> {
+        let stored = self.entry(i)?.method == METHOD_STORED;
+        let owned = |got: &Got<'_>, bytes: Bytes<'static>| {
+            let p = got.parsed();
+            ArrayView::from_checked_parts_at(
+                Cow::Owned(p.header.clone()),
+                bytes,
+                Cow::Owned(p.loc.clone()),
+            )
+        };
+        if !stored
+            && let Some(c) = self.cached_copy(i, false)
+            && let Some(p) = self.entry(i)?.parsed.get()
+        {
+            return Ok(owned(&Got::Cached(p), shared(c)));
+        }
+        let fetched;
+        let w = match w {
+            Some(w) => w,
+            None => {
+                fetched = self.window(i, Need::Whole).map_err(|e| self.ctx(i, e))?;
+                &fetched
+            }
+        };
+        let got = self.member_in(i, w)?;
+        let p = got.parsed();
+        let bytes = if stored {
+            w.owned_bytes(p.data_start, p.data_len)
+                .map_err(|e| self.ctx(i, e))?
+        } else {
+            shared(self.copy_of(i, p, false, w)?)
+        };
+        Ok(owned(&got, bytes))
+    }
+
+    /// True if a stored member's data in the fetched window `w` already is
+    /// native and aligned (a remote member viewed without a copy).
+    fn fetched_native(&self, p: &Parsed, w: &Window<'_>) -> bool {
+        p.native.is_none() && w.fetched_aligned(p.data_start, natural_align(&p.header.dtype))
+    }
+}
