@@ -59,7 +59,13 @@ impl NpzWriter {
         lh.write(&mut first);
         let local_len = first.len() as u64;
         first.extend_from_slice(&hb);
-        if let Err(e) = self.sink.write(&first) {
+        // Writing to object storage, the member is held back until it is
+        // finished (its npy header is patched then).
+        if let Err(e) = self
+            .sink
+            .begin_stage()
+            .and_then(|_| self.sink.write(&first))
+        {
             self.roll_back(start);
             return Err(Error::io("write", e, Location::offset(start))
                 .at_path(&self.path)
@@ -237,7 +243,8 @@ impl EntryWriter<'_> {
         self.local.write(&mut patch);
         debug_assert_eq!(patch.len() as u64, self.local_len);
         patch.extend_from_slice(&hb);
-        if let Err(e) = self.w.sink.write_at(&patch, self.start) {
+        let r = self.w.sink.write_at(&patch, self.start);
+        if let Err(e) = r.and_then(|_| self.w.sink.end_stage()) {
             return Err(self.fail(Error::io("write", e, Location::offset(self.start))));
         }
         self.done = true;

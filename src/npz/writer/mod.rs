@@ -88,7 +88,11 @@
 
 mod append;
 mod entry;
+#[cfg(feature = "object-store")]
+mod object;
 mod options;
+#[cfg(feature = "object-store")]
+mod remote;
 mod sink;
 mod write;
 
@@ -102,7 +106,7 @@ use crate::npy::header::Header;
 use crate::npz::member_name;
 use crate::zip::{CentralFields, write_end_records};
 use append::OldArchive;
-use sink::{Os, Sink};
+use sink::{Os, Sink, Target};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
@@ -282,14 +286,32 @@ impl NpzWriter {
         // Appending: new members go after everything that is there.
         file.seek(SeekFrom::Start(old.end))
             .map_err(|e| Error::io("seek", e, Location::offset(old.end)).at_path(path))?;
-        Ok(NpzWriter {
-            path: path.to_path_buf(),
+        let target = Target::File(Os {
+            file,
+            #[cfg(feature = "test-hooks")]
+            fault: opts.fail_after,
+        });
+        Ok(NpzWriter::with_target(
+            path.to_path_buf(),
+            target,
+            opts,
+            old,
+            hold,
+        ))
+    }
+
+    /// A writer over `target`, whose archive begins at `old.end`.
+    fn with_target(
+        path: PathBuf,
+        target: Target,
+        opts: WriterOptions,
+        old: OldArchive,
+        hold: Hold,
+    ) -> NpzWriter {
+        NpzWriter {
+            path,
             sink: Sink {
-                os: Os {
-                    file,
-                    #[cfg(feature = "test-hooks")]
-                    fault: opts.fail_after,
-                },
+                target,
                 buf: Vec::with_capacity(opts.buffer),
                 cap: opts.buffer,
                 flushed: old.end,
@@ -304,10 +326,10 @@ impl NpzWriter {
             scratch: Vec::with_capacity(4096),
             member_buf: String::new(),
             hold,
-        })
+        }
     }
 
-    /// The archive's path.
+    /// The archive's path (for an archive in object storage, its URL).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -356,16 +378,27 @@ impl NpzWriter {
     /// Flushes buffered bytes and `fsync`s the file: every member written
     /// so far survives a crash (recoverable with
     /// [`recover`](mod@crate::npz::recover)).
+    ///
+    /// Writing to object storage ([`NpzWriter::create_url`]), `sync` hands
+    /// the buffered bytes to the upload and waits until every full part
+    /// sent so far is uploaded, reporting their errors; the unfinished
+    /// last part stays in memory. Nothing is durable or visible before
+    /// [`NpzWriter::close`]: an upload that is not completed is discarded.
     pub fn sync(&mut self) -> Result<()> {
         self.check_open()?;
         self.sink
             .flush_buf()
             .map_err(|e| Error::io_path("write", e, &self.path))?;
-        self.sink
-            .os
-            .file
-            .sync_data()
-            .map_err(|e| Error::io_path("fsync", e, &self.path))
+        match &mut self.sink.target {
+            Target::File(os) => os
+                .file
+                .sync_data()
+                .map_err(|e| Error::io_path("fsync", e, &self.path)),
+            #[cfg(feature = "object-store")]
+            Target::Remote(r) => r
+                .sync()
+                .map_err(|e| Error::io_path("upload", e, &self.path)),
+        }
     }
 
     fn finish_archive(&mut self) -> Result<()> {
@@ -414,22 +447,22 @@ impl NpzWriter {
                     .at_path(&self.path),
             );
         }
+        #[cfg(feature = "object-store")]
+        if self.sink.is_remote() {
+            return self.finish_upload();
+        }
+        let file = match self.sink.file() {
+            Some(file) => file,
+            None => return Err(Error::invalid_argument("internal: no archive file")),
+        };
         if let Hold::Replacing { temp, lock } = std::mem::replace(&mut self.hold, Hold::Done) {
             // The new archive is complete: rename it over the old one
             // (fsynced first unless fsync is off). On failure the temporary
             // file is removed and the old archive stays.
-            return temp.persist(
-                &self.sink.os.file,
-                &self.path,
-                lock.old_file(),
-                self.opts.fsync,
-            );
+            return temp.persist(file, &self.path, lock.old_file(), self.opts.fsync);
         }
         if self.opts.fsync {
-            self.sink
-                .os
-                .file
-                .sync_all()
+            file.sync_all()
                 .map_err(|e| Error::io_path("fsync", e, &self.path))?;
         }
         Ok(())
@@ -446,8 +479,12 @@ impl NpzWriter {
 impl Drop for NpzWriter {
     fn drop(&mut self) {
         // A replacement is committed by `close` only: dropping it (an error
-        // passed up with `?`, a panic) keeps the old file.
-        if self.state == State::Open && !matches!(self.hold, Hold::Replacing { .. }) {
+        // passed up with `?`, a panic) keeps the old file. So is an upload:
+        // dropping it aborts it (the sink's drop).
+        if self.state == State::Open
+            && !matches!(self.hold, Hold::Replacing { .. })
+            && !self.sink.is_remote()
+        {
             let _ = self.finish_archive();
         }
     }
