@@ -125,6 +125,7 @@ impl Upload {
             self.object.count_put(0);
             self.multipart = Some(r.map_err(|e| self.store_error(e))?);
         }
+        self.reap()?;
         while self.in_flight.len() >= MAX_IN_FLIGHT {
             self.wait_one()?;
         }
@@ -145,11 +146,31 @@ impl Upload {
         Ok(())
     }
 
+    /// Collects the parts that are done, so a failed one is seen early.
+    fn reap(&mut self) -> io::Result<()> {
+        let mut i = 0;
+        while let Some(h) = self.in_flight.get(i) {
+            if h.is_finished() {
+                if let Some(h) = self.in_flight.remove(i) {
+                    self.wait(h)?;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// Waits for the oldest part in flight.
     fn wait_one(&mut self) -> io::Result<()> {
-        let Some(h) = self.in_flight.pop_front() else {
-            return Ok(());
-        };
+        match self.in_flight.pop_front() {
+            Some(h) => self.wait(h),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the part request `h`.
+    fn wait(&mut self, h: JoinHandle<object_store::Result<()>>) -> io::Result<()> {
         match block_on(h) {
             Err(e) => Err(self.fail(runtime_error(e))),
             Ok(Err(join)) => Err(self.fail(io::Error::other(join))),
