@@ -29,7 +29,8 @@ impl NpzWriter {
     /// The archive is byte for byte the one [`NpzWriter::create_with`]
     /// writes to a file with the same options and calls. Its bytes are sent
     /// as a multipart upload in parts of 8 MiB, at most 4 parts in flight
-    /// (memory stays bounded: about 40 MiB plus the write buffer); an
+    /// (memory stays bounded: about 50 MiB with the part being filled, the
+    /// first 8 MiB of a streamed member and the write buffer); an
     /// archive smaller than one part is sent by one `PUT` at close. Every
     /// request is counted in [`NpzWriter::requests`].
     ///
