@@ -32,12 +32,12 @@ pub use object_store;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Requests {
-    /// Ranged or whole `GET`s.
+    /// Ranged or whole `GET`s, and `HEAD`s (the writer's existence check).
     pub gets: u64,
     /// Bytes received by those `GET`s.
     pub bytes_read: u64,
     /// Upload requests: a simple `PUT`, or a multipart upload's create,
-    /// parts and completion, each counted.
+    /// parts and completion (or abort), each counted.
     pub puts: u64,
     /// Bytes sent by those requests.
     pub bytes_written: u64,
@@ -159,18 +159,23 @@ impl Object {
 
     /// An I/O error of `op` on this object (the URL is the file).
     pub(crate) fn error(&self, op: &'static str, e: object_store::Error) -> Error {
-        let kind = match e {
-            object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
-            object_store::Error::AlreadyExists { .. }
-            | object_store::Error::Precondition { .. } => io::ErrorKind::AlreadyExists,
-            object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. } => io::ErrorKind::PermissionDenied,
-            _ => io::ErrorKind::Other,
-        };
+        let kind = kind_of(&e);
         Error::io(op, io::Error::new(kind, e), Location::path(&self.url))
     }
 
-    #[allow(dead_code)] // the multipart writer's (next commit)
+    /// Whether the object exists (one `HEAD` request, counted with the
+    /// `GET`s).
+    pub(crate) fn exists(&self) -> Result<bool> {
+        let (store, path) = (self.store.clone(), self.path.clone());
+        let r = block_on(async move { store.head(&path).await })?;
+        self.count_get(0);
+        match r {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.error("HEAD", e)),
+        }
+    }
+
     pub(crate) fn count_put(&self, bytes: u64) {
         self.counters.puts.fetch_add(1, Ordering::Relaxed);
         self.counters
@@ -236,6 +241,19 @@ impl Object {
             .await
         })?
         .map_err(|e| self.error("GET", e))
+    }
+}
+
+/// The [`io::ErrorKind`] of an object-store error.
+fn kind_of(e: &object_store::Error) -> io::ErrorKind {
+    match e {
+        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
+        object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
+            io::ErrorKind::AlreadyExists
+        }
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => io::ErrorKind::PermissionDenied,
+        _ => io::ErrorKind::Other,
     }
 }
 
@@ -325,6 +343,8 @@ where
         )
     })
 }
+
+pub(crate) mod upload;
 
 #[cfg(test)]
 mod tests;

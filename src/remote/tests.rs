@@ -86,3 +86,37 @@ fn block_on_works_inside_another_runtime() {
     let got = rt.block_on(async move { o.get_range(1..4).unwrap() });
     assert_eq!(&got[..], b"ell");
 }
+
+#[test]
+fn upload_truncates_unsent_bytes_only_and_aborts_when_dropped() {
+    use super::upload::{PART_SIZE, Upload};
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let get = |key: &str| {
+        let (store, path) = (store.clone(), ObjectPath::from(key));
+        block_on(async move { store.get(&path).await.ok()?.bytes().await.ok() }).unwrap()
+    };
+    // Small: one PUT; unsent bytes can be taken back.
+    let o = Object::new(store.clone(), "small").unwrap();
+    let mut up = Upload::new(o.clone());
+    up.write(b"abc").unwrap();
+    up.truncate(1).unwrap();
+    up.finish().unwrap();
+    assert_eq!(get("small").as_deref(), Some(&b"a"[..]));
+    assert_eq!((o.requests().puts, o.requests().bytes_written), (1, 1));
+    assert!(up.write(b"x").is_err()); // complete
+    drop(up);
+    assert_eq!(o.requests().puts, 1);
+    // Bytes sent cannot be taken back: the upload fails, drop aborts.
+    let o = Object::new(store.clone(), "big").unwrap();
+    let mut up = Upload::new(o.clone());
+    up.write(&vec![1u8; PART_SIZE + 10]).unwrap();
+    up.truncate(PART_SIZE as u64 + 5).unwrap();
+    let e = up.truncate(5).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+    assert!(up.write(b"x").is_err());
+    assert!(up.finish().is_err());
+    drop(up);
+    // create + one part + abort
+    assert_eq!(o.requests().puts, 3);
+    assert_eq!(get("big"), None);
+}

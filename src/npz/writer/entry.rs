@@ -59,7 +59,13 @@ impl NpzWriter {
         lh.write(&mut first);
         let local_len = first.len() as u64;
         first.extend_from_slice(&hb);
-        if let Err(e) = self.sink.write(&first) {
+        // Writing to object storage, the member is held back until it is
+        // finished (its npy header is patched then).
+        if let Err(e) = self
+            .sink
+            .begin_stage()
+            .and_then(|_| self.sink.write(&first))
+        {
             self.roll_back(start);
             return Err(Error::io("write", e, Location::offset(start))
                 .at_path(&self.path)
@@ -91,6 +97,10 @@ impl NpzWriter {
 /// patches the local header's CRC and sizes with one positioned write.
 /// Dropping an unfinished `EntryWriter`, or any error while appending,
 /// removes the partial member; the [`NpzWriter`] stays usable.
+///
+/// Writing to object storage ([`NpzWriter::create_object`]), the member is
+/// staged (in memory up to 8 MiB, then in a temporary file) and uploaded
+/// when it is finished, as its npy header must hold the final shape.
 ///
 /// ```
 /// use npzmap::npz::writer::NpzWriter;
@@ -237,7 +247,8 @@ impl EntryWriter<'_> {
         self.local.write(&mut patch);
         debug_assert_eq!(patch.len() as u64, self.local_len);
         patch.extend_from_slice(&hb);
-        if let Err(e) = self.w.sink.write_at(&patch, self.start) {
+        let r = self.w.sink.write_at(&patch, self.start);
+        if let Err(e) = r.and_then(|_| self.w.sink.end_stage()) {
             return Err(self.fail(Error::io("write", e, Location::offset(self.start))));
         }
         self.done = true;

@@ -64,6 +64,16 @@
 //! archive at all is refused with [`Error::NotAZip`] and left untouched.
 //! Two appenders must not run on one file at the same time.
 //!
+//! # Object storage
+//!
+//! With the `object-store` feature, [`NpzWriter::create_url`] and
+//! [`NpzWriter::create_object`] write the same archive (byte for byte)
+//! straight to S3, GCS, Azure or any `object_store` store by multipart
+//! upload; the object appears atomically at [`close`], and an error or a
+//! drop without `close` aborts the upload. The path-based crash-safety
+//! notes above are about files; see [`NpzWriter::create_object`] for the
+//! upload's rules.
+//!
 //! [`close`]: NpzWriter::close
 //!
 //! ```
@@ -87,8 +97,13 @@
 //! ```
 
 mod append;
+mod close;
 mod entry;
+#[cfg(feature = "object-store")]
+mod object;
 mod options;
+#[cfg(feature = "object-store")]
+mod remote;
 mod sink;
 mod write;
 
@@ -100,12 +115,11 @@ use crate::fs::lock::{ReplaceLock, WriterLock, create_new_shared, open_for_appen
 use crate::fs::temp::{TempFile, TempPath};
 use crate::npy::header::Header;
 use crate::npz::member_name;
-use crate::zip::{CentralFields, write_end_records};
 use append::OldArchive;
-use sink::{Os, Sink};
+use sink::{Os, Sink, Target};
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// The locks a writer holds for its lifetime (see [`crate::fs`]).
@@ -282,14 +296,32 @@ impl NpzWriter {
         // Appending: new members go after everything that is there.
         file.seek(SeekFrom::Start(old.end))
             .map_err(|e| Error::io("seek", e, Location::offset(old.end)).at_path(path))?;
-        Ok(NpzWriter {
-            path: path.to_path_buf(),
+        let target = Target::File(Os {
+            file,
+            #[cfg(feature = "test-hooks")]
+            fault: opts.fail_after,
+        });
+        Ok(NpzWriter::with_target(
+            path.to_path_buf(),
+            target,
+            opts,
+            old,
+            hold,
+        ))
+    }
+
+    /// A writer over `target`, whose archive begins at `old.end`.
+    fn with_target(
+        path: PathBuf,
+        target: Target,
+        opts: WriterOptions,
+        old: OldArchive,
+        hold: Hold,
+    ) -> NpzWriter {
+        NpzWriter {
+            path,
             sink: Sink {
-                os: Os {
-                    file,
-                    #[cfg(feature = "test-hooks")]
-                    fault: opts.fail_after,
-                },
+                target,
                 buf: Vec::with_capacity(opts.buffer),
                 cap: opts.buffer,
                 flushed: old.end,
@@ -304,10 +336,10 @@ impl NpzWriter {
             scratch: Vec::with_capacity(4096),
             member_buf: String::new(),
             hold,
-        })
+        }
     }
 
-    /// The archive's path.
+    /// The archive's path (for an archive in object storage, its URL).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -350,105 +382,6 @@ impl NpzWriter {
     fn roll_back(&mut self, start: u64) {
         if self.sink.truncate(start).is_err() {
             self.state = State::Broken;
-        }
-    }
-
-    /// Flushes buffered bytes and `fsync`s the file: every member written
-    /// so far survives a crash (recoverable with
-    /// [`recover`](mod@crate::npz::recover)).
-    pub fn sync(&mut self) -> Result<()> {
-        self.check_open()?;
-        self.sink
-            .flush_buf()
-            .map_err(|e| Error::io_path("write", e, &self.path))?;
-        self.sink
-            .os
-            .file
-            .sync_data()
-            .map_err(|e| Error::io_path("fsync", e, &self.path))
-    }
-
-    fn finish_archive(&mut self) -> Result<()> {
-        self.check_open()?;
-        self.state = State::Closed;
-        let cd_start = self.sink.pos();
-        let base = self.old.base;
-        let r = (|| -> io::Result<u64> {
-            let mut cd_size = self.old.cd.len() as u64;
-            let old_cd = std::mem::take(&mut self.old.cd);
-            self.sink.write(&old_cd)?;
-            let mut buf = Vec::with_capacity(256);
-            for e in &self.entries {
-                buf.clear();
-                let name = self
-                    .entry_names
-                    .get(e.name_start..e.name_start + usize::from(e.name_len));
-                // `push_entry` appended the name: it is there.
-                debug_assert!(name.is_some(), "entry name outside entry_names");
-                let name = name.ok_or_else(|| io::Error::other("internal: lost a member name"))?;
-                let mut c = CentralFields::stored(name, e.crc32, e.size, e.offset);
-                c.date = self.opts.stamp.date;
-                c.time = self.opts.stamp.time;
-                c.write(&mut buf);
-                cd_size += buf.len() as u64;
-                self.sink.write(&buf)?;
-            }
-            buf.clear();
-            write_end_records(
-                &mut buf,
-                self.old.entries + self.entries.len() as u64,
-                cd_start - base,
-                cd_size,
-                &self.old.comment,
-            );
-            self.sink.write(&buf)?;
-            self.sink.flush_buf()?;
-            Ok(cd_size)
-        })();
-        if let Err(e) = r {
-            // Leave the members: recover() rebuilds the directory.
-            let _ = self.sink.truncate(cd_start);
-            self.state = State::Broken;
-            return Err(
-                Error::io("write central directory", e, Location::offset(cd_start))
-                    .at_path(&self.path),
-            );
-        }
-        if let Hold::Replacing { temp, lock } = std::mem::replace(&mut self.hold, Hold::Done) {
-            // The new archive is complete: rename it over the old one
-            // (fsynced first unless fsync is off). On failure the temporary
-            // file is removed and the old archive stays.
-            return temp.persist(
-                &self.sink.os.file,
-                &self.path,
-                lock.old_file(),
-                self.opts.fsync,
-            );
-        }
-        if self.opts.fsync {
-            self.sink
-                .os
-                .file
-                .sync_all()
-                .map_err(|e| Error::io_path("fsync", e, &self.path))?;
-        }
-        Ok(())
-    }
-
-    /// Writes the central directory and end records, flushes, and (unless
-    /// turned off) fsyncs. Errors are reported here; dropping the writer
-    /// instead closes it silently.
-    pub fn close(mut self) -> Result<()> {
-        self.finish_archive()
-    }
-}
-
-impl Drop for NpzWriter {
-    fn drop(&mut self) {
-        // A replacement is committed by `close` only: dropping it (an error
-        // passed up with `?`, a panic) keeps the old file.
-        if self.state == State::Open && !matches!(self.hold, Hold::Replacing { .. }) {
-            let _ = self.finish_archive();
         }
     }
 }

@@ -124,18 +124,40 @@ impl Os {
     }
 }
 
-/// The file plus a write buffer, tracking the logical end position.
+/// Where a [`Sink`]'s bytes go: the archive file, or (feature
+/// `object-store`) an object-store upload.
+pub(super) enum Target {
+    File(Os),
+    #[cfg(feature = "object-store")]
+    Remote(Box<super::remote::Remote>),
+}
+
+/// The target plus a write buffer, tracking the logical end position.
 pub(super) struct Sink {
-    pub(super) os: Os,
+    pub(super) target: Target,
     pub(super) buf: Vec<u8>,
     pub(super) cap: usize,
-    /// File offset where the buffered bytes go.
+    /// Archive offset where the buffered bytes go.
     pub(super) flushed: u64,
 }
 
 impl Sink {
     pub(super) fn pos(&self) -> u64 {
         self.flushed + self.buf.len() as u64
+    }
+
+    /// The archive file (`None` for an upload).
+    pub(super) fn file(&self) -> Option<&File> {
+        match &self.target {
+            Target::File(os) => Some(&os.file),
+            #[cfg(feature = "object-store")]
+            Target::Remote(_) => None,
+        }
+    }
+
+    /// True when writing to object storage.
+    pub(super) fn is_remote(&self) -> bool {
+        !matches!(self.target, Target::File(_))
     }
 
     /// Hands the buffered bytes to the OS.
@@ -170,7 +192,11 @@ impl Sink {
         if self.buf.is_empty() && data.is_empty() {
             return Ok(());
         }
-        let r = self.os.write_all_pair(&self.buf, data);
+        let r = match &mut self.target {
+            Target::File(os) => os.write_all_pair(&self.buf, data),
+            #[cfg(feature = "object-store")]
+            Target::Remote(r) => r.write_pair(&self.buf, data).map_err(|e| (0, e)),
+        };
         let written = match &r {
             Ok(()) => (self.buf.len() + data.len()) as u64,
             Err((n, _)) => *n,
@@ -183,15 +209,52 @@ impl Sink {
     /// Overwrites bytes already written (flushing the buffer first).
     pub(super) fn write_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
         self.flush_buf()?;
-        self.os.write_all_at(data, offset)
+        match &mut self.target {
+            Target::File(os) => os.write_all_at(data, offset),
+            #[cfg(feature = "object-store")]
+            Target::Remote(r) => r.write_at(data, offset),
+        }
     }
 
     /// Drops everything after `pos`: buffered bytes and file contents.
     pub(super) fn truncate(&mut self, pos: u64) -> io::Result<()> {
         self.buf.clear();
-        self.os.file.set_len(pos)?;
-        self.os.file.seek(SeekFrom::Start(pos))?;
+        match &mut self.target {
+            Target::File(os) => {
+                os.file.set_len(pos)?;
+                os.file.seek(SeekFrom::Start(pos))?;
+            }
+            #[cfg(feature = "object-store")]
+            Target::Remote(r) => r.truncate(pos)?,
+        }
         self.flushed = pos;
+        Ok(())
+    }
+
+    /// From here on, hold the bytes back until [`Sink::end_stage`]: a
+    /// streamed member, patched when finished (a no-op for a file, which
+    /// is patched in place).
+    pub(super) fn begin_stage(&mut self) -> io::Result<()> {
+        #[cfg(feature = "object-store")]
+        if self.is_remote() {
+            self.flush_buf()?;
+            let at = self.flushed;
+            if let Target::Remote(r) = &mut self.target {
+                r.begin_stage(at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the bytes held back since [`Sink::begin_stage`].
+    pub(super) fn end_stage(&mut self) -> io::Result<()> {
+        #[cfg(feature = "object-store")]
+        if self.is_remote() {
+            self.flush_buf()?;
+            if let Target::Remote(r) = &mut self.target {
+                r.end_stage()?;
+            }
+        }
         Ok(())
     }
 }
