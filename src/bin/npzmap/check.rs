@@ -145,7 +145,7 @@ fn npz_verify(file: &Path) -> (Value, Option<Failure>) {
         "file": file, "format": "npz", "ok": false, "error": null,
         "duplicates": [], "members": [],
     });
-    let r = match NpzReader::open(file) {
+    let r = match crate::store::open_npz(file, npzmap::npz::ReaderOptions::new()) {
         Ok(r) => r,
         Err(e) => {
             report["error"] = json::error(&e);

@@ -2,6 +2,7 @@
 
 use crate::failure::Failure;
 use crate::progress;
+use crate::store;
 use npzmap::npy::{self, NpyFile};
 use npzmap::npz::{self, NpzReader, NpzWriter, reader::MemberInfo};
 use std::io::Read;
@@ -17,6 +18,20 @@ pub enum Kind {
 }
 
 pub fn kind_of(path: &Path) -> Result<Kind, Failure> {
+    if let Some(url) = store::url_of(path) {
+        // Objects are read by range: only archives (whose directory says
+        // where everything is) are supported.
+        let npy = url
+            .rsplit('/')
+            .next()
+            .is_some_and(|n| n.to_ascii_lowercase().ends_with(".npy"));
+        if npy {
+            return Err(Failure::usage(format!(
+                "{url}: .npy files in object storage are not supported (only .npz archives); download it first"
+            )));
+        }
+        return Ok(Kind::Npz);
+    }
     let mut f = std::fs::File::open(path)
         .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
     let mut magic = [0u8; 6];
@@ -191,7 +206,7 @@ pub fn concat(output: &Path, inputs: &[PathBuf], quiet: bool) -> Res {
 /// its bytes) is written as its raw bytes, CRC-checked, with a note on
 /// stderr: that is what np.load gives for it.
 fn npz_export(file: &Path, name: &str, output: &Path) -> Res {
-    let r = NpzReader::open(file)?;
+    let r = store::open_npz(file, npzmap::npz::ReaderOptions::new())?;
     if !r.is_array(name)? {
         let bytes = member_bytes(&r, name)?;
         write_atomic(output, &bytes)?;
@@ -236,11 +251,18 @@ fn npz_pack(output: &Path, inputs: &[String], append: bool, align: u64, quiet: b
         }
         named.push((name, f));
     }
+    if append && store::url_of(output).is_some() {
+        return Err(Failure::usage(format!(
+            "{}: appending to object storage is not supported (objects cannot be extended in place); \
+             download the archive, append to it, upload it",
+            output.display()
+        )));
+    }
     let opts = NpzWriter::options().align(align);
     let mut w = if append && output.exists() {
         opts.append(output)?
     } else {
-        opts.create(output)?
+        store::create_npz(output, opts)?
     };
     if let Some((n, _)) = named.iter().find(|(n, _)| w.contains(n)) {
         return Err(Failure::usage(format!(

@@ -227,6 +227,17 @@ pub fn ls(file: &Path, as_json: bool) -> Res {
         Kind::Npy => Source::Npy(NpyFile::open(file)?),
         // Headers are parsed once and not cached: memory stays bounded by
         // the central directory.
+        Kind::Npz if crate::store::url_of(file).is_some() => {
+            // Remote: the headers of all members are fetched up front in a
+            // few coalesced range requests (and kept), not one per member.
+            let r = crate::store::open_npz(file, ReaderOptions::new())?;
+            // Best effort: a member that fails here fails again, and is
+            // reported, when its row is listed.
+            let keys: Vec<&str> = r.keys().collect();
+            let _ = r.prefetch_headers(&keys);
+            drop(keys);
+            Source::Npz(r)
+        }
         Kind::Npz => Source::Npz(NpzReader::open_with(
             file,
             ReaderOptions::new().cache(false),

@@ -5,8 +5,9 @@
 //!
 //! Modules, imports one way only (each uses only those listed before it):
 //! `failure` (error message + exit code) and `progress` (bars) and `json`
-//! (dtype/error JSON forms) are leaves; `cmd` (ls, export, pack, concat)
-//! uses them; `check` (verify, recover and their `--json` reports) uses
+//! (dtype/error JSON forms) are leaves; `store` (archives named by URL:
+//! `s3://`, `gs://`, `az://`, `http(s)://`) uses `failure`; `cmd` (ls,
+//! export, pack, concat) uses them; `check` (verify, recover and their `--json` reports) uses
 //! `cmd`'s file-kind helpers; `tools` (rewrite, merge) uses `failure`; `demo` uses `failure` and `progress`; this
 //! file only parses arguments and dispatches.
 
@@ -17,6 +18,7 @@ mod failure;
 mod json;
 mod ls;
 mod progress;
+mod store;
 mod tools;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +32,9 @@ struct Cli {
     /// No progress bars.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Print the object-store requests each URL cost (count, bytes) on stderr.
+    #[arg(long, global = true)]
+    requests: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,7 +47,7 @@ enum Command {
     /// (np.load returns its bytes) is marked "(bytes)" in the table and has
     /// kind "bytes", array false in --json (kind "array" otherwise).
     Ls {
-        /// The .npz or .npy file.
+        /// The .npz or .npy file, or an .npz URL (s3://, gs://, az://, http(s)://).
         file: PathBuf,
         /// Print one JSON array of objects instead of a table.
         #[arg(long)]
@@ -53,7 +58,7 @@ enum Command {
     /// A member that is not an NPY array is written as its raw bytes
     /// (CRC-checked; what np.load returns for it), with a note on stderr.
     Export {
-        /// The .npz (or .npy) file.
+        /// The .npz (or .npy) file, or an .npz URL (s3://, gs://, az://, http(s)://).
         file: PathBuf,
         /// The array's key (as np.load shows it).
         name: String,
@@ -67,7 +72,7 @@ enum Command {
     /// members: [{name, key, offset, size, uncompressed_size, method,
     /// shadowed, array, ok, error: null | {kind, message}}]}.
     Verify {
-        /// The .npz or .npy file.
+        /// The .npz or .npy file, or an .npz URL (s3://, gs://, az://, http(s)://).
         file: PathBuf,
         /// Print one JSON object (per-member status) instead of text.
         #[arg(long)]
@@ -105,7 +110,8 @@ enum Command {
     /// them, the input that failed (rolled back) and those not written, and
     /// the exit code is non-zero.
     Pack {
-        /// The archive to write.
+        /// The archive to write: a path, or an s3:// (gs://, az://) URL
+        /// (multipart upload; the object appears only when complete).
         output: PathBuf,
         /// `[NAME=]FILE.npy`; NAME defaults to the file stem.
         #[arg(required = true)]
@@ -219,6 +225,9 @@ fn main() -> ExitCode {
         } => tools::merge_cmd(&output, &inputs, &on_duplicate, align),
         Command::Demo { dir, samples } => demo::run(dir, samples, quiet),
     };
+    if cli.requests {
+        store::report_requests();
+    }
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

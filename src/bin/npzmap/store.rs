@@ -1,0 +1,113 @@
+//! Archives named by URL (`s3://`, `gs://`, `az://`, `http(s)://`): opened
+//! through the library's object-store source when the binary is built with
+//! the `object-store` feature, refused with a clear message otherwise.
+//! Every object opened is remembered so `--requests` can report what the
+//! run cost.
+
+use crate::failure::Failure;
+use npzmap::npz::{NpzReader, NpzWriter, ReaderOptions, WriterOptions};
+use std::path::Path;
+
+/// URL schemes that name an object store (as `npzmap::remote::is_url`).
+const SCHEMES: &[&str] = &[
+    "s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://", "adl://", "azure://", "http://",
+    "https://", "memory://", "file://",
+];
+
+/// `file` as a URL, if it names an object rather than a local path.
+pub fn url_of(file: &Path) -> Option<&str> {
+    let s = file.to_str()?;
+    SCHEMES
+        .iter()
+        .any(|p| {
+            s.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
+        .then_some(s)
+}
+
+/// Opens the archive at `file`: mapped when local, by ranged requests when
+/// `file` is a URL.
+pub fn open_npz(file: &Path, opts: ReaderOptions) -> Result<NpzReader, Failure> {
+    match url_of(file) {
+        Some(url) => remote::open(url, opts),
+        None => Ok(NpzReader::open_with(file, opts)?),
+    }
+}
+
+/// Creates the archive at `output` (a new file, or a multipart upload when
+/// `output` is a URL).
+pub fn create_npz(output: &Path, opts: WriterOptions) -> Result<NpzWriter, Failure> {
+    match url_of(output) {
+        Some(url) => remote::create(url, opts),
+        None => Ok(opts.create(output)?),
+    }
+}
+
+/// Prints the requests made to each object (for `--requests`).
+pub fn report_requests() {
+    remote::report();
+}
+
+#[cfg(feature = "object-store")]
+mod remote {
+    use super::*;
+    use npzmap::remote::Object;
+    use std::sync::Mutex;
+
+    /// The objects opened in this run.
+    static OPENED: Mutex<Vec<Object>> = Mutex::new(Vec::new());
+
+    fn object(url: &str) -> Result<Object, Failure> {
+        let o = Object::from_url(url)?;
+        OPENED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(o.clone());
+        Ok(o)
+    }
+
+    pub fn open(url: &str, opts: ReaderOptions) -> Result<NpzReader, Failure> {
+        Ok(NpzReader::open_object(object(url)?, opts)?)
+    }
+
+    pub fn create(url: &str, opts: WriterOptions) -> Result<NpzWriter, Failure> {
+        Ok(NpzWriter::create_object(object(url)?, opts)?)
+    }
+
+    pub fn report() {
+        for o in OPENED.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let r = o.requests();
+            eprintln!(
+                "{}: {} GET request(s), {} bytes read; {} upload request(s), {} bytes written",
+                o.url(),
+                r.gets,
+                r.bytes_read,
+                r.puts,
+                r.bytes_written
+            );
+        }
+    }
+}
+
+#[cfg(not(feature = "object-store"))]
+mod remote {
+    use super::*;
+
+    fn unsupported(url: &str) -> Failure {
+        Failure::usage(format!(
+            "{url}: this npzmap was built without object storage support \
+             (build it with `--features object-store`)"
+        ))
+    }
+
+    pub fn open(url: &str, _opts: ReaderOptions) -> Result<NpzReader, Failure> {
+        Err(unsupported(url))
+    }
+
+    pub fn create(url: &str, _opts: WriterOptions) -> Result<NpzWriter, Failure> {
+        Err(unsupported(url))
+    }
+
+    pub fn report() {}
+}
