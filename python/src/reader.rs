@@ -395,6 +395,63 @@ impl NpzFile {
         .py()
     }
 
+    /// The arrays of `keys`, in order, fetched together: for an archive in
+    /// object storage, nearby members come in one request and requests run
+    /// concurrently; for a local file, the same as `[self[k] for k in keys]`.
+    fn get_many<'py>(&self, py: Python<'py>, keys: Vec<String>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let reader = self.open_reader()?;
+        // Raw (non-array) members and cached arrays go through `self[key]`;
+        // the rest are fetched in one batch.
+        let arrays = self.arrays.bind(py);
+        let mut batch: Vec<&str> = Vec::new();
+        for k in &keys {
+            if !self.known.contains(k.as_str()) {
+                return Err(pyo3::exceptions::PyKeyError::new_err(k.clone()));
+            }
+            let cached = self.cache && arrays.get_item(npzmap::npz::key_of(k))?.is_some();
+            if !cached {
+                batch.push(k.as_str());
+            }
+        }
+        // Errors (a raw member, a damaged one) fall back to one by one,
+        // which raises exactly what `self[key]` raises.
+        let fetched = py.detach(|| reader.get_many_owned(&batch)).ok();
+        if let Some(views) = fetched {
+            for (k, view) in batch.iter().zip(views) {
+                let dtype = self.dtypes.get(py, view.dtype())?;
+                let arr = view_to_numpy(py, view, &dtype)?;
+                let arr = if self.is_deflated(k) || !self.mmap {
+                    arr.call_method0("copy")?
+                } else {
+                    arr
+                };
+                if self.cache {
+                    arrays.set_item(npzmap::npz::key_of(k), &arr)?;
+                } else {
+                    return keys.iter().map(|k| self.get_str(py, k)).collect();
+                }
+            }
+        }
+        keys.iter().map(|k| self.get_str(py, k)).collect()
+    }
+
+    /// Object-store requests made so far for this archive (a dict with
+    /// `gets`, `bytes_read`, `puts`, `bytes_written`), or None for a local file.
+    fn requests<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let reader = self.open_reader()?;
+        reader
+            .requests()
+            .map(|r| {
+                let d = PyDict::new(py);
+                d.set_item("gets", r.gets)?;
+                d.set_item("bytes_read", r.bytes_read)?;
+                d.set_item("puts", r.puts)?;
+                d.set_item("bytes_written", r.bytes_written)?;
+                Ok(d)
+            })
+            .transpose()
+    }
+
     /// Closes the archive. Arrays already returned stay valid (they keep
     /// the map alive); further item access raises `npzmap.ClosedError`.
     fn close(&self) {
@@ -483,6 +540,12 @@ pub fn load<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let loaded = py
         .detach(|| -> npzmap::Result<Loaded> {
+            // An archive in object storage: read by ranges (one request for
+            // the directory, one per member on first access).
+            if let Some(url) = path.to_str().filter(|s| npzmap::remote::is_url(s)) {
+                let opts = ReaderOptions::new().cache(cache).preload(preload);
+                return Ok(Loaded::Npz(NpzReader::open_url_with(url, opts)?));
+            }
             match sniff(&path)? {
                 Kind::Npy => Ok(Loaded::Npy(NpyFile::open(&path)?.owned_view())),
                 Kind::Other => {

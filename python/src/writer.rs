@@ -66,6 +66,26 @@ impl NpzWriter {
     #[pyo3(signature = (path, mode = "w", *, align = 64, fsync = true))]
     fn new(py: Python<'_>, path: PathBuf, mode: &str, align: u64, fsync: bool) -> PyResult<Self> {
         let opts = WriterOptions::default().align(align).fsync(fsync);
+        if let Some(url) = path.to_str().filter(|s| npzmap::remote::is_url(s)) {
+            // A multipart upload: the object appears at close, atomically.
+            let w = py
+                .detach(|| match mode {
+                    "w" => opts.replace(true).create_url(url),
+                    "x" => opts.create_url(url),
+                    "a" => Err(Error::invalid_argument(format!(
+                        "{url}: mode \"a\" is not supported for object storage (objects cannot be \
+                         extended in place): download the archive, append, upload it"
+                    ))),
+                    _ => Err(Error::invalid_argument(format!(
+                        "mode must be \"w\", \"a\" or \"x\", not {mode:?}"
+                    ))),
+                })
+                .py()?;
+            return Ok(NpzWriter {
+                state: Mutex::new(State::Open(Box::new(w))),
+                path,
+            });
+        }
         let w = py
             .detach(|| match mode {
                 "w" => opts.replace(true).create(&path),
