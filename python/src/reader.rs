@@ -400,39 +400,35 @@ impl NpzFile {
     /// concurrently; for a local file, the same as `[self[k] for k in keys]`.
     fn get_many<'py>(&self, py: Python<'py>, keys: Vec<String>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let reader = self.open_reader()?;
-        // Raw (non-array) members and cached arrays go through `self[key]`;
-        // the rest are fetched in one batch.
+        if let Some(k) = keys.iter().find(|k| !self.known.contains(k.as_str())) {
+            return Err(pyo3::exceptions::PyKeyError::new_err(k.clone()));
+        }
         let arrays = self.arrays.bind(py);
-        let mut batch: Vec<&str> = Vec::new();
+        // The keys not cached yet are fetched in one batch.
+        let mut want: Vec<&str> = Vec::new();
         for k in &keys {
-            if !self.known.contains(k.as_str()) {
-                return Err(pyo3::exceptions::PyKeyError::new_err(k.clone()));
-            }
-            let cached = self.cache && arrays.get_item(npzmap::npz::key_of(k))?.is_some();
-            if !cached {
-                batch.push(k.as_str());
+            if !(self.cache && arrays.get_item(npzmap::npz::key_of(k))?.is_some()) {
+                want.push(k.as_str());
             }
         }
-        // Errors (a raw member, a damaged one) fall back to one by one,
-        // which raises exactly what `self[key]` raises.
-        let fetched = py.detach(|| reader.get_many_owned(&batch)).ok();
-        if let Some(views) = fetched {
-            for (k, view) in batch.iter().zip(views) {
-                let dtype = self.dtypes.get(py, view.dtype())?;
-                let arr = view_to_numpy(py, view, &dtype)?;
-                let arr = if self.is_deflated(k) || !self.mmap {
-                    arr.call_method0("copy")?
-                } else {
-                    arr
-                };
+        let mut fetched = std::collections::HashMap::new();
+        // On an error (a raw member, a damaged one) the keys go one by one
+        // below, which raises exactly what `self[key]` raises.
+        if let Ok(views) = py.detach(|| reader.get_many_owned(&want)) {
+            for (k, view) in want.iter().zip(views) {
+                let arr = self.to_array(py, view, self.is_deflated(k))?;
                 if self.cache {
                     arrays.set_item(npzmap::npz::key_of(k), &arr)?;
-                } else {
-                    return keys.iter().map(|k| self.get_str(py, k)).collect();
                 }
+                fetched.insert(*k, arr);
             }
         }
-        keys.iter().map(|k| self.get_str(py, k)).collect()
+        keys.iter()
+            .map(|k| match fetched.get(k.as_str()) {
+                Some(a) => Ok(a.clone()),
+                None => self.get_str(py, k),
+            })
+            .collect()
     }
 
     /// Object-store requests made so far for this archive (a dict with
