@@ -5,7 +5,7 @@ import os
 import pathlib
 from collections.abc import Iterator, KeysView, ItemsView, ValuesView, Mapping
 from types import TracebackType
-from typing import Any, Literal, Optional, Sequence, Union, overload
+from typing import Any, Dict, List, Literal, Optional, Sequence, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -86,6 +86,15 @@ class NpzFile(Mapping[str, Any]):
     def __contains__(self, key: object) -> bool: ...
     def __iter__(self) -> Iterator[str]: ...
     def __len__(self) -> int: ...
+    def get_many(self, keys: Sequence[str]) -> List[Any]:
+        """The arrays of ``keys``, in order. For an archive in object
+        storage, the members not fetched yet come in few coalesced range
+        requests run concurrently; for a local file, the same as
+        ``[self[k] for k in keys]``."""
+    def requests(self) -> Optional[Dict[str, int]]:
+        """Object-store requests made for this archive so far
+        (``gets``, ``bytes_read``, ``puts``, ``bytes_written``), or ``None``
+        for a local file."""
     def verify(self) -> None:
         """Checks every member's structure and CRC-32 (reads the whole
         archive, in parallel, without the GIL); raises the first error."""
@@ -110,7 +119,16 @@ def load(
     same object on the next access (mmnpz's ``cache``). ``preload``: parse
     every member's headers at open, in parallel (mmnpz's ``preload``).
     ``mmap=False``: return ordinary, writeable in-memory copies instead of
-    views. Pickled object arrays raise :class:`ObjectArrayError`."""
+    views. Pickled object arrays raise :class:`ObjectArrayError`.
+
+    ``path`` may be the URL of an archive in object storage (``s3://``,
+    ``gs://``, ``az://``, ``http(s)://``; credentials and endpoint from the
+    usual environment variables such as ``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ``AWS_ENDPOINT``): opening
+    reads the tail (one request, two for a large directory), each member is
+    fetched by one range request on first access (see
+    :meth:`NpzFile.get_many` for batches), and the arrays are read-only
+    views of the fetched bytes."""
 
 # -------------------------------------------------------------- writing
 
@@ -125,7 +143,13 @@ class NpzWriter:
     zip tools or npzmap: every old entry is kept) or creates it. ``align``:
     member data starts at a multiple of this many bytes (64 by default), so
     readers can view it in place. ``fsync``: make the archive durable at
-    :meth:`close`."""
+    :meth:`close`.
+
+    ``path`` may be an ``s3://`` (``gs://``, ``az://``) URL: the archive is
+    streamed to the bucket by a multipart upload and the object appears only
+    when :meth:`close` succeeds (an error or a writer dropped unclosed aborts
+    the upload and leaves any old object untouched). Modes ``"w"`` and
+    ``"x"`` only: an object cannot be appended to."""
 
     def __init__(
         self,
