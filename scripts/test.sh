@@ -250,7 +250,7 @@ grep -E '^test result:' "$LOG" || { echo "no test results found" >&2; exit 1; }
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i } }
      END { printf "ignored tests: %d\ntests: %d passed, %d failed\n", g, p, f }' "$LOG"
 # Interop: how many tests used each tool, and how many skipped for lack of it.
-for what in numpy npy_append_array mmnpz zip unzip; do
+for what in numpy npy_append_array mmnpz zip unzip s3; do
     ran=$(awk -F'\t' -v w="$what" '$1 == "ran" && $2 == w { print $3 }' "$NPZMAP_INTEROP_LOG" | sort -u | wc -l)
     skipped=$(awk -F'\t' -v w="$what" '$1 == "skipped" && $2 == w { print $3 }' "$NPZMAP_INTEROP_LOG" | sort -u | wc -l)
     printf 'interop %-16s %3d tests ran, %d skipped\n' "$what:" "$ran" "$skipped"

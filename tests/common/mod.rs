@@ -235,3 +235,35 @@ pub fn kill_mid_step(
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 }
+
+/// The URL of a bucket prefix on the S3-compatible test server
+/// (`NPZMAP_TEST_S3_URL`, set by `scripts/test.sh`, which starts moto on
+/// 127.0.0.1 with credentials and endpoint in `AWS_*`); if unset, fails
+/// under CI, else prints a notice and returns `None`.
+pub fn s3_url() -> Option<String> {
+    match std::env::var("NPZMAP_TEST_S3_URL") {
+        Ok(u) if !u.is_empty() => {
+            log_interop("ran", "s3");
+            Some(u)
+        }
+        _ => {
+            missing(
+                "s3",
+                "the S3 test server (NPZMAP_TEST_S3_URL)",
+                "run ./scripts/test.sh, which starts one on 127.0.0.1",
+            );
+            None
+        }
+    }
+}
+
+/// A fresh key under the S3 test prefix, unique per call.
+pub fn s3_key(base: &str, name: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{base}/{}-{nanos}-{n}/{name}", std::process::id())
+}
