@@ -400,7 +400,7 @@ impl NpzFile {
     /// concurrently; for a local file, the same as `[self[k] for k in keys]`.
     fn get_many<'py>(&self, py: Python<'py>, keys: Vec<String>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let reader = self.open_reader()?;
-        if let Some(k) = keys.iter().find(|k| !self.known.contains(k.as_str())) {
+        if let Some(k) = keys.iter().find(|k| !self.contains_key(k)) {
             return Err(pyo3::exceptions::PyKeyError::new_err(k.clone()));
         }
         let arrays = self.arrays.bind(py);
@@ -416,11 +416,12 @@ impl NpzFile {
         // below, which raises exactly what `self[key]` raises.
         if let Ok(views) = py.detach(|| reader.get_many_owned(&want)) {
             for (k, view) in want.iter().zip(views) {
-                let arr = self.to_array(py, view, self.is_deflated(k))?;
+                let m = Member::Owned(view, self.is_deflated(k));
+                let value = self.to_value(py, &reader, m)?;
                 if self.cache {
-                    arrays.set_item(npzmap::npz::key_of(k), &arr)?;
+                    arrays.set_item(npzmap::npz::key_of(k), &value)?;
                 }
-                fetched.insert(*k, arr);
+                fetched.insert(*k, value);
             }
         }
         keys.iter()
@@ -563,6 +564,7 @@ pub fn load<'py>(
         }
         Loaded::Npz(reader) => {
             let files = PyList::new(py, reader.keys())?.unbind();
+            let views_borrow_reader = reader.requests().is_none();
             let deflated: HashSet<String> = reader
                 .members()
                 .filter(|m| !m.shadowed && m.method != 0)
@@ -579,8 +581,11 @@ pub fn load<'py>(
                 closed: AtomicBool::new(false),
                 cache,
                 mmap,
-                // Every reader `load` opens maps its file.
-                views_borrow_reader: true,
+                // A mapped file: stored members are views of the map, which
+                // lives as long as the reader. Fetched (remote) members live
+                // in the reader's bounded cache instead: their views own a
+                // handle to the bytes.
+                views_borrow_reader,
             };
             Ok(Bound::new(py, file)?.into_any())
         }
