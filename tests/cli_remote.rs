@@ -5,12 +5,14 @@
 #![cfg(all(feature = "cli", feature = "object-store"))]
 
 mod common;
+#[path = "common/cli.rs"]
+mod run;
 
-use common::cli::{code, npzmap, stderr, stdout};
 use npzmap::npz::NpzWriter;
 use npzmap::remote::Object;
 use npzmap::remote::object_store::ObjectStoreExt;
 use npzmap::{DType, Header, Order};
+use run::{code, npzmap, stderr, stdout};
 use std::path::{Path, PathBuf};
 
 /// An archive with stored, deflated-free, big-endian, streamed and raw members.
@@ -81,9 +83,16 @@ fn ls_verify_export_print_what_they_print_for_the_local_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = archive(dir.path());
     for url in urls_of(&p) {
-        for args in [&["ls"][..], &["ls", "--json"], &["verify"], &["verify", "--json"]] {
-            let mut local: Vec<&dyn AsRef<std::ffi::OsStr>> =
-                args.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>).collect();
+        for args in [
+            &["ls"][..],
+            &["ls", "--json"],
+            &["verify"],
+            &["verify", "--json"],
+        ] {
+            let mut local: Vec<&dyn AsRef<std::ffi::OsStr>> = args
+                .iter()
+                .map(|a| a as &dyn AsRef<std::ffi::OsStr>)
+                .collect();
             let mut remote = local.clone();
             local.push(&p);
             remote.push(&url);
@@ -102,7 +111,11 @@ fn ls_verify_export_print_what_they_print_for_the_local_file() {
             let l = npzmap(&[&"export", &p, &key, &lo]);
             let r = npzmap(&[&"export", &url, &key, &ro]);
             assert_eq!((code(&l), code(&r)), (0, 0), "{}", stderr(&r));
-            assert_eq!(std::fs::read(&lo).unwrap(), std::fs::read(&ro).unwrap(), "{key}");
+            assert_eq!(
+                std::fs::read(&lo).unwrap(),
+                std::fs::read(&ro).unwrap(),
+                "{key}"
+            );
         }
     }
 }
@@ -164,7 +177,7 @@ fn pack_uploads_the_bytes_it_writes_locally() {
     let a = dir.path().join("a.npy");
     let b = dir.path().join("b.npy");
     npzmap::npy::write(&a, &[1u32, 2, 3], &[3], Order::C).unwrap();
-    npzmap::npy::write(&b, &vec![7.0f64; 100_000], &[1000, 100], Order::F).unwrap();
+    npzmap::npy::write(&b, &vec![7.0f64; 100_000], &[1000, 100], Order::Fortran).unwrap();
     let local = dir.path().join("out.npz");
     let u = common::s3_key(&base, "out.npz");
     let l = npzmap(&[&"-q", &"pack", &local, &a, &b]);

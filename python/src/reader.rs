@@ -398,7 +398,11 @@ impl NpzFile {
     /// The arrays of `keys`, in order, fetched together: for an archive in
     /// object storage, nearby members come in one request and requests run
     /// concurrently; for a local file, the same as `[self[k] for k in keys]`.
-    fn get_many<'py>(&self, py: Python<'py>, keys: Vec<String>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    fn get_many<'py>(
+        &self,
+        py: Python<'py>,
+        keys: Vec<String>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let reader = self.open_reader()?;
         if let Some(k) = keys.iter().find(|k| !self.contains_key(k)) {
             return Err(pyo3::exceptions::PyKeyError::new_err(k.clone()));

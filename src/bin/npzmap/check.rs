@@ -40,7 +40,7 @@ use crate::cmd::{Kind, Res, kind_of, stem};
 use crate::failure::Failure;
 use crate::json;
 use npzmap::npy::{self, NpyFile};
-use npzmap::npz::{self, NpzReader};
+use npzmap::npz;
 use serde_json::{Value, json};
 use std::path::Path;
 

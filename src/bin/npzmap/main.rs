@@ -5,8 +5,8 @@
 //!
 //! Modules, imports one way only (each uses only those listed before it):
 //! `failure` (error message + exit code) and `progress` (bars) and `json`
-//! (dtype/error JSON forms) are leaves; `store` (archives named by URL:
-//! `s3://`, `gs://`, `az://`, `http(s)://`) uses `failure`; `cmd` (ls,
+//! (dtype/error JSON forms) are leaves, as is `store` (archives named by
+//! URL: `s3://`, `gs://`, `az://`, `http(s)://`); `cmd` (ls,
 //! export, pack, concat) uses them; `check` (verify, recover and their `--json` reports) uses
 //! `cmd`'s file-kind helpers; `tools` (rewrite, merge) uses `failure`; `demo` uses `failure` and `progress`; this
 //! file only parses arguments and dispatches.

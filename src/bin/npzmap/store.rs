@@ -4,14 +4,23 @@
 //! Every object opened is remembered so `--requests` can report what the
 //! run cost.
 
-use crate::failure::Failure;
 use npzmap::npz::{NpzReader, NpzWriter, ReaderOptions, WriterOptions};
 use std::path::Path;
 
 /// URL schemes that name an object store (as `npzmap::remote::is_url`).
 const SCHEMES: &[&str] = &[
-    "s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://", "adl://", "azure://", "http://",
-    "https://", "memory://", "file://",
+    "s3://",
+    "s3a://",
+    "gs://",
+    "az://",
+    "abfs://",
+    "abfss://",
+    "adl://",
+    "azure://",
+    "http://",
+    "https://",
+    "memory://",
+    "file://",
 ];
 
 /// `file` as a URL, if it names an object rather than a local path.
@@ -28,19 +37,19 @@ pub fn url_of(file: &Path) -> Option<&str> {
 
 /// Opens the archive at `file`: mapped when local, by ranged requests when
 /// `file` is a URL.
-pub fn open_npz(file: &Path, opts: ReaderOptions) -> Result<NpzReader, Failure> {
+pub fn open_npz(file: &Path, opts: ReaderOptions) -> npzmap::Result<NpzReader> {
     match url_of(file) {
         Some(url) => remote::open(url, opts),
-        None => Ok(NpzReader::open_with(file, opts)?),
+        None => NpzReader::open_with(file, opts),
     }
 }
 
 /// Creates the archive at `output` (a new file, or a multipart upload when
 /// `output` is a URL).
-pub fn create_npz(output: &Path, opts: WriterOptions) -> Result<NpzWriter, Failure> {
+pub fn create_npz(output: &Path, opts: WriterOptions) -> npzmap::Result<NpzWriter> {
     match url_of(output) {
         Some(url) => remote::create(url, opts),
-        None => Ok(opts.create(output)?),
+        None => opts.create(output),
     }
 }
 
@@ -58,7 +67,7 @@ mod remote {
     /// The objects opened in this run.
     static OPENED: Mutex<Vec<Object>> = Mutex::new(Vec::new());
 
-    fn object(url: &str) -> Result<Object, Failure> {
+    fn object(url: &str) -> npzmap::Result<Object> {
         let o = Object::from_url(url)?;
         OPENED
             .lock()
@@ -67,12 +76,12 @@ mod remote {
         Ok(o)
     }
 
-    pub fn open(url: &str, opts: ReaderOptions) -> Result<NpzReader, Failure> {
-        Ok(NpzReader::open_object(object(url)?, opts)?)
+    pub fn open(url: &str, opts: ReaderOptions) -> npzmap::Result<NpzReader> {
+        NpzReader::open_object(object(url)?, opts)
     }
 
-    pub fn create(url: &str, opts: WriterOptions) -> Result<NpzWriter, Failure> {
-        Ok(NpzWriter::create_object(object(url)?, opts)?)
+    pub fn create(url: &str, opts: WriterOptions) -> npzmap::Result<NpzWriter> {
+        NpzWriter::create_object(object(url)?, opts)
     }
 
     pub fn report() {
@@ -94,18 +103,19 @@ mod remote {
 mod remote {
     use super::*;
 
-    fn unsupported(url: &str) -> Failure {
-        Failure::usage(format!(
-            "{url}: this npzmap was built without object storage support \
-             (build it with `--features object-store`)"
-        ))
+    fn unsupported(url: &str) -> npzmap::Error {
+        npzmap::Error::invalid_argument(
+            "this npzmap was built without object storage support \
+             (build it with `--features object-store`)",
+        )
+        .at_path(url)
     }
 
-    pub fn open(url: &str, _opts: ReaderOptions) -> Result<NpzReader, Failure> {
+    pub fn open(url: &str, _opts: ReaderOptions) -> npzmap::Result<NpzReader> {
         Err(unsupported(url))
     }
 
-    pub fn create(url: &str, _opts: WriterOptions) -> Result<NpzWriter, Failure> {
+    pub fn create(url: &str, _opts: WriterOptions) -> npzmap::Result<NpzWriter> {
         Err(unsupported(url))
     }
 
