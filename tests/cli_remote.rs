@@ -108,8 +108,8 @@ fn ls_verify_export_print_what_they_print_for_the_local_file() {
         }
         for key in ["x", "big", "rows", "k7"] {
             let (lo, ro) = (dir.path().join("l.npy"), dir.path().join("r.npy"));
-            let l = npzmap(&[&"export", &p, &key, &lo]);
-            let r = npzmap(&[&"export", &url, &key, &ro]);
+            let l = npzmap(&[&"export", &p, &key, &"--output", &lo]);
+            let r = npzmap(&[&"export", &url, &key, &"--output", &ro]);
             assert_eq!((code(&l), code(&r)), (0, 0), "{}", stderr(&r));
             assert_eq!(
                 std::fs::read(&lo).unwrap(),
@@ -146,16 +146,26 @@ fn damaged_objects_fail_as_the_local_file_fails() {
     let good = std::fs::read(archive(dir.path())).unwrap();
     let cut = dir.path().join("cut.npz");
     std::fs::write(&cut, &good[..good.len() - 7]).unwrap();
+    // A flipped byte in the first member's array data: `ls` lists it (it
+    // reads headers only), `verify` finds the CRC mismatch.
     let flip = dir.path().join("flip.npz");
     let mut f = good.clone();
-    f[300] ^= 0x55;
+    let at = npzmap::npz::NpzReader::open(dir.path().join("a.npz"))
+        .unwrap()
+        .array_info("x")
+        .unwrap()
+        .data_offset as usize;
+    f[at + 3] ^= 0x55;
     std::fs::write(&flip, &f).unwrap();
+    assert_eq!(code(&npzmap(&[&"ls", &flip])), 0);
     for p in [cut, flip] {
         for url in urls_of(&p) {
             for cmd in ["ls", "verify"] {
                 let l = npzmap(&[&cmd, &p]);
                 let r = npzmap(&[&cmd, &url]);
-                assert_ne!(code(&l), 0, "{cmd} {}", p.display());
+                if cmd == "verify" || p.ends_with("cut.npz") {
+                    assert_ne!(code(&l), 0, "{cmd} {}", p.display());
+                }
                 assert_eq!(code(&l), code(&r), "{cmd} {url}");
                 let path = p.display().to_string();
                 assert_eq!(

@@ -9,7 +9,8 @@ pub mod tools;
 pub mod writer;
 
 pub use reader::{
-    ArraySlice, Errors, Iter, Keys, MemberInfo, Members, NpzReader, ReaderOptions, VerifyReport,
+    ArrayInfo, ArraySlice, Errors, Iter, Keys, MemberInfo, Members, NpzReader, ReaderOptions,
+    VerifyReport,
 };
 pub use recover::{RecoverReport, recover, recover_in_place};
 pub use tools::{

@@ -388,17 +388,18 @@ fn compressed_row<W: Write>(r: &NpzReader, m: &MemberInfo<'_>, l: &mut Listing<W
 }
 
 fn stored_row<W: Write>(r: &NpzReader, m: &MemberInfo<'_>, l: &mut Listing<W>) -> RowRes {
-    let v = r.get(m.name)?;
+    // Headers only: no member data is read (or fetched, for a URL).
+    let info = r.array_info(m.name)?;
     Ok(l.row(&Row {
         name: m.key,
         member: Some(m.name),
-        dtype: Some(v.dtype()),
-        shape: v.shape(),
-        fortran_order: v.order().is_fortran(),
-        offset: v.location().offset,
-        nbytes: v.as_bytes().len() as u64,
+        dtype: Some(&info.header.dtype),
+        shape: &info.header.shape,
+        fortran_order: info.header.order.is_fortran(),
+        offset: Some(info.data_offset),
+        nbytes: info.data_len,
         compressed: false,
-        aligned: v.is_zero_copy(),
+        aligned: info.aligned,
     }))
 }
 

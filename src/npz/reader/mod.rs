@@ -161,6 +161,26 @@ pub const MAX_DEFLATE_RATIO: u64 = 1032;
 /// The [`NpzReader::path`] of an archive read from memory.
 const MEMORY_PATH: &str = "<memory>";
 
+/// Where an array member lies in its archive and how it is laid out
+/// ([`NpzReader::array_info`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ArrayInfo {
+    /// The NPY header as stored.
+    pub header: Header,
+    /// Absolute offset of the array data in the archive (stored members),
+    /// or in the member's inflated bytes (deflated members).
+    pub data_offset: u64,
+    /// Length of the array data in bytes.
+    pub data_len: u64,
+    /// The member is stored, not compressed.
+    pub stored: bool,
+    /// Stored, in native byte order, and its data offset a multiple of the
+    /// dtype's alignment: viewable in place (`get_slice` without a copy)
+    /// when the archive is mapped.
+    pub aligned: bool,
+}
+
 /// A read-only, memory-mapped `.npz` archive. See the [module
 /// docs](self) for the design and an example.
 ///
@@ -388,6 +408,28 @@ impl NpzReader {
         Ok(match self.member(i)? {
             Got::Cached(p) => Cow::Borrowed(&p.header),
             Got::Fresh(p) => Cow::Owned(p.header),
+        })
+    }
+
+    /// Where the array `key` lies and how, from its headers alone (on an
+    /// archive in object storage, no member data is fetched): what
+    /// `npzmap ls` lists.
+    pub fn array_info(&self, key: &str) -> Result<ArrayInfo> {
+        let i = self.lookup(key)?;
+        let stored = self.entry(i)?.method == METHOD_STORED;
+        let got = self.member(i)?;
+        let p = got.parsed();
+        // The data offset within the archive (a deflated member's is the
+        // offset in its inflated bytes).
+        let aligned = stored
+            && p.native.is_none()
+            && p.data_start % (crate::view::natural_align(&p.header.dtype) as u64).max(1) == 0;
+        Ok(ArrayInfo {
+            header: p.header.clone(),
+            data_offset: p.data_start,
+            data_len: p.data_len,
+            stored,
+            aligned,
         })
     }
 
