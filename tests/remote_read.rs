@@ -5,6 +5,7 @@
 //! exact.
 #![cfg(feature = "object-store")]
 
+mod common;
 mod npz_support;
 
 use npz_support::*;
@@ -220,7 +221,8 @@ impl Stores {
         let local_dir = tempfile::tempdir().unwrap();
         let local =
             object_store::local::LocalFileSystem::new_with_prefix(local_dir.path()).unwrap();
-        let s3 = std::env::var("NPZMAP_TEST_S3_URL").ok().map(|url| {
+        // The S3 test server of scripts/test.sh (required under CI).
+        let s3 = common::s3_url().map(|url| {
             let url = url.trim_end_matches('/').to_string();
             let o = Object::from_url(&format!("{url}/probe.npz")).unwrap();
             (o.store().clone(), url)
