@@ -207,3 +207,18 @@ def test_damaged_objects_raise_what_local_files_raise(tmp_path):
         local = outcome(str(p))
         assert local is not None, name
         assert outcome(u) is local, name
+
+
+def test_readme_object_storage_example_runs(capsys):
+    """The README's Python example for object storage, on the test bucket."""
+    import pathlib
+    import re
+
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    section = readme.read_text().split("## Object storage\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 1
+    prefix = f"{BASE}/py-{uuid.uuid4().hex}"
+    exec(compile(blocks[0].replace("s3://my-bucket", prefix), str(readme), "exec"), {})
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("{'gets': 3, 'bytes_read': ") and out.endswith("'puts': 0, 'bytes_written': 0}")
