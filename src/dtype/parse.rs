@@ -281,7 +281,8 @@ impl Scalar {
         let tail = &rest[code.len_utf8()..];
         let bad = || descr_err(format!("unsupported type string {s:?}"));
         let num = |t: &str| -> Result<u64> {
-            if t.is_empty() || t.len() > 19 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            // u64::MAX has 20 digits; larger values fail `parse` below.
+            if t.is_empty() || t.len() > 20 || !t.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad());
             }
             t.parse::<u64>().map_err(|_| bad())

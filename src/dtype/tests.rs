@@ -445,3 +445,15 @@ fn generated_descrs_round_trip() {
     }
     assert!(parsed > 2_000, "only {parsed} parsed");
 }
+
+#[test]
+fn twenty_digit_sizes_round_trip() {
+    // Found by fuzzing: an unnamed field (numpy's padding) whose size has
+    // 20 digits formats as `|V<20 digits>`, which must parse back.
+    let d =
+        DType::parse("[('', [('x', '>i2', (5,))], (1152921504606846976,)), ('b', '>i2')]").unwrap();
+    assert_eq!(DType::parse(&d.descr()).unwrap(), d);
+    assert!(DType::parse("|V18446744073709551615").is_ok());
+    assert!(DType::parse("|V18446744073709551616").is_err());
+    assert!(DType::parse("|V118446744073709551615").is_err());
+}
