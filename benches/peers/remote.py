@@ -95,12 +95,14 @@ def run(npzmap, args, tmp):
     rows = []
 
     def measure(task, impl, fn):
-        times, reqs = [], []
+        times, reqs, nbytes = [], [], []
         for _ in range(args.repeat):
-            t, r = fn()
+            t, r, b = fn()
             times.append(t)
             reqs.append(r)
-        rows.append((task, impl, statistics.median(times), statistics.median(reqs)))
+            nbytes.append(b)
+        rows.append((task, impl, statistics.median(times), statistics.median(reqs),
+                     statistics.median(nbytes)))
 
     def open_list():
         t = time.perf_counter()
@@ -108,26 +110,28 @@ def run(npzmap, args, tmp):
         files = z.files
         t = time.perf_counter() - t
         assert len(files) == args.members
-        return t, z.requests()["gets"]
+        return t, z.requests()["gets"], z.requests()["bytes_read"]
 
     def one_by_one():
         z = npzmap.load(url)
         before = z.requests()["gets"]
+        before_bytes = z.requests()["bytes_read"]
         t = time.perf_counter()
         for k in picks:
             z[k]
         t = time.perf_counter() - t
         np.testing.assert_array_equal(z[picks[0]], arrays[picks[0]])
-        return t, z.requests()["gets"] - before
+        return t, z.requests()["gets"] - before, z.requests()["bytes_read"] - before_bytes
 
     def batch():
         z = npzmap.load(url)
         before = z.requests()["gets"]
+        before_bytes = z.requests()["bytes_read"]
         t = time.perf_counter()
         got = z.get_many(picks)
         t = time.perf_counter() - t
         np.testing.assert_array_equal(got[-1], arrays[picks[-1]])
-        return t, z.requests()["gets"] - before
+        return t, z.requests()["gets"] - before, z.requests()["bytes_read"] - before_bytes
 
     def naive_open_list():
         t = time.perf_counter()
@@ -136,7 +140,7 @@ def run(npzmap, args, tmp):
         files = z.files
         t = time.perf_counter() - t
         assert len(files) == args.members
-        return t, 1
+        return t, 1, len(body)
 
     def naive_access():
         t = time.perf_counter()
@@ -145,7 +149,7 @@ def run(npzmap, args, tmp):
         for k in picks:
             z[k]
         t = time.perf_counter() - t
-        return t, 1
+        return t, 1, len(body)
 
     measure("open + list", "npzmap.load(url).files", open_list)
     measure("open + list", "download + np.load(...).files", naive_open_list)
@@ -156,12 +160,12 @@ def run(npzmap, args, tmp):
     print(f"Archive: {args.members:,} members (float32 x 8, numpy.savez), {size / 2**20:.1f} MiB, "
           f"on moto {__import__('moto').__version__} at 127.0.0.1; medians of {args.repeat} runs, "
           f"each on a fresh load.\n")
-    print("| task | how | time | GET requests |")
-    print("|---|---|---|---|")
-    for task, impl, t, r in rows:
-        print(f"| {task} | {impl} | {t * 1e3:.1f} ms | {r:g} |")
-    one = next(r for task, impl, t, r in rows if "one by one" in impl)
-    many = next(r for task, impl, t, r in rows if "get_many" in impl)
+    print("| task | how | time | GET requests | bytes received |")
+    print("|---|---|---:|---:|---:|")
+    for task, impl, t, r, b in rows:
+        print(f"| {task} | {impl} | {t * 1e3:.1f} ms | {r:g} | {b / 2**20:.2f} MiB |")
+    one = next(r for task, impl, t, r, b in rows if "one by one" in impl)
+    many = next(r for task, impl, t, r, b in rows if "get_many" in impl)
     print(f"\nBatch: {one / max(many, 1):.0f}x fewer requests than one by one.")
 
 
