@@ -162,7 +162,56 @@ def w_mmnpz_read(path, count, size):
     return secs, count
 
 
+def _npy_inputs(path):
+    # The .npy files of the `pack` task: every file in the directory `path`.
+    return sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".npy"))
+
+
+def w_make_npy(path, count, size):
+    # Set-up (not timed): `count` .npy files of `size` random bytes in `path`.
+    import numpy as np
+    os.makedirs(path, exist_ok=True)
+    a = _rng_bytes(size)
+    for i in range(count):
+        np.save(os.path.join(path, f"a{i:07d}.npy"), a)
+    return 0.0, count
+
+
+def w_numpy_pack(path, _count, _size):
+    # The peer of `npzmap pack`: np.load each .npy (mapped), np.savez them.
+    import numpy as np
+    inputs = _npy_inputs(path)
+    t = time.perf_counter()
+    arrays = {os.path.basename(f)[:-4]: np.load(f, mmap_mode="r") for f in inputs}
+    np.savez(path + ".np.npz", **arrays)
+    return time.perf_counter() - t, len(inputs)
+
+
+def w_mmnpz_pack(path, _count, _size):
+    import mmnpz
+    import numpy as np
+    inputs = _npy_inputs(path)
+    t = time.perf_counter()
+    with mmnpz.NpzWriter(path + ".mm.npz", mode="w") as w:
+        for f in inputs:
+            w.write(os.path.basename(f)[:-4], np.load(f, mmap_mode="r"))
+    return time.perf_counter() - t, len(inputs)
+
+
+def w_numpy_shards(path, count, size):
+    # Set-up (not timed): one numpy.savez archive of `count` arrays of
+    # `size` bytes at `path`.
+    import numpy as np
+    a = _rng_bytes(size)
+    np.savez(path, **{f"{os.path.basename(path)[:-4]}_{i:05d}": a for i in range(count)})
+    return 0.0, count
+
+
 WORKERS = {
+    "make_npy": lambda a: w_make_npy(a.path, a.count, a.size),
+    "numpy_pack": lambda a: w_numpy_pack(a.path, a.count, a.size),
+    "mmnpz_pack": lambda a: w_mmnpz_pack(a.path, a.count, a.size),
+    "numpy_shards": lambda a: w_numpy_shards(a.path, a.count, a.size),
     "numpy_write": lambda a: w_numpy_write(a.path, a.count, a.size),
     "mmnpz_write": lambda a: w_mmnpz_write(a.path, a.count, a.size),
     "npaa_append": lambda a: w_npaa_append(a.path, a.count, a.size),
@@ -309,8 +358,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each measurement N times, report the median time (and the largest RSS)")
-    ap.add_argument("--only", choices=["all", "rust", "python"], default="all",
-                    help="run only the Rust-driven tasks (issue #7) or only the Python package's (issue #12)")
+    ap.add_argument("--only", choices=["all", "rust", "python", "tools"], default="all",
+                    help="run only the Rust-driven tasks (issue #7, with the archive tools), only the "
+                         "Python package's (issue #12), or only the archive tools (issue #14)")
     a = ap.parse_args()
 
     scratch = a.dir or tempfile.mkdtemp(prefix="npzmap-bench-")
@@ -376,11 +426,11 @@ def main():
         guess = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.bin))), "npzmap")
         a.cli = guess if os.access(guess, os.X_OK) else None
     print(f"scratch: {scratch}")
-    if a.only in ("all", "rust"):
+    if a.only in ("all", "rust", "tools"):
         # Warm-up (not recorded): the first big write of a run is often slower.
         ours(a.bin, "write-limit", f("limit.bin"), large_n, 16 * MiB)
         clean("limit.bin")
-
+    if a.only in ("all", "rust"):
         # 1. large write
         t = f"write {large_n} x 16 MiB"
         rec(t, "limit: plain write", ours, a.bin, "write-limit", f("limit.bin"), large_n, 16 * MiB,
@@ -479,7 +529,50 @@ def main():
         run_pending()
 
 
-    # 7. The Python package (issue #12), same harness: py_tasks.py workers.
+    # 7. The archive tools (issue #14), whole CLI processes with their
+    # fsync, against `cat` of the same bytes + `sync FILE` (an fsync of the
+    # output) in the same run; numpy and mmnpz pack without fsync.
+    if a.only in ("all", "rust", "tools") and a.cli:
+        npys = f("pack_in")
+        py(a.python, "make_npy", npys, large_n, 16 * MiB)
+        inputs = [os.path.join(npys, n) for n in sorted(os.listdir(npys))]
+        cat_sync = ["sh", "-c", 'out=$1; shift; cat "$@" > "$out" && sync "$out"', "sh"]
+        t = f"pack {large_n} x 16 MiB .npy files"
+        rec(t, "limit: cat + fsync", cli, cat_sync + [f("pack_cat.bin")] + inputs, large_n,
+            cleanup=["pack_cat.bin"])
+        rec(t, "npzmap pack (CLI, whole process, fsync)", cli,
+            [a.cli, "-q", "pack", f("pack.npz")] + inputs, large_n, cleanup=["pack.npz"])
+        rec(t, "numpy.savez of np.load(mmap) (no fsync)", py, a.python, "numpy_pack", npys, large_n,
+            cleanup=["pack_in.np.npz"])
+        rec(t, "mmnpz NpzWriter of np.load(mmap) (no fsync)", py, a.python, "mmnpz_pack", npys, large_n,
+            cleanup=["pack_in.mm.npz"])
+        run_pending()
+        for n in inputs:
+            os.remove(n)
+        os.rmdir(npys)
+        # rewrite: numpy's archive (unaligned data) made zero-copy readable
+        src = f("rw_in.npz")
+        py(a.python, "numpy_shards", src, large_n, 16 * MiB)
+        t = f"rewrite {large_n} x 16 MiB (numpy-written)"
+        rec(t, "limit: cat + fsync", cli, cat_sync + [f("rw_cat.bin"), src], large_n,
+            cleanup=["rw_cat.bin"])
+        rec(t, "npzmap rewrite (CLI, whole process, fsync)", cli,
+            [a.cli, "-q", "rewrite", src, "-o", f("rw_out.npz")], large_n, cleanup=["rw_out.npz"])
+        run_pending()
+        clean("rw_in.npz")
+        # merge: four shards (one per worker) into one archive
+        shards = [f(f"shard{i}.npz") for i in range(4)]
+        for sh in shards:
+            py(a.python, "numpy_shards", sh, large_n // 4, 16 * MiB)
+        t = f"merge 4 shards of {large_n // 4} x 16 MiB"
+        rec(t, "limit: cat + fsync", cli, cat_sync + [f("mg_cat.bin")] + shards, large_n,
+            cleanup=["mg_cat.bin"])
+        rec(t, "npzmap merge (CLI, whole process, fsync)", cli,
+            [a.cli, "-q", "merge", f("mg_out.npz")] + shards, large_n, cleanup=["mg_out.npz"])
+        run_pending()
+        clean(*[os.path.basename(sh) for sh in shards])
+
+    # 8. The Python package (issue #12), same harness: py_tasks.py workers.
     if a.only in ("all", "python"):
         pyp = a.python
         src = f("py_np.npz")
@@ -664,6 +757,21 @@ def main():
                             "mmnpz load(preload=True) + dtype/shape", 50, "npzmap ls (CLI, whole process)"),
                   abs_row("first access", "first access", 2e-6),
                   abs_row("cached access", "cached access", 50e-9)]
+    if a.only in ("all", "rust", "tools"):
+        lines += ["", "| target (issue #14, archive tools) | target | median runs | fastest runs | |",
+                  "|---|---:|---:|---:|---|",
+                  ratio_row("pack: speed vs cat + fsync", "pack ", "limit: cat + fsync", 0.9,
+                            "npzmap pack (CLI, whole process, fsync)"),
+                  ratio_row("pack: speed vs numpy.savez (no fsync)", "pack ",
+                            "numpy.savez of np.load(mmap) (no fsync)", 1.0,
+                            "npzmap pack (CLI, whole process, fsync)"),
+                  ratio_row("pack: speed vs mmnpz (no fsync)", "pack ",
+                            "mmnpz NpzWriter of np.load(mmap) (no fsync)", 1.0,
+                            "npzmap pack (CLI, whole process, fsync)"),
+                  ratio_row("rewrite 1 GiB: speed vs cat + fsync", "rewrite ", "limit: cat + fsync", 0.9,
+                            "npzmap rewrite (CLI, whole process, fsync)"),
+                  ratio_row("merge 1 GiB: speed vs cat + fsync", "merge ", "limit: cat + fsync", 0.9,
+                            "npzmap merge (CLI, whole process, fsync)")]
     if a.only in ("all", "python"):
         pl = "py: load + list"
         lines += ["", "| target (issue #12, Python package) | target | median runs | fastest runs | |",
@@ -698,7 +806,8 @@ def main():
             with open(a.out) as fh:
                 old = fh.read()
         rust_old, _, py_old = old.partition(PY_HEADING)
-        if a.only == "all":
+        if a.only in ("all", "tools"):
+            # (`--only tools` writes just its table: give it its own --out.)
             text = table
         elif a.only == "rust":
             text = table + ("\n\n" + PY_HEADING + py_old if py_old else "")

@@ -6,6 +6,8 @@
 #   benches/peers/run.sh --quick    # smaller sizes (smoke run)
 #   benches/peers/run.sh --repeat 3 # median of 3 runs of every measurement
 #   benches/peers/run.sh --only python  # only the Python package's tasks (issue #12)
+#   benches/peers/run.sh --only tools --out benches/peers/RESULTS-tools.md
+#                                        # only pack/rewrite/merge vs cat + fsync (issue #14)
 #
 # Builds what it needs: .bench/venv (numpy 2.x, mmnpz, npy-append-array, the
 # pins of .ci/requirements.txt), .bench/venv-mmnpz (numpy<2.3 for mmnpz's
