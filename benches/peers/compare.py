@@ -426,7 +426,7 @@ def main():
         guess = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.bin))), "npzmap")
         a.cli = guess if os.access(guess, os.X_OK) else None
     print(f"scratch: {scratch}")
-    if a.only in ("all", "rust", "tools"):
+    if a.only in ("all", "rust"):
         # Warm-up (not recorded): the first big write of a run is often slower.
         ours(a.bin, "write-limit", f("limit.bin"), large_n, 16 * MiB)
         clean("limit.bin")
@@ -537,6 +537,8 @@ def main():
         py(a.python, "make_npy", npys, large_n, 16 * MiB)
         inputs = [os.path.join(npys, n) for n in sorted(os.listdir(npys))]
         cat_sync = ["sh", "-c", 'out=$1; shift; cat "$@" > "$out" && sync "$out"', "sh"]
+        cli(cat_sync + [f("pack_cat.bin")] + inputs, large_n)  # warm-up, not recorded
+        clean("pack_cat.bin")
         t = f"pack {large_n} x 16 MiB .npy files"
         rec(t, "limit: cat + fsync", cli, cat_sync + [f("pack_cat.bin")] + inputs, large_n,
             cleanup=["pack_cat.bin"])
@@ -682,6 +684,13 @@ def main():
               "fsyncs (npzmap's writer runs with `fsync(false)`, like the peers), so writes go to "
               "the page cache. The limits are Rust: `write` of the same bytes to the same file "
               "system; the sum of the raw `mmap` of the same file."]
+    if a.only in ("all", "rust", "tools") and a.cli:
+        lines += ["",
+                  "Archive tool rows (`pack`, `rewrite`, `merge`): whole `npzmap` processes, which "
+                  "fsync their output (and, for rewrite and merge, write it beside the final name "
+                  "and rename it), against `cat` of the same input files into one file followed by "
+                  "`sync FILE` (an fsync of that file); numpy and mmnpz load each `.npy` with "
+                  "`mmap_mode=\"r\"` and write the archive without fsync."]
     if a.only in ("all", "python"):
         lines += ["",
                   "Python package rows (`py:`): every task is a `benches/peers/py_tasks.py` process "
