@@ -349,3 +349,57 @@ fn a_fault_in_a_directory_of_many_writes() {
         full.len()
     );
 }
+
+#[test]
+fn a_fault_inside_a_chunked_large_member() {
+    // A member of 5 MiB is written in 256 KiB chunks with a CRC patched into
+    // its local header at the end: faults in its header, at chunk
+    // boundaries, inside chunks, on its last bytes and in the CRC patch (the
+    // 4 OS bytes right after all of its bytes) each leave a fault-free
+    // archive of the other members, and the writer goes on.
+    const BIG: usize = 5 << 20;
+    let s = Sweep {
+        dir: tempfile::tempdir().unwrap(),
+        base: vec![],
+        ops: vec![
+            Op::Write("a", pattern(100, 1)),
+            Op::Write("big", pattern(BIG, 9)),
+            Op::Write("c", pattern(50, 6)),
+        ],
+        refs: Default::default(),
+    };
+    let full = s.reference(&["a", "big", "c"]);
+    // OS bytes before the patch: everything up to "c"'s local header.
+    let big_end = local_header_offset(&full, "c.npy");
+    let big_start = local_header_offset(&full, "big.npy");
+    let mut offsets: Vec<u64> = vec![big_start, big_start + 14, big_start + 40, big_start + 200];
+    for k in 1..20u64 {
+        offsets.push(big_start + k * (256 << 10));
+        offsets.push(big_start + k * (256 << 10) + 333);
+    }
+    offsets.extend((big_end - 3)..(big_end + 4));
+    let mut seen = Seen::default();
+    let mut samples = Vec::new();
+    for at in offsets {
+        assert!(
+            s.run(at, &mut seen, &mut samples),
+            "fault at {at} never fired"
+        );
+    }
+    // Every fault above hit "big" (its bytes or its CRC patch).
+    assert_eq!(seen.failed_member, vec![0, seen.runs, 0], "{seen:?}");
+    numpy_check(&samples);
+}
+
+/// Offset of the local header of member `name` (found by its signature and
+/// name, independently of the crate).
+fn local_header_offset(archive: &[u8], name: &str) -> u64 {
+    (0..archive.len() - 30)
+        .find(|&o| {
+            archive[o..o + 4] == *b"PK\x03\x04" && {
+                let n = u16::from_le_bytes([archive[o + 26], archive[o + 27]]) as usize;
+                archive.get(o + 30..o + 30 + n) == Some(name.as_bytes())
+            }
+        })
+        .unwrap() as u64
+}
