@@ -42,28 +42,34 @@ fn archive(dir: &Path) -> PathBuf {
     p
 }
 
-/// Uploads `bytes` to `url` (on a runtime of the test's own).
-fn put(url: &str, bytes: Vec<u8>) {
-    let o = Object::from_url(url).unwrap();
-    let (store, path) = (o.store().clone(), o.path().clone());
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// Runs `fut` on a runtime of the test's own.
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    rt.block_on(async { store.put(&path, bytes.into()).await })
-        .unwrap();
+        .unwrap()
+        .block_on(fut)
+}
+
+/// Uploads `bytes` to `url`.
+fn put(url: &str, bytes: Vec<u8>) {
+    let o = Object::from_url(url).unwrap();
+    block_on(o.store().put(o.path(), bytes.into())).unwrap();
 }
 
 /// The bytes of the object at `url`.
 fn get(url: &str) -> Vec<u8> {
     let o = Object::from_url(url).unwrap();
-    let (store, path) = (o.store().clone(), o.path().clone());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async { store.get(&path).await.unwrap().bytes().await.unwrap() })
-        .to_vec()
+    block_on(async {
+        o.store()
+            .get(o.path())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    })
+    .to_vec()
 }
 
 /// URLs holding the bytes of `local`: its `file://` URL, and a copy on the

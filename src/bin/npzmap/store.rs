@@ -7,32 +7,9 @@
 use npzmap::npz::{NpzReader, NpzWriter, ReaderOptions, WriterOptions};
 use std::path::Path;
 
-/// URL schemes that name an object store (as `npzmap::remote::is_url`).
-const SCHEMES: &[&str] = &[
-    "s3://",
-    "s3a://",
-    "gs://",
-    "az://",
-    "abfs://",
-    "abfss://",
-    "adl://",
-    "azure://",
-    "http://",
-    "https://",
-    "memory://",
-    "file://",
-];
-
 /// `file` as a URL, if it names an object rather than a local path.
 pub fn url_of(file: &Path) -> Option<&str> {
-    let s = file.to_str()?;
-    SCHEMES
-        .iter()
-        .any(|p| {
-            s.get(..p.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(p))
-        })
-        .then_some(s)
+    file.to_str().filter(|s| remote::is_url(s))
 }
 
 /// Opens the archive at `file`: mapped when local, by ranged requests when
@@ -62,6 +39,7 @@ pub fn report_requests() {
 mod remote {
     use super::*;
     use npzmap::remote::Object;
+    pub use npzmap::remote::is_url;
     use std::sync::Mutex;
 
     /// The objects opened in this run.
@@ -102,6 +80,14 @@ mod remote {
 #[cfg(not(feature = "object-store"))]
 mod remote {
     use super::*;
+
+    /// Without object storage support, anything with a scheme is a URL
+    /// this binary cannot open (and says so).
+    pub fn is_url(s: &str) -> bool {
+        s.split_once("://").is_some_and(|(scheme, _)| {
+            !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+    }
 
     fn unsupported(url: &str) -> npzmap::Error {
         npzmap::Error::invalid_argument(

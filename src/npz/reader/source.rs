@@ -143,15 +143,7 @@ impl<'a> Window<'a> {
     /// copied from a fetched window.
     pub(super) fn cow(&self, start: u64, end: u64) -> Result<Cow<'a, [u8]>> {
         match self {
-            Window::Local(s) => {
-                let s: &'a [u8] = s;
-                let r = usize::try_from(start)
-                    .ok()
-                    .zip(usize::try_from(end).ok())
-                    .and_then(|(a, b)| s.get(a..b));
-                r.map(Cow::Borrowed)
-                    .ok_or_else(|| zip_err("range outside the file", start))
-            }
+            Window::Local(s) => local_range(s, start, end).map(Cow::Borrowed),
             Window::Fetched { .. } => Ok(Cow::Owned(self.slice(start, end)?.to_vec())),
         }
     }
@@ -161,15 +153,7 @@ impl<'a> Window<'a> {
     pub(super) fn view_bytes(&self, start: u64, len: u64) -> Result<Bytes<'a>> {
         let end = start.saturating_add(len);
         match self {
-            Window::Local(s) => {
-                let s: &'a [u8] = s;
-                let r = usize::try_from(start)
-                    .ok()
-                    .zip(usize::try_from(end).ok())
-                    .and_then(|(a, b)| s.get(a..b));
-                r.map(Bytes::borrowed)
-                    .ok_or_else(|| zip_err("range outside the file", start))
-            }
+            Window::Local(s) => local_range(s, start, end).map(Bytes::borrowed),
             Window::Fetched { .. } => self.owned_bytes(start, len),
         }
     }
@@ -260,4 +244,14 @@ impl NpzReader {
             _ => Some(Window::Local(&self.src)),
         }
     }
+}
+
+/// Bytes `start..end` of a local archive, or a zip error at `start`.
+fn local_range(src: &Arc<Source>, start: u64, end: u64) -> Result<&[u8]> {
+    let s: &[u8] = src;
+    usize::try_from(start)
+        .ok()
+        .zip(usize::try_from(end).ok())
+        .and_then(|(a, b)| s.get(a..b))
+        .ok_or_else(|| zip_err("range outside the file", start))
 }

@@ -218,18 +218,8 @@ impl NpzWriter {
         h.update(hb);
         h.update(data);
         let crc = h.finalize();
-        let zip64 = if size >= MAX32 {
-            LocalZip64::Yes
-        } else {
-            LocalZip64::No
-        };
         let start = self.sink.pos();
-        let pad = self.align_pad(member, zip64, hb.len() as u64);
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let stamp = (self.opts.stamp.date, self.opts.stamp.time);
-        write_local_stored(&mut scratch, member, crc, size, zip64, pad, stamp);
-        scratch.extend_from_slice(hb);
+        let mut scratch = self.member_head(member, crc, size, hb);
         // One (vectored) system call per member in the common case: headers
         // from the buffer, the data straight from the caller's slice, never
         // copied. The member is handed to the OS before `write` returns
@@ -256,6 +246,24 @@ impl NpzWriter {
         Ok(())
     }
 
+    /// The local header (aligned, ZIP64 only from 4 GiB) and npy header `hb`
+    /// of a stored member of `size` bytes written at the current position,
+    /// in the scratch buffer (the caller puts it back).
+    fn member_head(&mut self, member: &str, crc: u32, size: u64, hb: &[u8]) -> Vec<u8> {
+        let zip64 = if size >= MAX32 {
+            LocalZip64::Yes
+        } else {
+            LocalZip64::No
+        };
+        let pad = self.align_pad(member, zip64, hb.len() as u64);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let stamp = (self.opts.stamp.date, self.opts.stamp.time);
+        write_local_stored(&mut scratch, member, crc, size, zip64, pad, stamp);
+        scratch.extend_from_slice(hb);
+        scratch
+    }
+
     /// [`NpzWriter::write_member`] for a large member of a file: the local
     /// header goes first with a CRC of 0, then the data in chunks, each
     /// hashed right before it is written, then the CRC in place (one
@@ -264,18 +272,8 @@ impl NpzWriter {
     /// for a streamed member.
     fn write_member_chunked(&mut self, member: &str, hb: &[u8], data: &[u8]) -> Result<()> {
         let size = hb.len() as u64 + data.len() as u64;
-        let zip64 = if size >= MAX32 {
-            LocalZip64::Yes
-        } else {
-            LocalZip64::No
-        };
         let start = self.sink.pos();
-        let pad = self.align_pad(member, zip64, hb.len() as u64);
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let stamp = (self.opts.stamp.date, self.opts.stamp.time);
-        write_local_stored(&mut scratch, member, 0, size, zip64, pad, stamp);
-        scratch.extend_from_slice(hb);
+        let scratch = self.member_head(member, 0, size, hb);
         let mut h = crc32fast::Hasher::new();
         h.update(hb);
         let mut r = self.sink.write(&scratch);
