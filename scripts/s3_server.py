@@ -38,6 +38,26 @@ def main():
         region_name="us-east-1",
     )
     s3.create_bucket(Bucket=BUCKET)
+    # Anyone may read (GET) objects: the tests also read them as plain
+    # `http://` URLs, like a public bucket or any static file server.
+    import json
+
+    s3.put_bucket_policy(
+        Bucket=BUCKET,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                    }
+                ],
+            }
+        ),
+    )
     env = {
         "AWS_ENDPOINT": endpoint,
         "AWS_ACCESS_KEY_ID": "npzmap",

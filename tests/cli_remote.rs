@@ -1,7 +1,8 @@
 //! The CLI on archives named by URL: `ls`, `export`, `verify` read them by
 //! range requests and print exactly what they print for the local file;
 //! `pack` uploads. Every check runs on a `file://` URL (object_store's
-//! local store) and on the S3-compatible test server (`common::s3_url`).
+//! local store) and on the S3-compatible test server (`common::s3_url`),
+//! as `s3://` and as plain `http://`.
 #![cfg(all(feature = "cli", feature = "object-store"))]
 
 mod common;
@@ -79,6 +80,10 @@ fn urls_of(local: &Path) -> Vec<String> {
     if let Some(base) = common::s3_url() {
         let u = common::s3_key(&base, local.file_name().unwrap().to_str().unwrap());
         put(&u, std::fs::read(local).unwrap());
+        // The same object over plain HTTP (the server serves path-style
+        // GETs with ranges, unsigned): object_store's HTTP store.
+        let endpoint = std::env::var("AWS_ENDPOINT").unwrap();
+        out.push(format!("{endpoint}/{}", u.trim_start_matches("s3://")));
         out.push(u);
     }
     out

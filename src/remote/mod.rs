@@ -284,9 +284,13 @@ fn store_for(
         S::Http => {
             // The store is the server; the object path is the URL's path.
             let base = format!("{}://{}", url.scheme(), url.authority());
+            // An `http://` URL asks for plain HTTP (object_store refuses it
+            // unless allowed).
+            let client = object_store::ClientOptions::new().with_allow_http(url.scheme() == "http");
             Arc::new(
                 object_store::http::HttpBuilder::new()
                     .with_url(base)
+                    .with_client_options(client)
                     .build()?,
             )
         }
