@@ -79,132 +79,37 @@ pub fn fill(w: &mut NpzWriter) -> Vec<(String, Vec<u8>)> {
         w.write_bytes(key, &h, &data).unwrap();
         want.push((key.to_string(), data));
     };
-    put(
-        &mut want,
-        w,
-        "b1",
-        header("|b1", &[3], Order::C),
-        vec![1, 0, 1],
-    );
-    put(
-        &mut want,
-        w,
-        "i1",
-        header("|i1", &[4], Order::C),
-        pattern(4, 1),
-    );
-    put(
-        &mut want,
-        w,
-        "i2",
-        header("<i2", &[2, 3], Order::C),
-        pattern(12, 2),
-    );
-    put(
-        &mut want,
-        w,
-        "i4be",
-        header(">i4", &[5], Order::C),
-        pattern(20, 3),
-    );
-    put(
-        &mut want,
-        w,
-        "i8",
-        header("<i8", &[3], Order::C),
-        pattern(24, 4),
-    );
-    put(
-        &mut want,
-        w,
-        "u1",
-        header("|u1", &[7], Order::C),
-        pattern(7, 5),
-    );
-    put(
-        &mut want,
-        w,
-        "u2",
-        header("<u2", &[3], Order::C),
-        pattern(6, 6),
-    );
-    put(
-        &mut want,
-        w,
-        "u4",
-        header("<u4", &[2, 2], Order::Fortran),
-        pattern(16, 7),
-    );
-    put(
-        &mut want,
-        w,
-        "u8",
-        header("<u8", &[1], Order::C),
-        pattern(8, 8),
-    );
-    put(
-        &mut want,
-        w,
-        "f2",
-        header("<f2", &[5], Order::C),
-        pattern(10, 9),
-    );
-    put(
-        &mut want,
-        w,
-        "f4",
-        header("<f4", &[2, 3], Order::Fortran),
-        pattern(24, 10),
-    );
-    put(
-        &mut want,
-        w,
-        "f8",
-        header("<f8", &[], Order::C),
-        pattern(8, 11),
-    );
-    put(
-        &mut want,
-        w,
-        "c8",
-        header("<c8", &[2], Order::C),
-        pattern(16, 12),
-    );
-    put(
-        &mut want,
-        w,
-        "c16",
-        header("<c16", &[2], Order::C),
-        pattern(32, 13),
-    );
-    put(
-        &mut want,
-        w,
-        "s5",
-        header("|S5", &[2], Order::C),
-        b"helloworld".to_vec(),
-    );
-    put(
-        &mut want,
-        w,
-        "u3",
-        header("<U3", &[1], Order::C),
-        b"a\0\0\0b\0\0\0c\0\0\0".to_vec(),
-    );
-    put(
-        &mut want,
-        w,
-        "m8",
-        header("<M8[ns]", &[2], Order::C),
-        pattern(16, 14),
-    );
-    put(
-        &mut want,
-        w,
-        "empty",
-        header("<f8", &[0, 4], Order::C),
-        Vec::new(),
-    );
+    // Every kind of dtype: (key, descr, shape, order, data bytes).
+    type Member<'a> = (&'a str, &'a str, &'a [u64], Order, Vec<u8>);
+    let members: Vec<Member<'_>> = vec![
+        ("b1", "|b1", &[3][..], Order::C, vec![1, 0, 1]),
+        ("i1", "|i1", &[4][..], Order::C, pattern(4, 1)),
+        ("i2", "<i2", &[2, 3][..], Order::C, pattern(12, 2)),
+        ("i4be", ">i4", &[5][..], Order::C, pattern(20, 3)),
+        ("i8", "<i8", &[3][..], Order::C, pattern(24, 4)),
+        ("u1", "|u1", &[7][..], Order::C, pattern(7, 5)),
+        ("u2", "<u2", &[3][..], Order::C, pattern(6, 6)),
+        ("u4", "<u4", &[2, 2][..], Order::Fortran, pattern(16, 7)),
+        ("u8", "<u8", &[1][..], Order::C, pattern(8, 8)),
+        ("f2", "<f2", &[5][..], Order::C, pattern(10, 9)),
+        ("f4", "<f4", &[2, 3][..], Order::Fortran, pattern(24, 10)),
+        ("f8", "<f8", &[][..], Order::C, pattern(8, 11)),
+        ("c8", "<c8", &[2][..], Order::C, pattern(16, 12)),
+        ("c16", "<c16", &[2][..], Order::C, pattern(32, 13)),
+        ("s5", "|S5", &[2][..], Order::C, b"helloworld".to_vec()),
+        (
+            "u3",
+            "<U3",
+            &[1][..],
+            Order::C,
+            b"a\0\0\0b\0\0\0c\0\0\0".to_vec(),
+        ),
+        ("m8", "<M8[ns]", &[2][..], Order::C, pattern(16, 14)),
+        ("empty", "<f8", &[0, 4][..], Order::C, Vec::new()),
+    ];
+    for (key, descr, shape, order, data) in members {
+        put(&mut want, w, key, header(descr, shape, order), data);
+    }
     // Typed writes too.
     w.write("typed", &[1.5f64, -2.0, 3.25], &[3], Order::C)
         .unwrap();
