@@ -269,3 +269,53 @@ fn a_name_never_swallows_members() {
     assert_eq!(recover(&p, &once).unwrap().kept, ["x.npy"]);
     assert_eq!(recover(&once, &twice).unwrap().kept, ["x.npy"]);
 }
+
+/// A kept member whose DOS time and date read `PK\x03\x04`: its directory
+/// entry (in the input, and the one recovery writes) holds that signature,
+/// and is skipped as a directory entry, not scanned as a broken member.
+/// Before the fix each such entry was reported as a dropped member (fuzz
+/// seed `second-recover-central-holds-local-sig`).
+#[test]
+fn a_signature_in_a_kept_members_directory_entry_is_not_a_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npz");
+    let mut w = NpzWriter::create(&path).unwrap();
+    let (_, h, d) = entry(1);
+    w.write_bytes("x", &h, &d).unwrap();
+    w.write_bytes("y", &h, &d).unwrap();
+    w.close().unwrap();
+    // Time and date are not covered by the CRC: set them to the signature
+    // bytes in both local headers and both directory entries.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let z = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let cd = z.central_directory_start();
+    let sig = *b"PK\x03\x04";
+    let locals: Vec<usize> = (0..2)
+        .map(|i| {
+            let mut z = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+            z.by_index(i).unwrap().header_start() as usize
+        })
+        .collect();
+    for at in &locals {
+        bytes[at + 10..at + 14].copy_from_slice(&sig);
+    }
+    let mut at = cd as usize;
+    for _ in 0..2 {
+        bytes[at + 12..at + 16].copy_from_slice(&sig);
+        let n = |o: usize| u16::from_le_bytes([bytes[at + o], bytes[at + o + 1]]) as usize;
+        at += 46 + n(28) + n(30) + n(32);
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let out = dir.path().join("out.npz");
+    let r = recover(&path, &out).unwrap();
+    assert_eq!(r.kept, ["x.npy", "y.npy"]);
+    assert_eq!(r.dropped, []);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    // Recovering recovery's output finds the same, and changes nothing.
+    let once = std::fs::read(&out).unwrap();
+    let again = recover::recover_in_place(&out).unwrap();
+    assert_eq!(again.kept, r.kept);
+    assert_eq!(again.dropped, []);
+    assert_eq!(std::fs::read(&out).unwrap(), once);
+    assert_eq!(members(&out), members(&path));
+}

@@ -77,7 +77,7 @@ impl Scan {
             let Some(sig) = src.u32_at(pos)? else { break };
             pos = match sig {
                 LOCAL_SIG => scan.local(&mut src, pos)?,
-                CENTRAL_SIG => skip_central(&mut src, pos)?,
+                CENTRAL_SIG => scan.skip_central(&mut src, pos)?,
                 ZIP64_EOCD_SIG => skip_zip64_eocd(&mut src, pos)?,
                 ZIP64_LOCATOR_SIG => src.resync_until(pos + 4, pos + ZIP64_LOCATOR_LEN as u64)?,
                 EOCD_SIG => scan.eocd(&mut src, pos)?,
@@ -131,27 +131,55 @@ impl Scan {
         self.comment = comment.to_vec();
         src.resync_until(pos + 4, pos + EOCD_LEN as u64 + c_len)
     }
-}
 
-/// Steps over the central directory entry at `pos`: to its end if it
-/// parses, else past its signature (never over a local header).
-fn skip_central(src: &mut Src<'_>, pos: u64) -> Result<u64> {
-    let skip = block_at::<CentralBlock>(src.at(pos, CENTRAL_HEADER_LEN)?, 0, pos, "")
-        .ok()
-        .map(|b| {
-            let v = |f: U16Le| u64::from(f.get());
-            CENTRAL_HEADER_LEN as u64 + v(b.name_len) + v(b.extra_len) + v(b.comment_len)
-        });
-    match skip {
-        Some(n) if src.at(pos, n as usize)?.len() as u64 == n => {
-            let all = src.at(pos, n as usize)?;
-            if CentralEntryRef::parse(all, 0).is_ok() {
-                src.resync_until(pos + 4, pos + n)
-            } else {
-                src.resync(pos + 4)
-            }
+    /// Steps over the central directory entry at `pos`: to its end if it
+    /// parses, else past its signature. A local header signature inside it
+    /// ends the skip (a damaged entry may claim a length that hides real
+    /// members), except in the bytes that are a copy of a kept member's own
+    /// header fields: an entry recovery itself wrote for a kept member (byte
+    /// for byte) is skipped whole, and one that names a kept member (same
+    /// offset, name, CRC and sizes) up to the end of its name. So recovering
+    /// a recovered archive finds no "member" in its new directory.
+    fn skip_central(&self, src: &mut Src<'_>, pos: u64) -> Result<u64> {
+        let skip = block_at::<CentralBlock>(src.at(pos, CENTRAL_HEADER_LEN)?, 0, pos, "")
+            .ok()
+            .map(|b| {
+                let v = |f: U16Le| u64::from(f.get());
+                CENTRAL_HEADER_LEN as u64 + v(b.name_len) + v(b.extra_len) + v(b.comment_len)
+            });
+        let Some(n) = skip else {
+            return src.resync(pos + 4);
+        };
+        let all = src.at(pos, n as usize)?;
+        if all.len() as u64 != n {
+            return src.resync(pos + 4);
         }
-        _ => src.resync(pos + 4),
+        let Ok(c) = CentralEntryRef::parse(all, 0) else {
+            return src.resync(pos + 4);
+        };
+        let kept = self
+            .entries
+            .binary_search_by_key(&c.local_header_offset, |e| e.local_header_offset)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .filter(|e| {
+                e.name == c.name
+                    && e.crc32 == c.crc32
+                    && e.compressed_size == c.compressed_size
+                    && e.uncompressed_size == c.uncompressed_size
+            });
+        let from = match kept {
+            Some(e) => {
+                let mut own = Vec::with_capacity(all.len());
+                e.write(&mut own);
+                if own == all {
+                    return Ok(pos + n);
+                }
+                pos + (CENTRAL_HEADER_LEN + c.name.len()) as u64
+            }
+            None => pos + 4,
+        };
+        src.resync_until(from, pos + n)
     }
 }
 
