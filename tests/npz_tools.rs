@@ -390,6 +390,52 @@ print("ok")
     assert!(temps(d).is_empty());
 }
 
+/// Members of several MiB copied both ways: by the kernel (input and output
+/// data at the same place in a page: both aligned to 4096) and through the
+/// 1 MiB buffer (input unaligned, output aligned to 64), in chunks, with the
+/// same member bytes.
+#[test]
+fn merge_copies_large_members_by_kernel_and_by_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut s = 7u64;
+    let make = |p: &Path, align: u64, s: &mut u64| {
+        let mut w = NpzWriter::options().align(align).create(p).unwrap();
+        for k in 0..2 {
+            // 2.5 MiB + a few bytes: three buffer chunks, the last partial.
+            let v: Vec<u64> = (0..(5 << 17) + 3).map(|_| xorshift(s)).collect();
+            w.write(&format!("m{k}"), &v, &[v.len() as u64], Order::C)
+                .unwrap();
+        }
+        w.close().unwrap();
+    };
+    let paged = [d.join("p0.npz"), d.join("p1.npz")];
+    let packed = [d.join("u0.npz"), d.join("u1.npz")];
+    make(&paged[0], 4096, &mut s);
+    make(&paged[1], 4096, &mut s);
+    make(&packed[0], 1, &mut s);
+    make(&packed[1], 1, &mut s);
+    let policy = OnDuplicate::Prefix;
+    for (inputs, align) in [(&paged, 4096), (&packed, 64)] {
+        let out = d.join(format!("out{align}.npz"));
+        let opts = MergeOptions::new().align(align).on_duplicate(policy);
+        assert_eq!(merge(&out, inputs, opts).unwrap().members, 4);
+        check_layout(&out, align, true);
+        unzip_t(&out);
+        let want: Vec<Vec<u8>> = inputs
+            .iter()
+            .flat_map(|p| common::zip_members(p))
+            .map(|(_, b)| b)
+            .collect();
+        let got: Vec<Vec<u8>> = common::zip_members(&out)
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(got, want);
+    }
+    assert!(temps(d).is_empty());
+}
+
 #[test]
 fn merge_into_one_of_its_inputs() {
     let dir = tempfile::tempdir().unwrap();

@@ -145,6 +145,8 @@ struct Out {
     pos: u64,
     entries: Vec<CentralEntry>,
     buf: Vec<u8>,
+    /// The buffer of [`Out::copy_raw`] (allocated on first use).
+    copy_buf: Vec<u8>,
 }
 
 impl Out {
@@ -160,6 +162,7 @@ impl Out {
             pos: 0,
             entries: Vec::new(),
             buf: Vec::with_capacity(512),
+            copy_buf: Vec::new(),
         })
     }
 
@@ -228,26 +231,62 @@ impl Out {
         Ok(())
     }
 
-    /// Copies `data` of `src` unchanged (the kernel copies between files
-    /// where it can: `copy_file_range`).
+    /// Copies `data` of `src` unchanged. The kernel copies between the
+    /// files (`copy_file_range`) when the source and output offsets sit at
+    /// the same place in a 4 KiB page, so it writes whole pages (and a file
+    /// system that shares extents may share them). Otherwise it would write
+    /// every output page in two pieces, zeroing each page first, and a read
+    /// into a 1 MiB buffer and a write of it is faster (1 GiB from numpy's
+    /// shards: 0.85 s against 0.97 s, `cat` + fsync 0.90 s).
     fn copy_raw(&mut self, src: &File, src_path: &Path, data: &Data) -> Result<()> {
-        let mut s = src;
-        s.seek(SeekFrom::Start(data.offset))
-            .map_err(|e| Error::io("seek", e, Location::offset(data.offset)).at_path(src_path))?;
-        let n = io::copy(&mut s.take(data.len), &mut &self.file).map_err(|e| self.io("copy", e))?;
-        self.pos += n;
-        if n != data.len {
-            return Err(Error::Truncated {
-                what: "member data",
-                needed: data.len,
-                available: n,
-                at: Location {
-                    offset: Some(data.offset),
-                    ..Location::path(src_path)
-                },
-            });
+        const PAGE: u64 = 4096;
+        let short = |available: u64| Error::Truncated {
+            what: "member data",
+            needed: data.len,
+            available,
+            at: Location {
+                offset: Some(data.offset),
+                ..Location::path(src_path)
+            },
+        };
+        if data.offset % PAGE == self.pos % PAGE {
+            let mut s = src;
+            s.seek(SeekFrom::Start(data.offset)).map_err(|e| {
+                Error::io("seek", e, Location::offset(data.offset)).at_path(src_path)
+            })?;
+            let n =
+                io::copy(&mut s.take(data.len), &mut &self.file).map_err(|e| self.io("copy", e))?;
+            self.pos += n;
+            return if n == data.len { Ok(()) } else { Err(short(n)) };
         }
-        Ok(())
+        let mut buf = std::mem::take(&mut self.copy_buf);
+        buf.resize(CHUNK, 0);
+        let mut done = 0u64;
+        let res = loop {
+            let want = (data.len - done).min(CHUNK as u64) as usize;
+            if want == 0 {
+                break Ok(());
+            }
+            let at = data.offset + done;
+            let Some(chunk) = buf.get_mut(..want) else {
+                break Ok(());
+            };
+            match src.read_at(chunk, at) {
+                Ok(0) => break Err(short(done)),
+                Ok(k) => {
+                    let got = chunk.get(..k).unwrap_or_default();
+                    if let Err(e) = (&self.file).write_all(got) {
+                        break Err(self.io("copy", e));
+                    }
+                    self.pos += k as u64;
+                    done += k as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(Error::io("read", e, Location::offset(at)).at_path(src_path)),
+            }
+        };
+        self.copy_buf = buf;
+        res
     }
 
     /// Writes the central directory and end records, fsyncs and renames
