@@ -396,3 +396,36 @@ fn from_bytes_reads_like_open() {
     assert!(matches!(e, Error::NotAZip { .. }), "{e}");
     assert!(NpzReader::from_bytes(Vec::new()).is_err());
 }
+
+/// A view's errors name the file, the member and its data's offset, whether
+/// the reader caches headers or not, and for owned views.
+#[test]
+fn view_errors_name_file_member_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npz");
+    std::fs::write(
+        &path,
+        archive(&[
+            stored("pad.npy", npy("<u1", &[3], Order::C, &[1, 2, 3])),
+            stored("x.npy", npy("<f8", &[2], Order::C, &le(&[1.0f64, 2.0]))),
+        ]),
+    )
+    .unwrap();
+    for cache in [true, false] {
+        let npz = NpzReader::open_with(&path, ReaderOptions::new().cache(cache)).unwrap();
+        let offset = npz.array_info("x").unwrap().data_offset;
+        let check = |e: Error| {
+            assert!(matches!(e, Error::DTypeMismatch { .. }), "{e}");
+            let at = e.location();
+            assert_eq!(at.path.as_deref(), Some(path.as_path()));
+            assert_eq!(at.member.as_deref(), Some("x.npy"));
+            assert_eq!(at.offset, Some(offset));
+        };
+        for _ in 0..2 {
+            let v = npz.get("x").unwrap();
+            assert_eq!(v.location().member.as_deref(), Some("x.npy"));
+            check(v.as_slice::<f32>().unwrap_err());
+            check(npz.get_owned("x").unwrap().to_vec::<i64>().unwrap_err());
+        }
+    }
+}

@@ -38,9 +38,37 @@ use std::borrow::Cow;
 pub struct ArrayView<'a> {
     header: Cow<'a, Header>,
     data: Bytes<'a>,
-    // Borrowed from a reader's per-member cache on the hot path, so building
-    // a view allocates nothing.
-    at: Cow<'a, Location>,
+    at: At<'a>,
+}
+
+/// Where a view's bytes come from, for its errors. A reader lends the
+/// parts (its path, the member's name), so building a view allocates
+/// nothing; the [`Location`] is made when asked for.
+#[derive(Clone, Debug)]
+pub(crate) enum At<'a> {
+    Owned(Location),
+    Member {
+        path: &'a std::path::Path,
+        member: &'a str,
+        offset: u64,
+    },
+}
+
+impl At<'_> {
+    pub(crate) fn location(&self) -> Location {
+        match self {
+            At::Owned(l) => l.clone(),
+            At::Member {
+                path,
+                member,
+                offset,
+            } => Location {
+                path: Some(path.to_path_buf()),
+                member: Some(member.to_string()),
+                offset: Some(*offset),
+            },
+        }
+    }
 }
 
 /// An [`ArrayView`] that borrows nothing, so it can outlive the reader (or
@@ -78,7 +106,7 @@ impl<'a> ArrayView<'a> {
         Ok(ArrayView {
             header,
             data,
-            at: Cow::Owned(Location::none()),
+            at: At::Owned(Location::none()),
         })
     }
 
@@ -88,14 +116,14 @@ impl<'a> ArrayView<'a> {
         data: Bytes<'a>,
         at: Location,
     ) -> ArrayView<'a> {
-        Self::from_checked_parts_at(header, data, Cow::Owned(at))
+        Self::from_checked_parts_at(header, data, At::Owned(at))
     }
 
     /// As [`ArrayView::from_checked_parts`], with a possibly borrowed location.
     pub(crate) fn from_checked_parts_at(
         header: Cow<'a, Header>,
         data: Bytes<'a>,
-        at: Cow<'a, Location>,
+        at: At<'a>,
     ) -> ArrayView<'a> {
         debug_assert_eq!(header.data_len().ok(), Some(data.len()));
         ArrayView { header, data, at }
@@ -130,13 +158,14 @@ impl<'a> ArrayView<'a> {
 
     /// Attaches a location (file, member, offset of the data) used in errors.
     pub fn with_location(mut self, at: Location) -> Self {
-        self.at = Cow::Owned(at);
+        self.at = At::Owned(at);
         self
     }
 
-    /// The location this view's bytes come from.
-    pub fn location(&self) -> &Location {
-        &self.at
+    /// The location this view's bytes come from (file, member, offset of
+    /// the data), as used in its errors.
+    pub fn location(&self) -> Location {
+        self.at.location()
     }
 
     /// The header (dtype, shape, order).
@@ -194,19 +223,27 @@ impl<'a> ArrayView<'a> {
         Ok(ArrayView {
             header: Cow::Owned(self.header.into_owned()),
             data,
-            at: Cow::Owned(self.at.into_owned()),
+            at: At::Owned(self.at.location()),
         })
     }
 
     fn err_at(&self, e: Error) -> Error {
+        let (path, member, offset) = match &self.at {
+            At::Owned(l) => (l.path.as_deref(), l.member.as_deref(), l.offset),
+            At::Member {
+                path,
+                member,
+                offset,
+            } => (Some(*path), Some(*member), Some(*offset)),
+        };
         let mut e = e;
-        if let Some(p) = &self.at.path {
+        if let Some(p) = path {
             e = e.at_path(p);
         }
-        if let Some(m) = &self.at.member {
-            e = e.at_member(m.clone());
+        if let Some(m) = member {
+            e = e.at_member(m.to_string());
         }
-        if let Some(o) = self.at.offset {
+        if let Some(o) = offset {
             e = e.at_offset(o);
         }
         e

@@ -7,7 +7,7 @@ use super::source::{Need, Window, rebase};
 use super::{NpzReader, to_usize, zip_err};
 use crate::error::{Error, Location, Result};
 use crate::header::{Header, read_header};
-use crate::view::{ArrayView, Bytes, natural_align};
+use crate::view::{ArrayView, At, Bytes, natural_align};
 use crate::zip::decode_name;
 use crate::zip::{
     FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, LocalHeaderRef, METHOD_DEFLATE,
@@ -21,8 +21,9 @@ use std::io::Read;
 pub(super) struct Parsed {
     /// The NPY header as stored.
     pub header: Header,
-    /// The same header in native byte order, when the stored one is not.
-    pub native: Option<Header>,
+    /// The same header in native byte order, when the stored one is not
+    /// (boxed: most members are native, and every member keeps a `Parsed`).
+    pub native: Option<Box<Header>>,
     /// Stored: absolute offset of the array data in the map. Deflated:
     /// offset of the array data in the inflated member.
     pub data_start: u64,
@@ -35,8 +36,10 @@ pub(super) struct Parsed {
     /// Stored in a local archive, native and aligned for the dtype: views
     /// need no copy.
     pub zero_copy: bool,
-    /// File, member and offset of the data, for errors raised by views.
-    pub loc: Location,
+    /// Offset of the data in the file (of the stored bytes' start when
+    /// deflated), for errors raised by views: with the reader's path and
+    /// the member's name, their location.
+    pub data_at: u64,
 }
 
 /// A member's headers: cached (borrowed from the reader) or freshly parsed.
@@ -53,23 +56,24 @@ impl<'s> Got<'s> {
         }
     }
 
-    pub(super) fn view(self, bytes: Bytes<'s>, native: bool) -> ArrayView<'s> {
+    /// The view of `bytes` (`at`: where they are, for errors).
+    pub(super) fn view(self, bytes: Bytes<'s>, native: bool, at: At<'s>) -> ArrayView<'s> {
         match self {
             Got::Cached(p) => {
                 let h = if native {
-                    p.native.as_ref().unwrap_or(&p.header)
+                    p.native.as_deref().unwrap_or(&p.header)
                 } else {
                     &p.header
                 };
-                ArrayView::from_checked_parts_at(Cow::Borrowed(h), bytes, Cow::Borrowed(&p.loc))
+                ArrayView::from_checked_parts_at(Cow::Borrowed(h), bytes, at)
             }
             Got::Fresh(p) => {
                 let p = *p;
                 let h = match (native, p.native) {
-                    (true, Some(n)) => n,
+                    (true, Some(n)) => *n,
                     _ => p.header,
                 };
-                ArrayView::from_checked_parts_at(Cow::Owned(h), bytes, Cow::Owned(p.loc))
+                ArrayView::from_checked_parts_at(Cow::Owned(h), bytes, at)
             }
         }
     }
@@ -83,6 +87,16 @@ pub(super) struct Located {
 }
 
 impl NpzReader {
+    /// Where member `i`'s data is (`p` its headers), for a view's errors:
+    /// borrowed parts, no allocation.
+    pub(super) fn at(&self, i: usize, p: &Parsed) -> At<'_> {
+        At::Member {
+            path: &self.path,
+            member: self.name(i),
+            offset: p.data_at,
+        }
+    }
+
     /// The member's parsed headers, from the cache or freshly parsed (for a
     /// remote archive from a prefix of the member, if that is enough).
     pub(super) fn member(&self, i: usize) -> Result<Got<'_>> {
@@ -254,8 +268,13 @@ impl NpzReader {
             self.check_crc(i, &loc, w)?;
         }
         let header = ph.header;
-        let native = (!header.dtype.is_native())
-            .then(|| Header::new(header.dtype.to_native(), header.shape.clone(), header.order));
+        let native = (!header.dtype.is_native()).then(|| {
+            Box::new(Header::new(
+                header.dtype.to_native(),
+                header.shape.clone(),
+                header.order,
+            ))
+        });
         let data_start = if stored { data_at } else { ph.data_offset };
         // Only a local archive's bytes stay at one address.
         let local = matches!(w, Window::Local(_));
@@ -277,11 +296,7 @@ impl NpzReader {
             data_len: need,
             in_map,
             zero_copy,
-            loc: Location {
-                path: Some(self.path.clone()),
-                member: Some(self.name(i).to_string()),
-                offset: Some(data_at),
-            },
+            data_at,
         })
     }
 

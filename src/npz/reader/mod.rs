@@ -495,7 +495,7 @@ impl NpzReader {
             return Ok(ArrayView::from_checked_parts_at(
                 Cow::Borrowed(&p.header),
                 Bytes::borrowed(bytes),
-                Cow::Borrowed(&p.loc),
+                self.at(i, p),
             ));
         }
         self.view_slow(i, native)

@@ -7,7 +7,7 @@ use super::copy::shared;
 use super::member::{Got, Parsed};
 use super::source::{Need, Window};
 use crate::error::Result;
-use crate::view::{ArrayView, Bytes, OwnedView, natural_align};
+use crate::view::{ArrayView, At, Bytes, OwnedView, natural_align};
 use crate::zip::METHOD_STORED;
 use std::borrow::Cow;
 
@@ -26,7 +26,7 @@ impl NpzReader {
             && let Some(c) = self.cached_copy(i, native)
             && let Some(p) = self.entry(i)?.parsed.get()
         {
-            return Ok(Got::Cached(p).view(shared(c), native));
+            return Ok(Got::Cached(p).view(shared(c), native, self.at(i, p)));
         }
         let fetched;
         let w = match w {
@@ -42,10 +42,12 @@ impl NpzReader {
             let bytes = w
                 .view_bytes(p.data_start, p.data_len)
                 .map_err(|e| self.ctx(i, e))?;
-            return Ok(got.view(bytes, native));
+            let at = self.at(i, p);
+            return Ok(got.view(bytes, native, at));
         }
         let c = self.copy_of(i, p, native, w)?;
-        Ok(got.view(shared(c), native))
+        let at = self.at(i, p);
+        Ok(got.view(shared(c), native, at))
     }
 
     /// [`NpzReader::get_owned`] of member `i`, through `w` if given.
@@ -56,7 +58,7 @@ impl NpzReader {
             ArrayView::from_checked_parts_at(
                 Cow::Owned(p.header.clone()),
                 bytes,
-                Cow::Owned(p.loc.clone()),
+                At::Owned(self.at(i, p).location()),
             )
         };
         if !stored
