@@ -53,9 +53,12 @@ class ClosedError(Error, ValueError):
 
 class MappedBytes:
     """The ``base`` of every array npzmap returns over a file: it owns (a
-    share of) the memory map, so the array outlives the mapping object."""
+    share of) the memory map, or the array's copy, so the array outlives the
+    mapping object. The arrays that view one file's map share one base."""
 
-    def __len__(self) -> int: ...
+    def __len__(self) -> int:
+        """Bytes owned: the file's length for the shared map, the array's
+        for a copy."""
 
 class NpzFile(Mapping[str, Any]):
     """A ``.npz`` archive opened by :func:`load`: a drop-in for what

@@ -25,14 +25,33 @@ enum Owner {
     /// A view whose bytes are shared through an `Arc` (the memory map, or
     /// an inflated, byte-swapped or fetched copy).
     View(OwnedView),
-    /// A stored member of a mapped archive: the reader, whose map holds
-    /// the `len` bytes (they never move or change while it lives).
+    /// The stored members of a mapped archive: the reader, whose map (of
+    /// `len` bytes) holds them; they never move or change while it lives.
     Reader { reader: Arc<NpzReader>, len: usize },
+}
+
+impl MappedBytes {
+    /// The base shared by the arrays that view `reader`'s map (of the file
+    /// at `path`): its length is the file's when it was mapped.
+    pub fn of_reader<'py>(
+        py: Python<'py>,
+        reader: Arc<NpzReader>,
+        path: &std::path::Path,
+    ) -> PyResult<Bound<'py, MappedBytes>> {
+        let len = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
+        Bound::new(
+            py,
+            MappedBytes {
+                owner: Owner::Reader { reader, len },
+            },
+        )
+    }
 }
 
 #[pymethods]
 impl MappedBytes {
-    /// Length of the viewed bytes.
+    /// Length of the bytes owned: the array's for a copy, the whole
+    /// file's for the map shared by a file's arrays.
     fn __len__(&self) -> usize {
         match &self.owner {
             Owner::View(v) => v.as_bytes().len(),
@@ -188,11 +207,11 @@ pub fn view_to_numpy<'py>(
 }
 
 /// A read-only numpy array over `view`, a view of a stored member that
-/// borrows `reader`'s memory map (or the bytes `reader` was opened on);
-/// its base is a [`MappedBytes`] that owns a reference to the reader. No
+/// borrows the memory map (or the bytes) of the reader `base` owns; `base`
+/// (one object shared by all such arrays of a file) becomes its base. No
 /// header, location or view is copied: the fast path of `NpzFile`.
 ///
-/// The caller guarantees that `view`'s bytes belong to the reader's map
+/// The caller guarantees that `view`'s bytes belong to that reader's map
 /// (a stored member of a mapped or in-memory archive), not to a copy in the
 /// reader's bounded cache, which could be evicted.
 pub fn mapped_to_numpy<'py>(
@@ -200,21 +219,17 @@ pub fn mapped_to_numpy<'py>(
     reader: &Arc<NpzReader>,
     view: &npzmap::ArrayView<'_>,
     dtype: &Bound<'py, PyArrayDescr>,
+    base: Bound<'py, MappedBytes>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    match &base.get().owner {
+        Owner::Reader { reader: r, .. } if Arc::ptr_eq(r, reader) => {}
+        _ => return Err(usage("internal: the array's base does not own its reader")),
+    }
     let layout = Layout::of(view, dtype)?;
-    let bytes = view.as_bytes();
-    let owner = Bound::new(
-        py,
-        MappedBytes {
-            owner: Owner::Reader {
-                reader: reader.clone(),
-                len: bytes.len(),
-            },
-        },
-    )?;
-    // SAFETY: `bytes` lie in the reader's map (the caller's guarantee),
-    // which lives as long as the reader `owner` holds (see `Layout::array`).
-    unsafe { layout.array(py, dtype, bytes.as_ptr(), owner) }
+    // SAFETY: `view`'s bytes lie in `reader`'s map (the caller's
+    // guarantee), which lives as long as `base` holds `reader` (checked
+    // just above; see `Layout::array`).
+    unsafe { layout.array(py, dtype, view.as_bytes().as_ptr(), base) }
 }
 
 /// Shape and order of a numpy array to make over an npzmap view.

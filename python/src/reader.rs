@@ -1,7 +1,7 @@
 //! `npzmap.load`: the archive mapping (`_NpzFile`, subclassed in Python as
 //! `npzmap.NpzFile`) and `.npy` files as arrays over the map.
 
-use crate::array::{DTypeCache, mapped_to_numpy, numpy_dtype, view_to_numpy};
+use crate::array::{DTypeCache, MappedBytes, mapped_to_numpy, numpy_dtype, view_to_numpy};
 use crate::errors::{IntoPy, to_py};
 use npzmap::npy::NpyFile;
 use npzmap::npz::{NpzReader, ReaderOptions};
@@ -52,6 +52,10 @@ pub struct NpzFile {
     /// life (a memory map, or the bytes it was opened on): their arrays
     /// then hold the reader instead of copies of header and location.
     views_borrow_reader: bool,
+    /// The one base of every array that views the map (set while
+    /// `views_borrow_reader` and the file is open): one object for all of
+    /// them, not one per array.
+    map_base: Mutex<Option<Py<MappedBytes>>>,
 }
 
 impl NpzFile {
@@ -97,7 +101,8 @@ impl NpzFile {
             Member::Raw(bytes) => return Ok(PyBytes::new(py, &bytes).into_any()),
             Member::Mapped(view) => {
                 let dtype = self.dtypes.get(py, view.dtype())?;
-                mapped_to_numpy(py, reader, &view, &dtype)?
+                let base = self.map_base(py, reader)?;
+                mapped_to_numpy(py, reader, &view, &dtype, base)?
             }
             Member::Owned(view, deflated) => {
                 let dtype = self.dtypes.get(py, view.dtype())?;
@@ -114,6 +119,21 @@ impl NpzFile {
         } else {
             arr.call_method0("copy")
         }
+    }
+
+    /// The shared base of arrays viewing the map (made on first use).
+    fn map_base<'py>(
+        &self,
+        py: Python<'py>,
+        reader: &Arc<NpzReader>,
+    ) -> PyResult<Bound<'py, MappedBytes>> {
+        let mut g = self.map_base.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = &*g {
+            return Ok(b.bind(py).clone());
+        }
+        let b = MappedBytes::of_reader(py, reader.clone(), &self.path)?;
+        *g = Some(b.clone().unbind());
+        Ok(b)
     }
 
     /// True if `key` is a key or a member name.
@@ -187,7 +207,13 @@ impl NpzFile {
             if self.cache
                 && let Ok(v) = &v
             {
-                arrays.set_item(npzmap::npz::key_of(k), v)?;
+                // The caller's str when it is the key (no new str, its hash
+                // already known).
+                let key = npzmap::npz::key_of(k);
+                match keys.get(*i) {
+                    Some(o) if key.len() == k.len() => arrays.set_item(o, v)?,
+                    _ => arrays.set_item(key, v)?,
+                }
             }
             if let Some(slot) = out.get_mut(*i) {
                 *slot = Some(v);
@@ -458,6 +484,12 @@ impl NpzFile {
     fn close(&self) {
         let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         self.closed.store(true, Ordering::Release);
+        // The arrays made keep the map alive through the base; this file
+        // no longer does.
+        self.map_base
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(r) = reader.take() {
             // `in` keeps answering: the keys and every member name.
             let mut known: HashSet<String> = r.keys().map(str::to_string).collect();
@@ -590,6 +622,7 @@ pub fn load<'py>(
                 // in the reader's bounded cache instead: their views own a
                 // handle to the bytes.
                 views_borrow_reader,
+                map_base: Mutex::new(None),
             };
             Ok(Bound::new(py, file)?.into_any())
         }

@@ -125,6 +125,25 @@ def mapped_ranges(path):
     return out
 
 
+def test_arrays_viewing_one_map_share_one_base(tmp):
+    p, arrays = many(tmp, 20)
+    z = npzmap.load(p)
+    vals = list(z.values()) + [z["k00003"], z.get("k00004")]
+    base = vals[0].base
+    assert isinstance(base, npzmap.MappedBytes)
+    assert all(a.base is base for a in vals)
+    assert len(base) == os.path.getsize(p)
+    z.close()
+    # Another mapping of the file: its own base.
+    z2 = npzmap.load(p)
+    assert z2["k00001"].base is not base
+    # A deflated member is an ordinary array (as np.load gives it).
+    c = tmp / "c.npz"
+    np.savez_compressed(c, a=np.arange(10, dtype="<i8"))
+    a = npzmap.load(c)["a"]
+    assert a.base is None and a.flags.writeable
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc/self/maps")
 def test_arrays_point_into_the_files_memory_map(tmp):
     p, arrays = many(tmp, 50)
