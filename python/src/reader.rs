@@ -582,7 +582,14 @@ pub fn load<'py>(
             match sniff(&path)? {
                 Kind::Npy => Ok(Loaded::Npy(NpyFile::open(&path)?.owned_view())),
                 Kind::Other => {
-                    let opts = ReaderOptions::new().cache(cache).preload(preload);
+                    // With `cache`, the arrays dict keeps every array made,
+                    // so the reader keeps no headers of its own (they would
+                    // double the memory per member) unless asked to preload
+                    // them; without it, the reader's headers spare a parse
+                    // per access.
+                    let opts = ReaderOptions::new()
+                        .cache(!cache || preload)
+                        .preload(preload);
                     Ok(Loaded::Npz(NpzReader::open_with(&path, opts)?))
                 }
             }
