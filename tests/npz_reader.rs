@@ -429,3 +429,43 @@ fn view_errors_name_file_member_and_offset() {
         }
     }
 }
+
+/// `array_infos` gives, key by key, what `array_info` gives: arrays stored
+/// and deflated, a missing key and a member that is no array in their
+/// places, with and without cached headers, in batches larger than the
+/// parallel chunk.
+#[test]
+fn array_infos_match_array_info_key_by_key() {
+    let mut members = Vec::new();
+    for i in 0..300u16 {
+        let data = le(&vec![i; usize::from(i % 7)]);
+        let bytes = npy("<u2", &[u64::from(i % 7)], Order::C, &data);
+        members.push(if i % 3 == 0 {
+            deflated(&format!("d{i}.npy"), bytes)
+        } else {
+            stored(&format!("s{i}.npy"), bytes)
+        });
+    }
+    members.push(stored("raw.txt", b"not an array".to_vec()));
+    let (_dir, path) = temp(&archive(&members));
+    for cache in [true, false] {
+        let npz = NpzReader::open_with(&path, ReaderOptions::new().cache(cache)).unwrap();
+        let mut keys: Vec<&str> = npz.keys().collect();
+        keys.insert(5, "missing");
+        keys.push("s1");
+        // Some headers cached first (when the reader caches).
+        let _ = npz.header("s2").unwrap();
+        let infos = npz.array_infos(&keys);
+        assert_eq!(infos.len(), keys.len());
+        for (k, got) in keys.iter().zip(&infos) {
+            match (npz.array_info(k), got) {
+                (Ok(want), Ok(got)) => assert_eq!(&want, got, "{k}"),
+                (Err(want), Err(got)) => assert_eq!(want.to_string(), got.to_string(), "{k}"),
+                (want, got) => panic!("{k}: {want:?} vs {got:?}"),
+            }
+        }
+        assert!(matches!(infos[5], Err(Error::NotFound { .. })));
+        assert!(matches!(infos.last(), Some(Ok(i)) if i.header.shape == [1]));
+        assert!(infos.iter().filter(|r| r.is_err()).count() == 2);
+    }
+}

@@ -480,6 +480,7 @@ fn request_counts() {
 fn many_small_members_take_a_handful_of_requests() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = npzmap_archive(dir.path(), "many.npz", 64, 1000);
+    let local = NpzReader::open(dir.path().join("many.npz")).unwrap();
     let stores = Stores::new();
     for (store, o) in stores.objects("many", &bytes) {
         let npz = open_remote(&o, ReaderOptions::new()).unwrap();
@@ -514,6 +515,26 @@ fn many_small_members_take_a_handful_of_requests() {
         let g = gets(&o);
         assert!(fresh.verify().is_ok());
         assert!(gets(&o) - g <= 3, "{store}: verify took {}", gets(&o) - g);
+        // array_infos: the headers fetched together, equal to the local
+        // ones; cached headers take no request.
+        let fresh = open_remote(&o, ReaderOptions::new()).unwrap();
+        let g = gets(&o);
+        let infos = fresh.array_infos(&keys);
+        assert!(
+            gets(&o) - g <= 3,
+            "{store}: array_infos took {}",
+            gets(&o) - g
+        );
+        for (k, got) in keys.iter().zip(&infos) {
+            assert_eq!(
+                got.as_ref().unwrap(),
+                &local.array_info(k).unwrap(),
+                "{store} {k}"
+            );
+        }
+        let g = gets(&o);
+        assert!(npz.array_infos(&keys).iter().all(|r| r.is_ok()));
+        assert_eq!(gets(&o), g, "{store}: cached headers need no request");
     }
 }
 

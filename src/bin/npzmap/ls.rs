@@ -6,7 +6,7 @@ use crate::failure::Failure;
 use crate::json;
 use npzmap::DType;
 use npzmap::npy::NpyFile;
-use npzmap::npz::{NpzReader, ReaderOptions, reader::MemberInfo};
+use npzmap::npz::{NpzReader, ReaderOptions, reader::ArrayInfo, reader::MemberInfo};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
@@ -329,6 +329,10 @@ fn npy_list<W: Write>(path: &Path, f: &NpyFile, l: &mut Listing<W>) -> std::io::
     })
 }
 
+/// Members listed per batch: their headers are read together (on all
+/// cores for a local archive), and memory stays bounded.
+const BATCH: usize = 2048;
+
 /// One row per key (the member np.load returns for it). Members that are not
 /// NPY arrays (np.load's rule: no NPY magic, whatever the name) are listed
 /// with `array: false`; unreadable members are problems.
@@ -337,71 +341,63 @@ fn npz_list<W: Write>(
     l: &mut Listing<W>,
     problems: &mut Vec<String>,
 ) -> std::io::Result<()> {
-    for m in r.members() {
-        if m.shadowed {
-            continue;
+    let mut members = r.members().filter(|m| !m.shadowed);
+    let mut batch: Vec<MemberInfo<'_>> = Vec::with_capacity(BATCH);
+    let mut keys: Vec<&str> = Vec::with_capacity(BATCH);
+    loop {
+        batch.clear();
+        batch.extend(members.by_ref().take(BATCH));
+        if batch.is_empty() {
+            return Ok(());
         }
-        // Method 0 is "stored": anything else is compressed.
-        let compressed = m.method != 0;
-        // The header is parsed first: an array (nearly every member) then
-        // costs one lookup. Only when that fails is the NPY magic checked
+        // A live member is the one its key names.
+        keys.clear();
+        keys.extend(batch.iter().map(|m| m.key));
+        // The headers are parsed first: an array (nearly every member) then
+        // costs nothing more. Only when that fails is the NPY magic checked
         // (np.load's rule), to tell a byte member from a broken array.
-        let row = if compressed {
-            compressed_row(r, &m, l)
-        } else {
-            stored_row(r, &m, l)
-        };
-        let listed = match row {
-            Ok(written) => Ok(written),
-            Err(e) => match r.is_array(m.name) {
-                Ok(true) => Err(e),
-                Ok(false) => bytes_row(r, &m, l),
-                Err(magic) => Err(magic),
-            },
-        };
-        match listed {
-            Ok(written) => written?,
-            Err(e) => problems.push(e.to_string()),
+        for (m, info) in batch.iter().zip(r.array_infos(&keys)) {
+            let listed = match info {
+                Ok(info) => Ok(array_row(m, &info, l)),
+                Err(e) => match r.is_array(m.name) {
+                    Ok(true) => Err(e),
+                    Ok(false) => bytes_row(r, m, l),
+                    Err(magic) => Err(magic),
+                },
+            };
+            match listed {
+                Ok(written) => written?,
+                Err(e) => problems.push(e.to_string()),
+            }
         }
     }
-    Ok(())
 }
 
-/// Outcome of listing one member: input errors (outer) apart from output
-/// errors (inner).
-type RowRes = npzmap::Result<std::io::Result<()>>;
-
-fn compressed_row<W: Write>(r: &NpzReader, m: &MemberInfo<'_>, l: &mut Listing<W>) -> RowRes {
-    // Only the npy header is inflated; the data stays compressed.
-    let h = r.header(m.name)?;
-    Ok(l.row(&Row {
-        name: m.key,
-        member: Some(m.name),
-        dtype: Some(&h.dtype),
-        shape: &h.shape,
-        fortran_order: h.order.is_fortran(),
-        offset: None,
-        nbytes: h.data_len().unwrap_or(0),
-        compressed: true,
-        aligned: false,
-    }))
-}
-
-fn stored_row<W: Write>(r: &NpzReader, m: &MemberInfo<'_>, l: &mut Listing<W>) -> RowRes {
-    // Headers only: no member data is read (or fetched, for a URL).
-    let info = r.array_info(m.name)?;
-    Ok(l.row(&Row {
+/// The row of an array: its headers only, no member data read (or
+/// fetched, for a URL); a compressed one's data offset is not listed.
+fn array_row<W: Write>(
+    m: &MemberInfo<'_>,
+    info: &ArrayInfo,
+    l: &mut Listing<W>,
+) -> std::io::Result<()> {
+    // Method 0 is "stored": anything else is compressed.
+    let compressed = m.method != 0;
+    l.row(&Row {
         name: m.key,
         member: Some(m.name),
         dtype: Some(&info.header.dtype),
         shape: &info.header.shape,
         fortran_order: info.header.order.is_fortran(),
-        offset: Some(info.data_offset),
+        offset: (!compressed).then_some(info.data_offset),
         nbytes: info.data_len,
-        compressed: false,
+        compressed,
         aligned: info.aligned,
-    }))
+    })
 }
+
+/// Outcome of listing one member: input errors (outer) apart from output
+/// errors (inner).
+type RowRes = npzmap::Result<std::io::Result<()>>;
 
 /// A member that is not an array: its bytes are read (and CRC-checked, as
 /// np.load's zipfile does) so a damaged one is reported, not listed.
