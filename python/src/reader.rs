@@ -27,7 +27,10 @@ enum Member<'r> {
 }
 
 /// Keys fetched with one release of the GIL when iterating values or items.
-const BATCH: usize = 256;
+const BATCH: usize = 2048;
+
+/// Keys from which a batch is read by two threads.
+const PARALLEL_MIN: usize = 512;
 
 /// The archive behind `npzmap.load(...)` for a `.npz`: a read-only mapping
 /// from keys to arrays (registered as a `collections.abc.Mapping`).
@@ -83,6 +86,31 @@ impl NpzFile {
             Err(Error::BadMagic { .. }) => Ok(Member::Raw(reader.read_member(key)?.into_owned())),
             other => other,
         }
+    }
+
+    /// [`NpzFile::read`] of every key (GIL released by the caller): a
+    /// large batch is read by two threads, a half each.
+    fn read_all<'r>(
+        &self,
+        reader: &'r NpzReader,
+        want: &[(usize, &str)],
+    ) -> Vec<npzmap::Result<Member<'r>>> {
+        let one = |part: &[(usize, &str)]| -> Vec<npzmap::Result<Member<'r>>> {
+            part.iter().map(|(_, k)| self.read(reader, k)).collect()
+        };
+        if want.len() < PARALLEL_MIN {
+            return one(want);
+        }
+        let (a, b) = want.split_at(want.len() / 2);
+        std::thread::scope(|s| {
+            let second = s.spawn(|| one(b));
+            let mut all = one(a);
+            match second.join() {
+                Ok(rest) => all.extend(rest),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+            all
+        })
     }
 
     fn is_deflated(&self, key: &str) -> bool {
@@ -200,8 +228,7 @@ impl NpzFile {
             out.push(None);
             want.push((i, k.to_str()?));
         }
-        let read: Vec<npzmap::Result<Member<'_>>> =
-            py.detach(|| want.iter().map(|(_, k)| self.read(&reader, k)).collect());
+        let read: Vec<npzmap::Result<Member<'_>>> = py.detach(|| self.read_all(&reader, &want));
         for ((i, k), m) in want.iter().zip(read) {
             let v = m.py().and_then(|m| self.to_value(py, &reader, m));
             if self.cache

@@ -85,6 +85,28 @@ def test_values_yield_raw_members_and_raise_at_a_damaged_one(tmp):
         next(it)
 
 
+def test_damaged_members_in_both_halves_of_a_large_batch(tmp):
+    # A batch of more than 512 keys is read by two threads, a half each:
+    # every value and every error comes out in its own place.
+    good = b"\x93NUMPY\x01\x00" + b"v\x00" + b"{'descr': '<i2', 'fortran_order': False, 'shape': (1,), }".ljust(117) + b"\n"
+    bad_at = {3, 700, 1999}
+    p = tmp / "big.npz"
+    with zipfile.ZipFile(p, "w") as zf:
+        for i in range(2000):
+            body = b"\x93NUMPY\x01\x00garbage" if i in bad_at else good + i.to_bytes(2, "little")
+            zf.writestr(f"m{i:04d}.npy", body)
+    for cache in (True, False):
+        it = iter(npzmap.load(p, cache=cache).values())
+        for i in range(2000):
+            if i in bad_at:
+                with pytest.raises(npzmap.FormatError, match=f"m{i:04d}.npy"):
+                    next(it)
+            else:
+                assert int(next(it)[0]) == i
+        with pytest.raises(StopIteration):
+            next(it)
+
+
 def test_iterating_a_closed_file_raises(tmp):
     p, _ = many(tmp, 10)
     z = npzmap.load(p)
