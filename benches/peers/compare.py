@@ -683,7 +683,9 @@ def main():
               "file pages a task touched: the 1 GiB read shows ~1 GiB for everyone). Nothing "
               "fsyncs (npzmap's writer runs with `fsync(false)`, like the peers), so writes go to "
               "the page cache. The limits are Rust: `write` of the same bytes to the same file "
-              "system; the sum of the raw `mmap` of the same file."]
+              "system; the sum of the raw `mmap` of the same file. Every Python process (npzmap's "
+              "and the peers') runs with `OPENBLAS_NUM_THREADS=1`: no task does linear algebra, "
+              "and numpy's idle BLAS threads would spin beside the work on 2 cores."]
     if a.only in ("all", "rust", "tools") and a.cli:
         lines += ["",
                   "Archive tool rows (`pack`, `rewrite`, `merge`): whole `npzmap` processes, which "

@@ -45,6 +45,10 @@ for v in .bench/venv .bench/venv-mmnpz; do
 done
 
 mkdir -p .bench/scratch
+# No task does linear algebra: numpy's OpenBLAS threads would only spin
+# beside the measured work on this 2-core machine (every Python process,
+# npzmap's and the peers', runs with one).
+export OPENBLAS_NUM_THREADS=1
 exec .bench/venv/bin/python benches/peers/compare.py \
     --bin target/release/examples/peer_tasks \
     --cli target/release/npzmap \
