@@ -58,6 +58,7 @@
 
 pub(crate) mod lock;
 pub(crate) mod map;
+pub(crate) mod sync;
 pub(crate) mod temp;
 
 use crate::error::{Error, Location, Result};

@@ -148,7 +148,7 @@ pub fn merge<P: AsRef<Path>>(
     let mut report = MergeReport::default();
     // The plan: the output name of every member (None: dropped).
     let plan = plan(&opened, opts.on_duplicate, &mut report)?;
-    let mut out = Out::create(output)?;
+    let mut out = Out::create(output, opts.fsync)?;
     let mut names = plan.into_iter();
     for (path, reader, file, len) in &opened {
         for info in reader.members() {

@@ -27,6 +27,7 @@ pub use rewrite::{RewriteOptions, RewriteReport, rewrite};
 
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::ReplaceLock;
+use crate::fs::sync::EarlySync;
 use crate::fs::temp::{TempFile, TempPath};
 use crate::npz::reader::MemberInfo;
 use crate::zip::{
@@ -147,11 +148,14 @@ struct Out {
     buf: Vec<u8>,
     /// The buffer of [`Out::copy_raw`] (allocated on first use).
     copy_buf: Vec<u8>,
+    /// Early fdatasyncs while writing (when the output is fsynced).
+    early: Option<EarlySync>,
 }
 
 impl Out {
-    /// Takes the replace lock of `path` and creates the temporary file.
-    fn create(path: &Path) -> Result<Out> {
+    /// Takes the replace lock of `path` and creates the temporary file
+    /// (to be fsynced at the end if `fsync`).
+    fn create(path: &Path, fsync: bool) -> Result<Out> {
         let replace = ReplaceLock::take(path)?;
         let TempFile { file, temp } = TempFile::new_beside(path)?;
         Ok(Out {
@@ -163,6 +167,7 @@ impl Out {
             entries: Vec::new(),
             buf: Vec::with_capacity(512),
             copy_buf: Vec::new(),
+            early: fsync.then(EarlySync::default),
         })
     }
 
@@ -227,8 +232,16 @@ impl Out {
         (&self.file)
             .write_all(bytes)
             .map_err(|e| self.io("write", e))?;
-        self.pos += bytes.len() as u64;
+        self.wrote(bytes.len() as u64);
         Ok(())
+    }
+
+    /// Counts `n` bytes written (and starts early fdatasyncs).
+    fn wrote(&mut self, n: u64) {
+        self.pos += n;
+        if let Some(e) = &mut self.early {
+            e.wrote(&self.file, n);
+        }
     }
 
     /// Copies `data` of `src` unchanged. The kernel copies between the
@@ -256,7 +269,7 @@ impl Out {
             })?;
             let n =
                 io::copy(&mut s.take(data.len), &mut &self.file).map_err(|e| self.io("copy", e))?;
-            self.pos += n;
+            self.wrote(n);
             return if n == data.len { Ok(()) } else { Err(short(n)) };
         }
         let mut buf = std::mem::take(&mut self.copy_buf);
@@ -278,7 +291,7 @@ impl Out {
                     if let Err(e) = (&self.file).write_all(got) {
                         break Err(self.io("copy", e));
                     }
-                    self.pos += k as u64;
+                    self.wrote(k as u64);
                     done += k as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -316,6 +329,9 @@ impl Out {
         drop(w);
         res.map_err(|e| self.io("directory", e))?;
         self.pos = cd_start + cd_size + buf.len() as u64;
+        if let Some(e) = &mut self.early {
+            e.finish().map_err(|e| self.io("fsync", e))?;
+        }
         let Out {
             file,
             temp,

@@ -114,7 +114,7 @@ pub fn rewrite(
     let (input, output) = (input.as_ref(), output.as_ref());
     check_align(opts.align)?;
     let (reader, src, len) = open_input(input)?;
-    let mut out = Out::create(output)?;
+    let mut out = Out::create(output, opts.fsync)?;
     let mut report = RewriteReport::default();
     let mut buf = vec![0u8; CHUNK];
     for info in reader.members() {

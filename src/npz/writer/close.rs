@@ -84,6 +84,9 @@ impl NpzWriter {
         if self.sink.is_remote() {
             return self.finish_upload();
         }
+        self.sink
+            .finish_early()
+            .map_err(|e| Error::io_path("fsync", e, &self.path))?;
         let file = match self.sink.file() {
             Some(file) => file,
             None => return Err(Error::invalid_argument("internal: no archive file")),

@@ -112,6 +112,7 @@ pub use options::{DosDateTime, WriterOptions};
 
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::{ReplaceLock, WriterLock, create_new_shared, open_for_append};
+use crate::fs::sync::EarlySync;
 use crate::fs::temp::{TempFile, TempPath};
 use crate::npy::header::Header;
 use crate::npz::member_name;
@@ -298,6 +299,7 @@ impl NpzWriter {
             .map_err(|e| Error::io("seek", e, Location::offset(old.end)).at_path(path))?;
         let target = Target::File(Os {
             file,
+            early: opts.fsync.then(EarlySync::default),
             #[cfg(feature = "test-hooks")]
             fault: opts.fail_after,
         });

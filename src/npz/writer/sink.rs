@@ -2,6 +2,7 @@
 //! bounded write buffer over the file, and [`Os`], the operating-system
 //! writes (where the `test-hooks` fault sits).
 
+use crate::fs::sync::EarlySync;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -12,6 +13,8 @@ use std::os::unix::fs::FileExt;
 /// path: armed or not, the same callers run.
 pub(super) struct Os {
     pub(super) file: File,
+    /// Early fdatasyncs while writing (when the writer fsyncs at close).
+    pub(super) early: Option<EarlySync>,
     /// Bytes the OS may still take before the injected fault (test hook).
     #[cfg(feature = "test-hooks")]
     pub(super) fault: Option<u64>,
@@ -68,6 +71,9 @@ impl Os {
             self.file.write_vectored(&cut)?
         };
         self.took(n);
+        if let Some(e) = &mut self.early {
+            e.wrote(&self.file, n as u64);
+        }
         Ok(n)
     }
 
@@ -77,7 +83,15 @@ impl Os {
         let (head, _) = data.split_at(allow.min(data.len()));
         let n = self.file.write_at(head, offset)?;
         self.took(n);
+        if let Some(e) = &mut self.early {
+            e.wrote(&self.file, n as u64);
+        }
         Ok(n)
+    }
+
+    /// Waits for the early fdatasyncs; their first error.
+    pub(super) fn finish_early(&mut self) -> io::Result<()> {
+        self.early.as_mut().map_or(Ok(()), EarlySync::finish)
     }
 
     /// Writes `a` then `b` at the file position, looping over short writes.
@@ -152,6 +166,16 @@ impl Sink {
             Target::File(os) => Some(&os.file),
             #[cfg(feature = "object-store")]
             Target::Remote(_) => None,
+        }
+    }
+
+    /// Waits for the early fdatasyncs of the archive file; their first
+    /// error.
+    pub(super) fn finish_early(&mut self) -> io::Result<()> {
+        match &mut self.target {
+            Target::File(os) => os.finish_early(),
+            #[cfg(feature = "object-store")]
+            Target::Remote(_) => Ok(()),
         }
     }
 
