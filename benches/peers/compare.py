@@ -622,6 +622,8 @@ def main():
             cleanup=["py_app.npy"])
         rec(t, "npy-append-array", pyt, pyp, "append_npaa", f("py_app_pa.npy"), app_small_n, 8 * 1024,
             cleanup=["py_app_pa.npy"])
+        rec(t, "npzmap.NpyAppendArray(buffer_bytes=1 MiB), opt-in", pyt, pyp, "append_npzmap_buffered",
+            f("py_app_b.npy"), app_small_n, 8 * 1024, cleanup=["py_app_b.npy"])
         run_pending()
         clean("py_np.npz")
 
@@ -802,7 +804,10 @@ def main():
                   ratio_row(f"NpzWriter.write {small_n} x 1 KiB: speed vs mmnpz", f"py: write {small_n} x 1 KiB",
                             "mmnpz", 5, "npzmap.NpzWriter"),
                   ratio_row("NpyAppendArray.append 8 KiB: speed vs npy-append-array", "py: npy append",
-                            "npy-append-array", 3, "npzmap.NpyAppendArray")]
+                            "npy-append-array", 3, "npzmap.NpyAppendArray"),
+                  ratio_row("NpyAppendArray.append 8 KiB, buffer_bytes=1 MiB (opt-in): speed vs npy-append-array",
+                            "py: npy append", "npy-append-array", 3,
+                            "npzmap.NpyAppendArray(buffer_bytes=1 MiB), opt-in")]
     if q:
         lines.append("")
         lines.append("(`--quick`: smaller sizes than the targets are stated for.)")

@@ -30,6 +30,8 @@ not of interpreter start-up or imports); a task may add "note". Tasks:
   write_mmnpz   PATH COUNT SIZE: mmnpz.NpzWriter(PATH, mode="w").write.
   append_npzmap / append_npaa   PATH COUNT SIZE: COUNT appends of one row
       of SIZE bytes (float64), rewrite_header_on_append=False.
+  append_npzmap_buffered   the same with buffer_bytes=1 MiB (opt-in: rows
+      still in the buffer are lost if the process is killed).
 """
 
 import json
@@ -153,7 +155,7 @@ def t_write_pair(path, count, size, fsync, rounds=5):
                                             "npzmap_all": ours, "limit_all": limit}
 
 
-def t_append(impl, path, count, row_bytes):
+def t_append(impl, path, count, row_bytes, buffer_bytes=0):
     import numpy as np
 
     if impl == "npzmap":
@@ -164,7 +166,8 @@ def t_append(impl, path, count, row_bytes):
     if os.path.exists(path):
         os.remove(path)
     t = time.perf_counter()
-    with NpyAppendArray(path, rewrite_header_on_append=False) as f:
+    extra = {"buffer_bytes": buffer_bytes} if buffer_bytes else {}
+    with NpyAppendArray(path, rewrite_header_on_append=False, **extra) as f:
         for _ in range(count):
             f.append(a)
     return time.perf_counter() - t, count
@@ -184,6 +187,7 @@ TASKS["write_pair_fsync"] = lambda p, c, s: t_write_pair(p, c, s, True)
 TASKS["write_mmnpz"] = lambda p, c, s: t_write("mmnpz", p, c, s, False)
 TASKS["append_npzmap"] = lambda p, c, s: t_append("npzmap", p, c, s)
 TASKS["append_npaa"] = lambda p, c, s: t_append("npaa", p, c, s)
+TASKS["append_npzmap_buffered"] = lambda p, c, s: t_append("npzmap", p, c, s, 1 << 20)
 
 
 def main(argv):

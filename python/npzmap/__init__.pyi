@@ -222,13 +222,23 @@ class NpyAppendArray:
     An existing file is opened at construction (``delete_if_exists=True``
     removes it instead). The first append to a new file fixes the dtype,
     the order (Fortran when the array is Fortran- but not C-contiguous) and
-    the row shape; later arrays are cast to the file's dtype."""
+    the row shape; later arrays are cast to the file's dtype.
+
+    By default every append is handed to the operating system before it
+    returns: a process killed after ``append`` keeps that row (``recover``
+    restores the header). ``buffer_bytes=N`` (keyword only, with
+    ``rewrite_header_on_append=False``) collects appends in a buffer of N
+    bytes and writes it in one call when it fills, on :meth:`flush`,
+    :meth:`update_header` and :meth:`close`: several times faster for small
+    rows, but a killed process loses the rows still in the buffer."""
 
     def __init__(
         self,
         filename: PathLike,
         delete_if_exists: bool = False,
         rewrite_header_on_append: bool = True,
+        *,
+        buffer_bytes: int = 0,
     ) -> None: ...
     @property
     def filename(self) -> pathlib.Path: ...
@@ -237,8 +247,10 @@ class NpyAppendArray:
     @property
     def fortran_order(self) -> Optional[bool]: ...
     def append(self, arr: npt.ArrayLike) -> None: ...
+    def flush(self) -> None:
+        """Writes the buffered rows and the header now."""
     def update_header(self) -> None:
-        """Writes the header now."""
+        """Writes the buffered rows (if any) and the header now."""
     def close(self) -> None:
         """Writes the final header and closes the file."""
     def __enter__(self) -> "NpyAppendArray": ...

@@ -3,7 +3,7 @@
 //! `save_npy` (`overwrite`, `update`).
 
 use crate::array::{Contiguous, DTypeCache, is_exact_ndarray};
-use crate::errors::{IntoPy, to_py};
+use crate::errors::{IntoPy, to_py, usage};
 use npzmap::npy::{self, AppendableMode, NpyAppender};
 use npzmap::{ArrayView, Error, Header, Location};
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
@@ -59,6 +59,8 @@ fn conform<'py>(
 pub struct NpyAppendArray {
     path: PathBuf,
     rewrite_header_on_append: bool,
+    /// Appends collected in user space before one write (0: none).
+    buffer_bytes: usize,
     inner: Mutex<Option<Arc<NpyAppender>>>,
     closed: Mutex<bool>,
     /// The file's numpy dtype, made once (not on every append).
@@ -71,23 +73,32 @@ impl NpyAppendArray {
     }
 
     fn options(&self) -> npy::AppendOptions {
-        NpyAppender::options().rewrite_header_on_append(self.rewrite_header_on_append)
+        NpyAppender::options()
+            .rewrite_header_on_append(self.rewrite_header_on_append)
+            .buffer_bytes(self.buffer_bytes)
     }
 }
 
 #[pymethods]
 impl NpyAppendArray {
     #[new]
-    #[pyo3(signature = (filename, delete_if_exists = false, rewrite_header_on_append = true))]
+    #[pyo3(signature = (filename, delete_if_exists = false, rewrite_header_on_append = true, *, buffer_bytes = 0))]
     fn new(
         py: Python<'_>,
         filename: PathBuf,
         delete_if_exists: bool,
         rewrite_header_on_append: bool,
+        buffer_bytes: usize,
     ) -> PyResult<Self> {
+        if buffer_bytes > 0 && rewrite_header_on_append {
+            return Err(usage(
+                "buffer_bytes needs rewrite_header_on_append=False: a header rewritten on every append would describe rows still in the buffer",
+            ));
+        }
         let me = NpyAppendArray {
             path: filename,
             rewrite_header_on_append,
+            buffer_bytes,
             inner: Mutex::new(None),
             closed: Mutex::new(false),
             dtypes: DTypeCache::default(),
@@ -171,7 +182,13 @@ impl NpyAppendArray {
         .py()
     }
 
-    /// Writes the header now (useful with `rewrite_header_on_append=False`).
+    /// Writes the buffered rows (with `buffer_bytes`) and the header now.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        self.update_header(py)
+    }
+
+    /// Writes the header now (useful with `rewrite_header_on_append=False`);
+    /// buffered rows are written first.
     fn update_header(&self, py: Python<'_>) -> PyResult<()> {
         match self.current() {
             Some(a) => py.detach(|| a.flush()).py(),

@@ -36,6 +36,35 @@ def test_append_byte_identical_to_npy_append_array(tmp, dtype, order, rewrite):
     np.testing.assert_array_equal(got, np.concatenate(blocks, axis=axis))
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_buffered_append_byte_identical_and_flushed(tmp, order):
+    # buffer_bytes: the same file as npy-append-array's, written in few
+    # calls; rows in the buffer reach the file at flush()/close().
+    dt = np.dtype("<f8")
+    if order == "F":
+        blocks = [np.asfortranarray(sample(dt, (4, n), "F")) for n in (2, 3, 200, 1)]
+    else:
+        blocks = [sample(dt, (n, 4), "C") for n in (2, 3, 200, 1)]
+    ours, theirs = tmp / "ours.npy", tmp / "theirs.npy"
+    a = npzmap.NpyAppendArray(ours, rewrite_header_on_append=False, buffer_bytes=4096)
+    a.append(blocks[0])
+    a.append(blocks[1])
+    size = ours.stat().st_size
+    a.flush()
+    assert ours.stat().st_size > size  # the buffered rows were written
+    axis = -1 if order == "F" else 0
+    np.testing.assert_array_equal(np.load(ours), np.concatenate(blocks[:2], axis=axis))
+    a.append(blocks[2])  # larger than the buffer: written through
+    a.append(blocks[3])
+    a.close()
+    with naa.NpyAppendArray(theirs, rewrite_header_on_append=False) as b:
+        for x in blocks:
+            b.append(x)
+    assert ours.read_bytes() == theirs.read_bytes()
+    with pytest.raises(npzmap.UsageError, match="rewrite_header_on_append"):
+        npzmap.NpyAppendArray(tmp / "x.npy", buffer_bytes=4096)
+
+
 def test_append_to_np_save_file_and_cast(tmp):
     p, q = tmp / "a.npy", tmp / "b.npy"
     for f in (p, q):
