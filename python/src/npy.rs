@@ -3,7 +3,7 @@
 //! `save_npy` (`overwrite`, `update`).
 
 use crate::array::{Contiguous, DTypeCache, is_exact_ndarray};
-use crate::errors::{IntoPy, to_py, usage};
+use crate::errors::{IntoPy, to_py};
 use npzmap::npy::{self, AppendableMode, NpyAppender};
 use npzmap::{ArrayView, Error, Header, Location};
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
@@ -90,11 +90,6 @@ impl NpyAppendArray {
         rewrite_header_on_append: bool,
         buffer_bytes: usize,
     ) -> PyResult<Self> {
-        if buffer_bytes > 0 && rewrite_header_on_append {
-            return Err(usage(
-                "buffer_bytes needs rewrite_header_on_append=False: a header rewritten on every append would describe rows still in the buffer",
-            ));
-        }
         let me = NpyAppendArray {
             path: filename,
             rewrite_header_on_append,
@@ -105,6 +100,8 @@ impl NpyAppendArray {
         };
         let opts = me.options();
         let path = &me.path;
+        // Refused now, not at the first append to a new file.
+        opts.check(path).py()?;
         let app = py
             .detach(|| -> npzmap::Result<Option<NpyAppender>> {
                 if !path.exists() {

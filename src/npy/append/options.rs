@@ -169,7 +169,11 @@ impl AppendOptions {
         NpyAppender::from_state(path, writer, file.into_file(), state, self)
     }
 
-    fn check(&self, path: &Path) -> Result<()> {
+    /// The error [`AppendOptions::create`] and [`AppendOptions::open`] give
+    /// for options that do not go together (`buffer_bytes` with
+    /// `rewrite_header_on_append`), naming `path`; checked up front by a
+    /// caller that opens the file later.
+    pub fn check(&self, path: &Path) -> Result<()> {
         if self.buffer_bytes > 0 && self.rewrite_header_on_append {
             return Err(Error::InvalidArgument {
                 reason: "buffer_bytes needs rewrite_header_on_append(false): a header rewritten on every append would describe data still in the buffer".into(),
