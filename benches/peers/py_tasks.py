@@ -29,7 +29,10 @@ not of interpreter start-up or imports); a task may add "note". Tasks:
       compare.py); adds "limit_seconds" (median) and the ratio.
   write_mmnpz   PATH COUNT SIZE: mmnpz.NpzWriter(PATH, mode="w").write.
   append_npzmap / append_npaa   PATH COUNT SIZE: COUNT appends of one row
-      of SIZE bytes (float64), rewrite_header_on_append=False.
+      of SIZE bytes (float64), rewrite_header_on_append=False; npzmap with
+      fsync=False (npy-append-array does not fsync).
+  append_limit   PATH COUNT SIZE: the same rows with a bare os.pwrite each,
+      at the offsets the appends write (after a 128-byte header).
   append_npzmap_buffered   the same with buffer_bytes=1 MiB (opt-in: rows
       still in the buffer are lost if the process is killed).
 """
@@ -158,15 +161,30 @@ def t_write_pair(path, count, size, fsync, rounds=5):
 def t_append(impl, path, count, row_bytes, buffer_bytes=0):
     import numpy as np
 
-    if impl == "npzmap":
-        from npzmap import NpyAppendArray
-    else:
-        from npy_append_array import NpyAppendArray
     a = np.random.default_rng(0).random((1, row_bytes // 8))
     if os.path.exists(path):
         os.remove(path)
+    if impl == "limit":
+        header = b"x" * 128
+        t = time.perf_counter()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.pwrite(fd, header, 0)
+            for i in range(count):
+                os.pwrite(fd, a, 128 + i * row_bytes)
+            os.pwrite(fd, header, 0)
+        finally:
+            os.close(fd)
+        return time.perf_counter() - t, count
+    if impl == "npzmap":
+        from npzmap import NpyAppendArray
+        extra = {"fsync": False}
+        if buffer_bytes:
+            extra["buffer_bytes"] = buffer_bytes
+    else:
+        from npy_append_array import NpyAppendArray
+        extra = {}
     t = time.perf_counter()
-    extra = {"buffer_bytes": buffer_bytes} if buffer_bytes else {}
     with NpyAppendArray(path, rewrite_header_on_append=False, **extra) as f:
         for _ in range(count):
             f.append(a)
@@ -187,6 +205,7 @@ TASKS["write_pair_fsync"] = lambda p, c, s: t_write_pair(p, c, s, True)
 TASKS["write_mmnpz"] = lambda p, c, s: t_write("mmnpz", p, c, s, False)
 TASKS["append_npzmap"] = lambda p, c, s: t_append("npzmap", p, c, s)
 TASKS["append_npaa"] = lambda p, c, s: t_append("npaa", p, c, s)
+TASKS["append_limit"] = lambda p, c, s: t_append("limit", p, c, s)
 TASKS["append_npzmap_buffered"] = lambda p, c, s: t_append("npzmap", p, c, s, 1 << 20)
 
 

@@ -230,7 +230,11 @@ class NpyAppendArray:
     ``rewrite_header_on_append=False``) collects appends in a buffer of N
     bytes and writes it in one call when it fills, on :meth:`flush`,
     :meth:`update_header` and :meth:`close`: several times faster for small
-    rows, but a killed process loses the rows still in the buffer."""
+    rows, but a killed process loses the rows still in the buffer.
+
+    :meth:`close` makes the rows and the header durable (fsync) before it
+    returns; ``fsync=False`` (keyword only) writes them without waiting for
+    the disk, as npy-append-array does."""
 
     def __init__(
         self,
@@ -239,6 +243,7 @@ class NpyAppendArray:
         rewrite_header_on_append: bool = True,
         *,
         buffer_bytes: int = 0,
+        fsync: bool = True,
     ) -> None: ...
     @property
     def filename(self) -> pathlib.Path: ...
@@ -252,7 +257,8 @@ class NpyAppendArray:
     def update_header(self) -> None:
         """Writes the buffered rows (if any) and the header now."""
     def close(self) -> None:
-        """Writes the final header and closes the file."""
+        """Writes the final header and closes the file (fsyncing rows and
+        header first unless ``fsync=False``)."""
     def __enter__(self) -> "NpyAppendArray": ...
     def __exit__(self, ty: Any, value: Any, tb: Any) -> bool: ...
 

@@ -61,6 +61,8 @@ pub struct NpyAppendArray {
     rewrite_header_on_append: bool,
     /// Appends collected in user space before one write (0: none).
     buffer_bytes: usize,
+    /// `close` fsyncs data and header (else it only writes them).
+    fsync: bool,
     inner: Mutex<Option<Arc<NpyAppender>>>,
     closed: Mutex<bool>,
     /// The file's numpy dtype, made once (not on every append).
@@ -82,18 +84,20 @@ impl NpyAppendArray {
 #[pymethods]
 impl NpyAppendArray {
     #[new]
-    #[pyo3(signature = (filename, delete_if_exists = false, rewrite_header_on_append = true, *, buffer_bytes = 0))]
+    #[pyo3(signature = (filename, delete_if_exists = false, rewrite_header_on_append = true, *, buffer_bytes = 0, fsync = true))]
     fn new(
         py: Python<'_>,
         filename: PathBuf,
         delete_if_exists: bool,
         rewrite_header_on_append: bool,
         buffer_bytes: usize,
+        fsync: bool,
     ) -> PyResult<Self> {
         let me = NpyAppendArray {
             path: filename,
             rewrite_header_on_append,
             buffer_bytes,
+            fsync,
             inner: Mutex::new(None),
             closed: Mutex::new(false),
             dtypes: DTypeCache::default(),
@@ -193,14 +197,16 @@ impl NpyAppendArray {
         }
     }
 
-    /// Writes the final header and closes the file.
+    /// Writes the final header and closes the file (fsyncing data and
+    /// header first unless `fsync=False`).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         *self.closed.lock().unwrap_or_else(|p| p.into_inner()) = true;
         let app = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
         match app {
             Some(a) => py
                 .detach(|| match Arc::try_unwrap(a) {
-                    Ok(a) => a.close(),
+                    Ok(a) if self.fsync => a.close(),
+                    Ok(a) => a.flush(),
                     // Another thread is mid-append: flush; the last
                     // reference closes it on drop.
                     Err(a) => a.flush(),

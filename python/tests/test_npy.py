@@ -14,17 +14,19 @@ naa = pytest.importorskip("npy_append_array") if not os.environ.get("CI") else \
     __import__("npy_append_array")
 
 
+@pytest.mark.parametrize("fsync", [True, False])
 @pytest.mark.parametrize("rewrite", [True, False])
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dtype", ["<f8", ">i4", "u1", "<c8", "S3", "<M8[s]", "?"])
-def test_append_byte_identical_to_npy_append_array(tmp, dtype, order, rewrite):
+def test_append_byte_identical_to_npy_append_array(tmp, dtype, order, rewrite, fsync):
+    # fsync=False: close() writes the same final header, without the fsync.
     dt = np.dtype(dtype)
     blocks = [sample(dt, (2, 3), order), sample(dt, (5, 3), order)[::-1],
               sample(dt, (1, 3), order)]
     if order == "F":
         blocks = [np.asfortranarray(sample(dt, (3, n), "F")) for n in (2, 5, 1)]
     ours, theirs = tmp / "ours.npy", tmp / "theirs.npy"
-    with npzmap.NpyAppendArray(ours, rewrite_header_on_append=rewrite) as a:
+    with npzmap.NpyAppendArray(ours, rewrite_header_on_append=rewrite, fsync=fsync) as a:
         for b in blocks:
             a.append(b)
     with naa.NpyAppendArray(theirs, rewrite_header_on_append=rewrite) as a:
@@ -46,7 +48,8 @@ def test_buffered_append_byte_identical_and_flushed(tmp, order):
     else:
         blocks = [sample(dt, (n, 4), "C") for n in (2, 3, 200, 1)]
     ours, theirs = tmp / "ours.npy", tmp / "theirs.npy"
-    a = npzmap.NpyAppendArray(ours, rewrite_header_on_append=False, buffer_bytes=4096)
+    a = npzmap.NpyAppendArray(ours, rewrite_header_on_append=False, buffer_bytes=4096,
+                              fsync=order == "C")
     a.append(blocks[0])
     a.append(blocks[1])
     size = ours.stat().st_size
