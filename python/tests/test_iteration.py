@@ -35,6 +35,36 @@ def test_values_and_items_give_what_getitem_gives(tmp):
     assert list(z.values())[7] is vals[7]
 
 
+@pytest.mark.parametrize("first", ["arrays", "getitem", "full_name", "get", "get_many", "values"])
+def test_arrays_made_by_iteration_are_the_cache(tmp, first):
+    # Iteration caches its arrays without inserting them into the dict one
+    # by one; every way of reaching the cache afterwards finds those very
+    # objects (over several batches of 2048).
+    p, arrays = many(tmp, 5000)
+    z = npzmap.load(p)
+    vals = list(z.values())
+    k = "k04321"
+    if first == "arrays":
+        cached = z.arrays
+        assert list(cached) == list(arrays)
+        assert all(cached[k] is v for k, v in zip(arrays, vals))
+    elif first == "getitem":
+        assert z[k] is vals[4321]
+    elif first == "full_name":
+        assert z[k + ".npy"] is vals[4321]
+    elif first == "get":
+        assert z.get(k) is vals[4321]
+    elif first == "get_many":
+        got = z.get_many([k, "k00000"])
+        assert got[0] is vals[4321] and got[1] is vals[0]
+    else:
+        again = list(z.values())
+        assert all(a is b for a, b in zip(again, vals))
+    assert z[k] is vals[4321] and z["k04999"] is vals[4999]
+    assert len(z.arrays) == len(arrays)
+    assert all(v is z[k] for k, v in z.items())
+
+
 def test_values_after_some_getitems_use_the_cache(tmp):
     p, arrays = many(tmp, 600)
     z = npzmap.load(p)
@@ -131,7 +161,7 @@ def test_contains_after_close_and_files_is_a_copy(tmp):
     assert "z" not in z and "y.np" not in z
     z.close()
     assert all(n in z for n in names)
-    assert "z" not in z
+    assert "z" not in z and "y.np" not in z and "notes" not in z
     assert z.files == ["y", "x", "notes.txt"]
 
 
