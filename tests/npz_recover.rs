@@ -319,3 +319,70 @@ fn a_signature_in_a_kept_members_directory_entry_is_not_a_member() {
     assert_eq!(std::fs::read(&out).unwrap(), once);
     assert_eq!(members(&out), members(&path));
 }
+
+/// A streamed stored member `a.npy` (flag bit 3, zeros in the local header)
+/// holding `npy`, whose data descriptor has 8-byte sizes though its local
+/// header has no ZIP64 extra field (`crc` goes in the descriptor).
+fn zip64_width_descriptor_archive(npy: &[u8], crc: u32) -> Vec<u8> {
+    use npzmap::unstable::zip::{
+        CentralEntry, FLAG_DATA_DESCRIPTOR, LocalHeader, LocalZip64, write_end_records,
+    };
+    let mut z = Vec::new();
+    LocalHeader::stored("a.npy", 0, 0, LocalZip64::No, 0).write(&mut z);
+    z[6] |= FLAG_DATA_DESCRIPTOR as u8;
+    z.extend_from_slice(npy);
+    z.extend_from_slice(b"PK\x07\x08");
+    z.extend_from_slice(&crc.to_le_bytes());
+    z.extend_from_slice(&(npy.len() as u64).to_le_bytes());
+    z.extend_from_slice(&(npy.len() as u64).to_le_bytes());
+    let cd = z.len() as u64;
+    let mut e = CentralEntry::stored("a.npy", crc32fast::hash(npy), npy.len() as u64, 0);
+    e.flags |= FLAG_DATA_DESCRIPTOR;
+    e.write(&mut z);
+    let cd_len = z.len() as u64 - cd;
+    write_end_records(&mut z, 1, cd, cd_len, b"");
+    z
+}
+
+/// Found by fuzzing (npz_recover): recovery accepted a data descriptor in
+/// either width (as Go's and Python's readers do), but `verify` read it only
+/// with 4-byte sizes when no ZIP64 extra field was present, so a member
+/// recovered with an 8-byte-size descriptor failed `verify` on the output.
+/// Both now accept either width, by one rule (`DataDescriptor::matching`).
+#[test]
+fn a_zip64_width_descriptor_without_zip64_extra_verifies_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, h, d) = entry(2);
+    let mut npy = h.to_bytes().unwrap();
+    npy.extend_from_slice(&d);
+    let p = dir.path().join("a.npz");
+    std::fs::write(
+        &p,
+        zip64_width_descriptor_archive(&npy, crc32fast::hash(&npy)),
+    )
+    .unwrap();
+    let npz = npzmap::NpzReader::open(&p).unwrap();
+    let v = npz.verify();
+    assert!(v.is_ok(), "{:?}", v.errors().collect::<Vec<_>>());
+    assert_eq!(npz.get("a").unwrap().as_bytes(), &d[..]);
+    drop(npz);
+    let out = dir.path().join("fixed.npz");
+    let r = recover(&p, &out).unwrap();
+    assert_eq!(r.kept, ["a.npy"]);
+    assert_eq!(r.dropped, []);
+    let fixed = npzmap::NpzReader::open(&out).unwrap();
+    let v = fixed.verify();
+    assert!(v.is_ok(), "{:?}", v.errors().collect::<Vec<_>>());
+    assert_eq!(members(&out)["a.npy"], npy);
+
+    // A descriptor that matches in neither width is still an error.
+    let bad = dir.path().join("bad.npz");
+    std::fs::write(&bad, zip64_width_descriptor_archive(&npy, 0x1234_5678)).unwrap();
+    let npz = npzmap::NpzReader::open(&bad).unwrap();
+    let errors: Vec<_> = npz.verify().errors().map(|(_, e)| e.to_string()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("data descriptor disagrees"),
+        "{errors:?}"
+    );
+}

@@ -68,6 +68,42 @@ mod tests {
     }
 
     #[test]
+    fn data_descriptor_matching_tries_both_widths() {
+        let (crc, n) = (0xdead_beef_u32, 300_u64);
+        let mut d64 = b"PK\x07\x08".to_vec();
+        d64.extend_from_slice(&crc.to_le_bytes());
+        d64.extend_from_slice(&n.to_le_bytes());
+        d64.extend_from_slice(&n.to_le_bytes());
+        let mut d32 = crc.to_le_bytes().to_vec(); // unsigned
+        d32.extend_from_slice(&(n as u32).to_le_bytes());
+        d32.extend_from_slice(&(n as u32).to_le_bytes());
+        d32.extend_from_slice(&[0xff; 8]);
+        for first in [false, true] {
+            let m = DataDescriptor::matching(&d64, 0, first, crc, n, n).map(|d| d.len);
+            assert_eq!(m, Some(24));
+            let m = DataDescriptor::matching(&d32, 0, first, crc, n, n).map(|d| d.len);
+            assert_eq!(m, Some(12));
+            assert_eq!(
+                DataDescriptor::matching(&d64, 0, first, crc ^ 1, n, n),
+                None
+            );
+            assert_eq!(
+                DataDescriptor::matching(&d64, 0, first, crc, n, n + 1),
+                None
+            );
+        }
+        // Cut short: the 8-byte width cannot be read, the 4-byte one can.
+        assert_eq!(
+            DataDescriptor::matching(&d64[..16], 0, true, crc, n, n),
+            None
+        );
+        assert_eq!(
+            DataDescriptor::matching(&d32[..12], 0, true, crc, n, n).map(|d| d.len),
+            Some(12)
+        );
+    }
+
+    #[test]
     fn round_trip_with_prefix_and_comment() {
         let a = archive(
             &[("a.npy", b"hello"), ("é.npy", b"world!")],

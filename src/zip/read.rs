@@ -218,6 +218,29 @@ impl DataDescriptor {
             len: pos + n as u64,
         })
     }
+
+    /// The descriptor at `offset` if it records exactly `crc32`,
+    /// `compressed` and `uncompressed`: read with 8-byte sizes first when
+    /// `zip64_first` (a ZIP64 extra field or a size that needs one), then
+    /// with the other width. Writers disagree on the width when nothing says
+    /// ZIP64 (Go's and Python's readers accept either), so recovery and
+    /// `verify` both accept either, by this one rule.
+    pub fn matching(
+        buf: &[u8],
+        offset: u64,
+        zip64_first: bool,
+        crc32: u32,
+        compressed: u64,
+        uncompressed: u64,
+    ) -> Option<DataDescriptor> {
+        [zip64_first, !zip64_first].into_iter().find_map(|zip64| {
+            DataDescriptor::parse(buf, offset, zip64).ok().filter(|d| {
+                d.crc32 == crc32
+                    && d.compressed_size == compressed
+                    && d.uncompressed_size == uncompressed
+            })
+        })
+    }
 }
 
 /// A parsed central directory entry, borrowing from the buffer.

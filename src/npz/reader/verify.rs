@@ -81,12 +81,13 @@ impl NpzReader {
                 .upto(e.next_offset)
                 .filter(|_| base <= loc.end)
                 .ok_or_else(|| zip_err("member lies past the end of the file", loc.end))?;
-            let dd = DataDescriptor::parse(bounded, loc.end - base, zip64)
-                .map_err(|x| rebase(x, base))?;
-            if dd.crc32 != e.crc32
-                || dd.compressed_size != e.compressed
-                || dd.uncompressed_size != e.uncompressed
+            let at = loc.end - base;
+            if DataDescriptor::matching(bounded, at, zip64, e.crc32, e.compressed, e.uncompressed)
+                .is_none()
             {
+                // Neither width matches: the expected width's parse error
+                // (a cut descriptor), else the disagreement.
+                DataDescriptor::parse(bounded, at, zip64).map_err(|x| rebase(x, base))?;
                 return Err(zip_err(
                     "data descriptor disagrees with the central directory",
                     loc.end,

@@ -235,17 +235,8 @@ fn descriptor_at(
     c: u64,
     u: u64,
 ) -> Result<Option<u64>> {
-    let b = src.at(at, 24)?.to_vec();
-    for z in [zip64_first, !zip64_first] {
-        if let Ok(d) = DataDescriptor::parse(&b, 0, z)
-            && d.crc32 == crc
-            && d.compressed_size == c
-            && d.uncompressed_size == u
-        {
-            return Ok(Some(d.len));
-        }
-    }
-    Ok(None)
+    let b = src.at(at, 24)?;
+    Ok(DataDescriptor::matching(b, 0, zip64_first, crc, c, u).map(|d| d.len))
 }
 
 /// Searches a stored member's data for a signed data descriptor whose CRC
