@@ -45,7 +45,13 @@ pub struct NpzFile {
     /// answering after it (as numpy's NpzFile does).
     known_after_close: OnceLock<ClosedNames>,
     deflated: HashSet<String>,
+    /// The cache (with `cache=True`): the arrays made so far, by key.
     arrays: Py<PyDict>,
+    /// Arrays made by iterating `values()`/`items()`, not yet in `arrays`:
+    /// a pass over every member would otherwise spend more on inserting
+    /// 100,000s of keys into the dict than on making the arrays. Moved into
+    /// `arrays` (see [`NpzFile::settle`]) before the dict is looked at.
+    pending: Mutex<Vec<(Py<PyString>, Py<PyAny>)>>,
     dtypes: DTypeCache,
     /// Set by `close()`: read on every access, without taking `reader`'s lock.
     closed: AtomicBool,
@@ -164,6 +170,33 @@ impl NpzFile {
         Ok(b)
     }
 
+    /// Moves the arrays made by iteration into the cache dict: called
+    /// before the dict is read or handed out. (Nothing here runs Python
+    /// code or releases the GIL: no other thread sees a half-moved cache.)
+    fn settle(&self, py: Python<'_>) -> PyResult<()> {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let arrays = self.arrays.bind(py);
+        for (k, v) in pending {
+            arrays.set_item(k, v)?;
+        }
+        Ok(())
+    }
+
+    /// True if iteration left arrays that are not in the dict yet.
+    fn has_pending(&self) -> bool {
+        !self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// The number of arrays cached (in the dict or pending).
+    fn cached_len(&self, py: Python<'_>) -> usize {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner()).len();
+        self.arrays.bind(py).len() + pending
+    }
+
     /// True if `key` is a key or a member name.
     fn contains_key(&self, key: &str) -> bool {
         let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
@@ -180,6 +213,9 @@ impl NpzFile {
 
     /// `self[key]` for a `str` key (the cache, then the archive).
     fn get_str<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        if self.cache {
+            self.settle(py)?;
+        }
         if self.cache
             && let Some(a) = self.arrays.bind(py).get_item(npzmap::npz::key_of(key))?
         {
@@ -206,7 +242,8 @@ impl NpzFile {
     /// in its place.
     ///
     /// `uncached`: the caller knows that none of `keys` is in the cache
-    /// (so no lookup is made).
+    /// (so no lookup is made). The arrays made are cached as pending (see
+    /// `pending`).
     fn batch<'py>(
         &self,
         py: Python<'py>,
@@ -214,7 +251,11 @@ impl NpzFile {
         uncached: bool,
     ) -> PyResult<Vec<PyResult<Bound<'py, PyAny>>>> {
         let reader = self.open_reader()?;
+        if self.cache && !uncached {
+            self.settle(py)?;
+        }
         let arrays = self.arrays.bind(py);
+        let mut pending = Vec::new();
         let mut out: Vec<Option<PyResult<Bound<'py, PyAny>>>> = Vec::with_capacity(keys.len());
         let mut want: Vec<(usize, &str)> = Vec::new();
         for (i, k) in keys.iter().enumerate() {
@@ -237,14 +278,21 @@ impl NpzFile {
                 // The caller's str when it is the key (no new str, its hash
                 // already known).
                 let key = npzmap::npz::key_of(k);
-                match keys.get(*i) {
-                    Some(o) if key.len() == k.len() => arrays.set_item(o, v)?,
-                    _ => arrays.set_item(key, v)?,
-                }
+                let key = match keys.get(*i) {
+                    Some(o) if key.len() == k.len() => o.clone(),
+                    _ => PyString::new(py, key),
+                };
+                pending.push((key.unbind(), v.clone().unbind()));
             }
             if let Some(slot) = out.get_mut(*i) {
                 *slot = Some(v);
             }
+        }
+        if !pending.is_empty() {
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(pending);
         }
         Ok(out
             .into_iter()
@@ -349,12 +397,12 @@ impl NpzFileIterator {
                 .map(|i| Ok(files.get_item(i)?.cast_into::<PyString>()?))
                 .collect::<PyResult<Vec<_>>>()?;
             self.next = end;
-            let arrays = file.arrays.bind(py);
             // Nothing cached yet at all (the first pass over a fresh
             // archive), or only what this iterator added.
-            let uncached = arrays.is_empty() || Some(arrays.len()) == self.expected_cached;
+            let cached = file.cached_len(py);
+            let uncached = cached == 0 || Some(cached) == self.expected_cached;
             let values = file.batch(py, &keys, uncached)?;
-            self.expected_cached = uncached.then(|| arrays.len());
+            self.expected_cached = uncached.then(|| file.cached_len(py));
             for (k, v) in keys.iter().zip(values) {
                 self.ready.push_back(v.and_then(|v| {
                     Ok(if self.items {
@@ -382,8 +430,9 @@ impl NpzFile {
 
     /// The arrays made so far (mmnpz's `arrays`), by key.
     #[getter]
-    fn arrays<'py>(&self, py: Python<'py>) -> Bound<'py, PyDict> {
-        self.arrays.bind(py).clone()
+    fn arrays<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.settle(py)?;
+        Ok(self.arrays.bind(py).clone())
     }
 
     /// The archive's path.
@@ -470,7 +519,7 @@ impl NpzFile {
             return Ok(a);
         }
         let key = key.cast::<PyString>()?.to_str()?;
-        if exact && npzmap::npz::key_of(key) == key {
+        if exact && npzmap::npz::key_of(key) == key && !(self.cache && self.has_pending()) {
             // Not cached under this very key: read it.
             return self.fetch(py, key);
         }
@@ -502,6 +551,9 @@ impl NpzFile {
         let reader = self.open_reader()?;
         if let Some(k) = keys.iter().find(|k| !self.contains_key(k)) {
             return Err(pyo3::exceptions::PyKeyError::new_err(k.clone()));
+        }
+        if self.cache {
+            self.settle(py)?;
         }
         let arrays = self.arrays.bind(py);
         // The keys not cached yet are fetched in one batch.
@@ -690,6 +742,7 @@ pub fn load<'py>(
                 known_after_close: OnceLock::new(),
                 deflated,
                 arrays: PyDict::new(py).unbind(),
+                pending: Mutex::new(Vec::new()),
                 dtypes: DTypeCache::default(),
                 closed: AtomicBool::new(false),
                 cache,
