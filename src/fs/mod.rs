@@ -87,6 +87,13 @@ pub(crate) fn move_chunk() -> usize {
     MOVE_CHUNK.load(Ordering::Relaxed).max(1)
 }
 
+/// The cores this process may run on (`available_parallelism`, asked once:
+/// it reads the cgroup limits each time).
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 pub(crate) fn loc(path: &Path, offset: u64) -> Location {
     Location {
         path: Some(path.to_path_buf()),

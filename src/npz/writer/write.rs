@@ -18,10 +18,11 @@ use crate::zip::{
 /// slice (vectored write).
 const SMALL_MEMBER: usize = 16 << 10;
 
-/// Members from this size on are written to a file in [`CHUNK`]s, each
-/// CRC'd just before it is written (so the kernel copies it from the CPU
-/// cache, not from memory a second time), with the CRC patched into the
-/// local header at the end.
+/// Members from this size on are written to a file in [`CHUNK`]s, with the
+/// CRC patched into the local header at the end: computed on a second core
+/// beside the writes, or (one core) each chunk CRC'd just before it is
+/// written, so the kernel copies it from the CPU cache, not from memory a
+/// second time.
 const CHUNKED_MEMBER: usize = 4 << 20;
 
 /// See [`CHUNKED_MEMBER`]: small enough to stay in a core's L2 cache.
@@ -278,12 +279,33 @@ impl NpzWriter {
         h.update(hb);
         let mut r = self.sink.write(&scratch);
         self.scratch = scratch;
-        for chunk in data.chunks(CHUNK) {
-            if r.is_err() {
-                break;
+        let sink = &mut self.sink;
+        let mut write_chunks = |mut h: Option<&mut crc32fast::Hasher>| {
+            for chunk in data.chunks(CHUNK) {
+                if r.is_err() {
+                    break;
+                }
+                if let Some(h) = h.as_deref_mut() {
+                    h.update(chunk);
+                }
+                r = sink.write_through(chunk);
             }
-            h.update(chunk);
-            r = self.sink.write_through(chunk);
+        };
+        if crate::fs::cores() > 1 {
+            // The CRC on a second core, beside the writes (which the
+            // kernel's copy into the page cache bounds).
+            let data_crc = std::thread::scope(|s| {
+                let crc = s.spawn(|| {
+                    let mut d = crc32fast::Hasher::new();
+                    d.update(data);
+                    d
+                });
+                write_chunks(None);
+                crc.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            });
+            h.combine(&data_crc);
+        } else {
+            write_chunks(Some(&mut h));
         }
         let crc = h.finalize();
         let r = r.and_then(|_| {
