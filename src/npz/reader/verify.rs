@@ -101,7 +101,7 @@ impl NpzReader {
     }
 
     /// Checks every member's structure and CRC-32, in parallel over
-    /// `std::thread::available_parallelism()` threads, and reports each
+    /// one thread per core, and reports each
     /// member's result (including members hidden by duplicates and
     /// non-`.npy` members). Reads every byte of the archive; from object
     /// storage in coalesced requests of at most about 8 MiB each (so memory
@@ -213,14 +213,11 @@ impl NpzReader {
     }
 }
 
-/// Maps `f` over `0..n` on up to `available_parallelism()` scoped threads,
+/// Maps `f` over `0..n` on up to [`cores`](crate::fs::cores) scoped threads,
 /// handing out `chunk` indices at a time; results come back in index order.
 pub(super) fn par_map<R: Send>(n: usize, chunk: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
     let chunk = chunk.max(1);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(n.div_ceil(chunk))
-        .max(1);
+    let threads = crate::fs::cores().min(n.div_ceil(chunk)).max(1);
     if threads == 1 {
         return (0..n).map(f).collect();
     }
