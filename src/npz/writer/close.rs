@@ -12,7 +12,7 @@ impl NpzWriter {
     /// so far survives a crash (recoverable with
     /// [`recover`](mod@crate::npz::recover)).
     ///
-    /// Writing to object storage ([`NpzWriter::create_url`]), `sync` hands
+    /// Writing to object storage (`NpzWriter::create_url`), `sync` hands
     /// the buffered bytes to the upload and waits until every full part
     /// sent so far is uploaded, reporting their errors; the unfinished
     /// last part stays in memory. Nothing is durable or visible before

@@ -98,7 +98,7 @@ impl NpzWriter {
 /// Dropping an unfinished `EntryWriter`, or any error while appending,
 /// removes the partial member; the [`NpzWriter`] stays usable.
 ///
-/// Writing to object storage ([`NpzWriter::create_object`]), the member is
+/// Writing to object storage (`NpzWriter::create_object`), the member is
 /// staged (in memory up to 8 MiB, then in a temporary file) and uploaded
 /// when it is finished, as its npy header must hold the final shape.
 ///

@@ -66,12 +66,12 @@
 //!
 //! # Object storage
 //!
-//! With the `object-store` feature, [`NpzWriter::create_url`] and
-//! [`NpzWriter::create_object`] write the same archive (byte for byte)
+//! With the `object-store` feature, `NpzWriter::create_url` and
+//! `NpzWriter::create_object` write the same archive (byte for byte)
 //! straight to S3, GCS, Azure or any `object_store` store by multipart
 //! upload; the object appears atomically at [`close`], and an error or a
 //! drop without `close` aborts the upload. The path-based crash-safety
-//! notes above are about files; see [`NpzWriter::create_object`] for the
+//! notes above are about files; see `NpzWriter::create_object` for the
 //! upload's rules.
 //!
 //! [`close`]: NpzWriter::close
