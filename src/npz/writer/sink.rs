@@ -70,10 +70,7 @@ impl Os {
             }
             self.file.write_vectored(&cut)?
         };
-        self.took(n);
-        if let Some(e) = &mut self.early {
-            e.wrote(&self.file, n as u64);
-        }
+        self.wrote(n);
         Ok(n)
     }
 
@@ -82,11 +79,17 @@ impl Os {
         let allow = self.allow(data.len())?;
         let (head, _) = data.split_at(allow.min(data.len()));
         let n = self.file.write_at(head, offset)?;
+        self.wrote(n);
+        Ok(n)
+    }
+
+    /// Counts `n` bytes the OS took: for the test hook's fault, and for the
+    /// early fdatasyncs.
+    fn wrote(&mut self, n: usize) {
         self.took(n);
         if let Some(e) = &mut self.early {
             e.wrote(&self.file, n as u64);
         }
-        Ok(n)
     }
 
     /// Waits for the early fdatasyncs; their first error.
