@@ -9,6 +9,7 @@ use npz_support::*;
 use npzmap::npz::{NpzReader, ReaderOptions};
 use npzmap::unstable::zip::FLAG_UTF8;
 use npzmap::{DType, Error, Order};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -426,6 +427,88 @@ fn view_errors_name_file_member_and_offset() {
             assert_eq!(v.location().member.as_deref(), Some("x.npy"));
             check(v.as_slice::<f32>().unwrap_err());
             check(npz.get_owned("x").unwrap().to_vec::<i64>().unwrap_err());
+        }
+    }
+}
+
+/// `for_each_array_info` hands over every member in archive order (a
+/// shadowed one with its own headers) with what `array_info` gives for it,
+/// through the parallel path (thousands of members) and the serial one (a
+/// few), and stops at the first `Break` even with the workers ahead.
+#[test]
+fn for_each_array_info_lists_every_member_in_order_and_stops_on_break() {
+    for n in [5000u16, 7] {
+        let mut members = Vec::new();
+        for i in 0..n {
+            let data = le(&vec![i; usize::from(i % 5)]);
+            let bytes = npy("<u2", &[u64::from(i % 5)], Order::C, &data);
+            members.push(if i % 3 == 0 {
+                deflated(&format!("d{i}.npy"), bytes)
+            } else {
+                stored(&format!("s{i}.npy"), bytes)
+            });
+        }
+        // A later s1 shadows the first; a member that is no array; a
+        // broken header.
+        members.insert(3, stored("raw.txt", b"not an array".to_vec()));
+        members.insert(
+            4,
+            stored("bad.npy", b"\x93NUMPY\x01\x00\x04\x00{}  ".to_vec()),
+        );
+        members.push(stored(
+            "s1.npy",
+            npy("<u2", &[2, 1], Order::C, &le(&[7u16, 8])),
+        ));
+        let (_dir, path) = temp(&archive(&members));
+        for cache in [true, false] {
+            let npz = NpzReader::open_with(&path, ReaderOptions::new().cache(cache)).unwrap();
+            let _ = npz.header("s2").unwrap();
+            let mut seen = Vec::new();
+            let flow = npz.for_each_array_info(|m, info| {
+                seen.push((m.name.to_string(), m.shadowed, info));
+                ControlFlow::<()>::Continue(())
+            });
+            assert_eq!(flow, ControlFlow::Continue(()));
+            let listed: Vec<_> = npz
+                .members()
+                .map(|m| (m.name.to_string(), m.shadowed))
+                .collect();
+            let got: Vec<_> = seen.iter().map(|(n, s, _)| (n.clone(), *s)).collect();
+            assert_eq!(got, listed, "n={n}");
+            for (name, shadowed, info) in &seen {
+                if *shadowed {
+                    // Its own header, not the one of the s1 that wins.
+                    assert_eq!(info.as_ref().unwrap().header.shape, [1], "{name}");
+                    continue;
+                }
+                match (npz.array_info(name), info) {
+                    (Ok(want), Ok(got)) => assert_eq!(&want, got, "{name}"),
+                    (Err(want), Err(got)) => assert_eq!(want.to_string(), got.to_string()),
+                    (want, got) => panic!("{name}: {want:?} vs {got:?}"),
+                }
+            }
+            let errors: Vec<&str> = (seen.iter())
+                .filter(|(_, _, i)| i.is_err())
+                .map(|(n, _, _)| n.as_str())
+                .collect();
+            assert_eq!(errors, ["raw.txt", "bad.npy"]);
+            assert_eq!(
+                seen.last().unwrap().2.as_ref().unwrap().header.shape,
+                [2, 1]
+            );
+            // Break: nothing is handed over after it.
+            let stop = usize::from(n) / 2;
+            let mut calls = 0;
+            let flow = npz.for_each_array_info(|_, _| {
+                calls += 1;
+                if calls == stop {
+                    ControlFlow::Break(calls)
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            assert_eq!(flow, ControlFlow::Break(stop));
+            assert_eq!(calls, stop);
         }
     }
 }

@@ -535,6 +535,19 @@ fn many_small_members_take_a_handful_of_requests() {
         let g = gets(&o);
         assert!(npz.array_infos(&keys).iter().all(|r| r.is_ok()));
         assert_eq!(gets(&o), g, "{store}: cached headers need no request");
+        // for_each_array_info: every member, in order, in a few requests.
+        let fresh = open_remote(&o, ReaderOptions::new()).unwrap();
+        let g = gets(&o);
+        let mut listed = Vec::new();
+        let _ = fresh.for_each_array_info(|m, info| {
+            listed.push((m.key.to_string(), info.unwrap()));
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        assert!(gets(&o) - g <= 3, "{store}: for_each took {}", gets(&o) - g);
+        let want: Vec<_> = (local.keys())
+            .map(|k| (k.to_string(), local.array_info(k).unwrap()))
+            .collect();
+        assert_eq!(listed, want, "{store}");
     }
 }
 

@@ -100,7 +100,16 @@ pub fn read_header(bytes: &[u8], limit: usize) -> Result<ParsedHeader> {
         });
     };
     // Padding (ASCII, so trimming bytes keeps char boundaries) is trimmed
-    // here, before the text is checked and converted.
+    // here, before the text is checked and converted: numpy's (spaces, then
+    // a newline) eight spaces at a time.
+    if let [rest @ .., b'\n'] = raw {
+        raw = rest;
+    }
+    while let [rest @ .., a, b, c, d, e, f, g, h] = raw
+        && u64::from_ne_bytes([*a, *b, *c, *d, *e, *f, *g, *h]) == u64::from_ne_bytes([b' '; 8])
+    {
+        raw = rest;
+    }
     while let [rest @ .., b'\n' | b' ' | b'\0' | b'\r' | b'\t'] = raw {
         raw = rest;
     }

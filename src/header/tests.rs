@@ -322,3 +322,35 @@ fn zero_size_elements_whose_count_overflows_are_refused() {
     let r = read_header(file, DEFAULT_HEADER_LIMIT).and_then(|p| p.header.data_len());
     assert!(matches!(r, Err(Error::ShapeOverflow { .. })), "{r:?}");
 }
+
+/// Padding of any mix of the accepted bytes and any length is trimmed the
+/// same as numpy's spaces and newline (eight spaces at a time, then byte by
+/// byte); a dict byte just before the padding is kept.
+#[test]
+fn padding_of_any_whitespace_mix_is_trimmed() {
+    let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
+    for pad in [
+        "",
+        "\n",
+        " \n",
+        "        \n",
+        "         \n",
+        "\t\0\r \n",
+        "                 ",
+        "\n\n   \t",
+    ] {
+        let text = format!("{dict}{pad}");
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(text.as_bytes());
+        let p = read_header(&bytes, DEFAULT_HEADER_LIMIT).unwrap();
+        assert_eq!(p.header, h("<f8", &[3], Order::C), "{pad:?}");
+        assert_eq!(p.data_offset, bytes.len() as u64);
+    }
+    // Eight spaces right after a dict that does not close is no header.
+    let text = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,),         \n";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
+    assert!(read_header(&bytes, DEFAULT_HEADER_LIMIT).is_err());
+}

@@ -9,6 +9,7 @@ use npzmap::npy::NpyFile;
 use npzmap::npz::{NpzReader, ReaderOptions, reader::ArrayInfo, reader::MemberInfo};
 use std::fmt::Write as _;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 /// One listed key, borrowing from the reader (or the .npy file): nothing is
@@ -329,47 +330,43 @@ fn npy_list<W: Write>(path: &Path, f: &NpyFile, l: &mut Listing<W>) -> std::io::
     })
 }
 
-/// Members listed per batch: their headers are read together (on all
-/// cores for a local archive), and memory stays bounded.
-const BATCH: usize = 2048;
-
 /// One row per key (the member np.load returns for it). Members that are not
 /// NPY arrays (np.load's rule: no NPY magic, whatever the name) are listed
-/// with `array: false`; unreadable members are problems.
+/// with `array: false`; unreadable members are problems. The headers are
+/// read on all cores while the rows are written.
 fn npz_list<W: Write>(
     r: &NpzReader,
     l: &mut Listing<W>,
     problems: &mut Vec<String>,
 ) -> std::io::Result<()> {
-    let mut members = r.members().filter(|m| !m.shadowed);
-    let mut batch: Vec<MemberInfo<'_>> = Vec::with_capacity(BATCH);
-    let mut keys: Vec<&str> = Vec::with_capacity(BATCH);
-    loop {
-        batch.clear();
-        batch.extend(members.by_ref().take(BATCH));
-        if batch.is_empty() {
-            return Ok(());
-        }
+    let flow = r.for_each_array_info(|m, info| {
         // A live member is the one its key names.
-        keys.clear();
-        keys.extend(batch.iter().map(|m| m.key));
+        if m.shadowed {
+            return ControlFlow::Continue(());
+        }
         // The headers are parsed first: an array (nearly every member) then
         // costs nothing more. Only when that fails is the NPY magic checked
         // (np.load's rule), to tell a byte member from a broken array.
-        for (m, info) in batch.iter().zip(r.array_infos(&keys)) {
-            let listed = match info {
-                Ok(info) => Ok(array_row(m, &info, l)),
-                Err(e) => match r.is_array(m.name) {
-                    Ok(true) => Err(e),
-                    Ok(false) => bytes_row(r, m, l),
-                    Err(magic) => Err(magic),
-                },
-            };
-            match listed {
-                Ok(written) => written?,
-                Err(e) => problems.push(e.to_string()),
+        let listed = match info {
+            Ok(info) => Ok(array_row(&m, &info, l)),
+            Err(e) => match r.is_array(m.name) {
+                Ok(true) => Err(e),
+                Ok(false) => bytes_row(r, &m, l),
+                Err(magic) => Err(magic),
+            },
+        };
+        match listed {
+            Ok(Ok(())) => ControlFlow::Continue(()),
+            Ok(Err(output)) => ControlFlow::Break(output),
+            Err(e) => {
+                problems.push(e.to_string());
+                ControlFlow::Continue(())
             }
         }
+    });
+    match flow {
+        ControlFlow::Break(output) => Err(output),
+        ControlFlow::Continue(()) => Ok(()),
     }
 }
 

@@ -165,20 +165,29 @@ impl NpzReader {
     /// end before the next one begins. Records the next offset per member
     /// so the exact extent can be checked at first access.
     fn check_overlaps(&mut self, cd_start: u64) -> Result<()> {
+        // Writers put members in offset order: then no sorted copy is made.
+        if self.entries.is_sorted_by_key(|e| e.local_offset) {
+            return self.check_in_order(0..self.entries.len(), cd_start);
+        }
         // Indices fit in u32: `read_entries` refuses more members.
-        let mut order: Vec<(u64, u32)> = self
-            .entries
-            .iter()
-            .enumerate()
+        let mut order: Vec<(u64, u32)> = (self.entries.iter().enumerate())
             .map(|(i, e)| (e.local_offset, i as u32))
             .collect();
-        if !order.is_sorted() {
-            order.sort_unstable();
-        }
-        let nexts = order.iter().skip(1).map(|n| n.0).chain([cd_start]);
-        for (&(off, i), next) in order.iter().zip(nexts) {
-            let i = i as usize;
+        order.sort_unstable();
+        self.check_in_order(order.into_iter().map(|(_, i)| i as usize), cd_start)
+    }
+
+    /// [`NpzReader::check_overlaps`] over the members `order` lists by
+    /// offset (ties in index order).
+    fn check_in_order(&mut self, order: impl Iterator<Item = usize>, cd_start: u64) -> Result<()> {
+        let mut order = order.peekable();
+        while let Some(i) = order.next() {
+            let next = match order.peek() {
+                Some(&j) => self.entry(j)?.local_offset,
+                None => cd_start,
+            };
             let e = self.entry(i)?;
+            let off = e.local_offset;
             let min_end = off
                 .saturating_add(LOCAL_HEADER_LEN as u64)
                 .saturating_add(u64::from(e.raw_name_len))
@@ -187,9 +196,7 @@ impl NpzReader {
                 let name = self.name(i).to_string();
                 return Err(zip_err("members overlap", off).at_member(name));
             }
-            if let Some(e) = self.entries.get_mut(i) {
-                e.next_offset = next;
-            }
+            self.entry_mut(i)?.next_offset = next;
         }
         Ok(())
     }

@@ -118,6 +118,7 @@
 mod batch;
 mod copy;
 mod index;
+mod infos;
 mod iter;
 mod member;
 mod options;
@@ -145,7 +146,7 @@ use crate::view::{ArrayView, Bytes, OwnedView};
 use crate::zip::METHOD_STORED;
 use crate::zip::committed;
 use index::{Entry, Slot};
-use member::{Got, Parsed};
+use member::Got;
 use source::{Need, Source};
 use std::borrow::Cow;
 use std::fmt;
@@ -418,62 +419,6 @@ impl NpzReader {
         let i = self.lookup(key)?;
         let got = self.member(i)?;
         self.info_of(i, got.parsed())
-    }
-
-    /// [`NpzReader::array_info`] of every key in `keys`, in order, each
-    /// key's result in its place. A local archive's headers are parsed on
-    /// all cores; from object storage the starts of the members are fetched
-    /// together, in coalesced requests. Headers parsed here are not kept
-    /// (memory stays bounded by the call), cached ones are used.
-    pub fn array_infos(&self, keys: &[&str]) -> Vec<Result<ArrayInfo>> {
-        let cached = |i: usize| self.entries.get(i).and_then(|e| e.parsed.get());
-        let mut out: Vec<Option<Result<ArrayInfo>>> = Vec::with_capacity(keys.len());
-        // The members whose headers must be read: (member, place in `out`).
-        let mut todo: Vec<usize> = Vec::new();
-        let mut places: Vec<usize> = Vec::new();
-        for k in keys {
-            out.push(match self.lookup(k) {
-                Err(e) => Some(Err(e)),
-                Ok(i) => match cached(i) {
-                    Some(p) => Some(self.info_of(i, p)),
-                    None => {
-                        todo.push(i);
-                        places.push(out.len());
-                        None
-                    }
-                },
-            });
-        }
-        let read = self.with_windows(&todo, true, 64, |i, w| {
-            let p = self.parse_headers_in(i, w).map_err(|e| self.ctx(i, e))?;
-            self.info_of(i, &p)
-        });
-        for (place, r) in places.into_iter().zip(read) {
-            if let Some(slot) = out.get_mut(place) {
-                *slot = Some(r.and_then(|r| r));
-            }
-        }
-        out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Self::bad_index(0))))
-            .collect()
-    }
-
-    /// The [`ArrayInfo`] of member `i`, whose headers are `p`.
-    fn info_of(&self, i: usize, p: &Parsed) -> Result<ArrayInfo> {
-        let stored = self.entry(i)?.method == METHOD_STORED;
-        // The data offset within the archive (a deflated member's is the
-        // offset in its inflated bytes).
-        let aligned = stored
-            && p.native.is_none()
-            && p.data_start
-                .is_multiple_of((crate::view::natural_align(&p.header.dtype) as u64).max(1));
-        Ok(ArrayInfo {
-            header: p.header.clone(),
-            data_offset: p.data_start,
-            data_len: p.data_len,
-            stored,
-            aligned,
-        })
     }
 
     /// A view of the array `key` as stored, dtype and byte order included:

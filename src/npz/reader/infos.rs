@@ -1,0 +1,158 @@
+//! [`ArrayInfo`]s of many members: of given keys
+//! ([`NpzReader::array_infos`]), or of every member in archive order
+//! ([`NpzReader::for_each_array_info`], what `npzmap ls` lists). A local
+//! archive's headers are parsed on all cores, an object's fetched in
+//! coalesced requests; parsed headers are not kept, so memory stays bounded.
+
+use super::member::Parsed;
+use super::{ArrayInfo, MemberInfo, NpzReader};
+use crate::error::Result;
+use crate::zip::METHOD_STORED;
+use std::ops::ControlFlow;
+use std::sync::mpsc;
+
+/// Members a worker parses per hand-over to the caller's thread.
+const CHUNK: usize = 64;
+/// Hand-overs a worker may be ahead of the caller (memory stays bounded).
+const AHEAD: usize = 16;
+/// Members per request batch from object storage.
+const REMOTE_BATCH: usize = 2048;
+
+impl NpzReader {
+    /// [`NpzReader::array_info`] of every key in `keys`, in order, each
+    /// key's result in its place. A local archive's headers are parsed on
+    /// all cores; from object storage the starts of the members are fetched
+    /// together, in coalesced requests. Headers parsed here are not kept
+    /// (memory stays bounded by the call), cached ones are used.
+    pub fn array_infos(&self, keys: &[&str]) -> Vec<Result<ArrayInfo>> {
+        let cached = |i: usize| self.entries.get(i).and_then(|e| e.parsed.get());
+        let mut out: Vec<Option<Result<ArrayInfo>>> = Vec::with_capacity(keys.len());
+        // The members whose headers must be read: (member, place in `out`).
+        let mut todo: Vec<usize> = Vec::new();
+        let mut places: Vec<usize> = Vec::new();
+        for k in keys {
+            out.push(match self.lookup(k) {
+                Err(e) => Some(Err(e)),
+                Ok(i) => match cached(i) {
+                    Some(p) => Some(self.info_of(i, p)),
+                    None => {
+                        todo.push(i);
+                        places.push(out.len());
+                        None
+                    }
+                },
+            });
+        }
+        let read = self.with_windows(&todo, true, 64, |i, w| {
+            let p = self.parse_headers_in(i, w).map_err(|e| self.ctx(i, e))?;
+            self.info_of(i, &p)
+        });
+        for (place, r) in places.into_iter().zip(read) {
+            if let Some(slot) = out.get_mut(place) {
+                *slot = Some(r.and_then(|r| r));
+            }
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Self::bad_index(0))))
+            .collect()
+    }
+
+    /// The [`ArrayInfo`] of member `i`, whose headers are `p`.
+    pub(super) fn info_of(&self, i: usize, p: &Parsed) -> Result<ArrayInfo> {
+        let stored = self.entry(i)?.method == METHOD_STORED;
+        // The data offset within the archive (a deflated member's is the
+        // offset in its inflated bytes).
+        let aligned = stored
+            && p.native.is_none()
+            && p.data_start
+                .is_multiple_of((crate::view::natural_align(&p.header.dtype) as u64).max(1));
+        Ok(ArrayInfo {
+            header: p.header.clone(),
+            data_offset: p.data_start,
+            data_len: p.data_len,
+            stored,
+            aligned,
+        })
+    }
+
+    /// Calls `f` with every member, as [`NpzReader::members`] lists them
+    /// (shadowed ones included), and its [`ArrayInfo`] (its own headers,
+    /// read as [`NpzReader::array_info`] reads them), in archive order, until
+    /// `f` breaks. A local archive's headers are parsed by a worker per core
+    /// while `f` runs, a bounded distance ahead of it; from object storage the
+    /// starts of the members are fetched in coalesced requests, a batch at a
+    /// time. Headers parsed here are not kept.
+    pub fn for_each_array_info<B>(
+        &self,
+        mut f: impl FnMut(MemberInfo<'_>, Result<ArrayInfo>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        let n = self.entries.len();
+        let mut members = self.members();
+        let mut give = |r| match members.next() {
+            Some(m) => f(m, r),
+            None => ControlFlow::Continue(()),
+        };
+        let Some(w) = self.local() else {
+            return self.remote_infos(n, give);
+        };
+        let info = |i: usize| match self.entries.get(i).and_then(|e| e.parsed.get()) {
+            Some(p) => self.info_of(i, p),
+            None => (self.parse_headers_in(i, &w))
+                .map_err(|e| self.ctx(i, e))
+                .and_then(|p| self.info_of(i, &p)),
+        };
+        let chunks = n.div_ceil(CHUNK);
+        let workers = crate::fs::cores().min(chunks);
+        if workers <= 1 {
+            return (0..n).try_for_each(|i| give(info(i)));
+        }
+        let info = &info;
+        std::thread::scope(|s| {
+            // Worker `k` parses chunks k, k + workers, ... in order into its
+            // own queue, so the caller takes chunk c from queue c % workers
+            // and each worker stays at most AHEAD chunks ahead.
+            let queues: Vec<mpsc::Receiver<Vec<Result<ArrayInfo>>>> = (0..workers)
+                .map(|k| {
+                    let (tx, rx) = mpsc::sync_channel(AHEAD);
+                    s.spawn(move || {
+                        for c in (k..chunks).step_by(workers) {
+                            let start = c * CHUNK;
+                            let infos = (start..(start + CHUNK).min(n)).map(info).collect();
+                            if tx.send(infos).is_err() {
+                                return; // the caller stopped
+                            }
+                        }
+                    });
+                    rx
+                })
+                .collect();
+            for c in 0..chunks {
+                // A queue closes early only if its worker panicked; the
+                // scope then re-raises that panic.
+                let Some(Ok(infos)) = queues.get(c % workers).map(|q| q.recv()) else {
+                    break;
+                };
+                infos.into_iter().try_for_each(&mut give)?;
+            }
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// [`NpzReader::for_each_array_info`] from object storage: a batch of
+    /// members fetched together, then handed to `give`.
+    fn remote_infos<B>(
+        &self,
+        n: usize,
+        mut give: impl FnMut(Result<ArrayInfo>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        for start in (0..n).step_by(REMOTE_BATCH) {
+            let idx: Vec<usize> = (start..(start + REMOTE_BATCH).min(n)).collect();
+            let read = self.with_windows(&idx, true, 64, |i, w| {
+                let p = self.parse_headers_in(i, w).map_err(|e| self.ctx(i, e))?;
+                self.info_of(i, &p)
+            });
+            read.into_iter().try_for_each(|r| give(r.and_then(|r| r)))?;
+        }
+        ControlFlow::Continue(())
+    }
+}
