@@ -431,6 +431,44 @@ fn view_errors_name_file_member_and_offset() {
     }
 }
 
+/// `keys().nth` and `iter().nth` (a jump without duplicates, a walk with
+/// them) give what stepping one by one gives, and leave the iterator where
+/// stepping would.
+#[test]
+fn nth_of_keys_and_iter_equals_stepping() {
+    let arr = |i: u16| npy("<u2", &[1], Order::C, &le(&[i]));
+    let plain: Vec<_> = (0..20)
+        .map(|i| stored(&format!("k{i}.npy"), arr(i)))
+        .collect();
+    let mut dup = plain.clone();
+    dup.insert(7, stored("k12.npy", arr(99)));
+    dup.push(stored("k3.npy", arr(98)));
+    for members in [plain, dup] {
+        let (_dir, path) = temp(&archive(&members));
+        let npz = NpzReader::open(&path).unwrap();
+        let all: Vec<&str> = npz.keys().collect();
+        for n in 0..all.len() + 2 {
+            assert_eq!(npz.keys().nth(n), all.get(n).copied(), "{n}");
+            let mut it = npz.iter();
+            match (it.nth(n), all.get(n)) {
+                (Some((k, v)), Some(want)) => {
+                    assert_eq!(k, *want);
+                    assert_eq!(v.unwrap().as_bytes(), npz.get(want).unwrap().as_bytes());
+                }
+                (None, None) => {}
+                (got, want) => panic!("{n}: {:?} vs {want:?}", got.map(|g| g.0)),
+            }
+            let left = all.len().saturating_sub(n + 1);
+            assert_eq!(it.len(), left, "{n}");
+            // nth again continues from there.
+            let mut keys = npz.keys();
+            keys.nth(n);
+            assert_eq!(keys.nth(1), all.get(n + 2).copied(), "{n}");
+            assert_eq!(keys.len(), all.len().saturating_sub(n + 3));
+        }
+    }
+}
+
 /// `for_each_array_info` hands over every member in archive order (a
 /// shadowed one with its own headers) with what `array_info` gives for it,
 /// through the parallel path (thousands of members) and the serial one (a

@@ -69,7 +69,9 @@ class NpzFile(Mapping[str, Any]):
 
     @property
     def files(self) -> list[str]:
-        """The keys, in archive order."""
+        """Every member's key in archive order, a duplicate name as often as
+        it occurs (as ``np.load``'s ``files``; ``z[key]`` is the member
+        ``np.load`` returns for it)."""
     @property
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays made so far, by key (mmnpz's ``arrays``)."""

@@ -38,8 +38,9 @@ const PARALLEL_MIN: usize = 512;
 pub struct NpzFile {
     reader: Mutex<Option<Arc<NpzReader>>>,
     path: PathBuf,
-    /// The keys in archive order, as Python strs (made once; never handed
-    /// out: `files` returns a copy).
+    /// Every member's key in archive order, a duplicate name as often as
+    /// it occurs (np.load's `files`), as Python strs (made once; never
+    /// handed out: `files` returns a copy).
     files: Py<PyList>,
     /// Keys and member names, saved by `close()` so that `in` keeps
     /// answering after it (as numpy's NpzFile does).
@@ -83,26 +84,61 @@ impl NpzFile {
         // np.load's rule: a member is an array when its bytes start with the
         // NPY magic, otherwise its bytes are returned. `get`/`get_owned` say
         // so with `BadMagic`, so the header is read only once.
-        let got = if self.views_borrow_reader && !deflated {
-            reader.get(key).map(Member::Mapped)
-        } else {
-            reader.get_owned(key).map(|v| Member::Owned(v, deflated))
-        };
-        match got {
+        if self.views_borrow_reader && !deflated {
+            return self.mapped(reader, key, reader.get(key));
+        }
+        match reader.get_owned(key).map(|v| Member::Owned(v, deflated)) {
             Err(Error::BadMagic { .. }) => Ok(Member::Raw(reader.read_member(key)?.into_owned())),
             other => other,
         }
     }
 
+    /// A stored member's view as [`NpzFile::read`] takes it (a member that
+    /// is no array is read as bytes).
+    fn mapped<'r>(
+        &self,
+        reader: &'r NpzReader,
+        key: &str,
+        got: npzmap::Result<ArrayView<'r>>,
+    ) -> npzmap::Result<Member<'r>> {
+        match got {
+            Err(Error::BadMagic { .. }) => Ok(Member::Raw(reader.read_member(key)?.into_owned())),
+            other => other.map(Member::Mapped),
+        }
+    }
+
     /// [`NpzFile::read`] of every key (GIL released by the caller): a
-    /// large batch is read by two threads, a half each.
+    /// large batch is read by two threads, a half each. `first`: the keys
+    /// are `files[first..]` in order, so the reader's iterator hands their
+    /// members over without a key lookup (each key still checked).
     fn read_all<'r>(
         &self,
         reader: &'r NpzReader,
         want: &[(usize, &str)],
+        first: Option<usize>,
     ) -> Vec<npzmap::Result<Member<'r>>> {
+        // Only mapped, stored members and no duplicate names: then the
+        // iterator's position is the index in `files`.
+        let first = first.filter(|_| {
+            self.views_borrow_reader && self.deflated.is_empty() && reader.duplicates().is_empty()
+        });
         let one = |part: &[(usize, &str)]| -> Vec<npzmap::Result<Member<'r>>> {
-            part.iter().map(|(_, k)| self.read(reader, k)).collect()
+            let Some((first, &(at, _))) = first.zip(part.first()) else {
+                return part.iter().map(|(_, k)| self.read(reader, k)).collect();
+            };
+            let mut members = reader.iter().skip(first.saturating_add(at));
+            let mut expect = at;
+            part.iter()
+                .map(|&(i, k)| {
+                    // Keys skipped in `part` (cached) are skipped here.
+                    let next = i.checked_sub(expect).and_then(|gap| members.nth(gap));
+                    expect = i.saturating_add(1);
+                    match next {
+                        Some((key, got)) if key == k => self.mapped(reader, k, got),
+                        _ => self.read(reader, k),
+                    }
+                })
+                .collect()
         };
         if want.len() < PARALLEL_MIN {
             return one(want);
@@ -243,12 +279,13 @@ impl NpzFile {
     ///
     /// `uncached`: the caller knows that none of `keys` is in the cache
     /// (so no lookup is made). The arrays made are cached as pending (see
-    /// `pending`).
+    /// `pending`). `first`: `keys` are `files[first..]`, in order.
     fn batch<'py>(
         &self,
         py: Python<'py>,
         keys: &[Bound<'py, PyString>],
         uncached: bool,
+        first: Option<usize>,
     ) -> PyResult<Vec<PyResult<Bound<'py, PyAny>>>> {
         let reader = self.open_reader()?;
         if self.cache && !uncached {
@@ -269,7 +306,8 @@ impl NpzFile {
             out.push(None);
             want.push((i, k.to_str()?));
         }
-        let read: Vec<npzmap::Result<Member<'_>>> = py.detach(|| self.read_all(&reader, &want));
+        let read: Vec<npzmap::Result<Member<'_>>> =
+            py.detach(|| self.read_all(&reader, &want, first));
         for ((i, k), m) in want.iter().zip(read) {
             let v = m.py().and_then(|m| self.to_value(py, &reader, m));
             if self.cache
@@ -396,12 +434,12 @@ impl NpzFileIterator {
             let keys = (self.next..end)
                 .map(|i| Ok(files.get_item(i)?.cast_into::<PyString>()?))
                 .collect::<PyResult<Vec<_>>>()?;
-            self.next = end;
+            let first = std::mem::replace(&mut self.next, end);
             // Nothing cached yet at all (the first pass over a fresh
             // archive), or only what this iterator added.
             let cached = file.cached_len(py);
             let uncached = cached == 0 || Some(cached) == self.expected_cached;
-            let values = file.batch(py, &keys, uncached)?;
+            let values = file.batch(py, &keys, uncached, Some(first))?;
             self.expected_cached = uncached.then(|| file.cached_len(py));
             for (k, v) in keys.iter().zip(values) {
                 self.ready.push_back(v.and_then(|v| {
@@ -728,7 +766,7 @@ pub fn load<'py>(
             }
         }
         Loaded::Npz(reader) => {
-            let files = PyList::new(py, reader.keys())?.unbind();
+            let files = PyList::new(py, reader.members().map(|m| m.key))?.unbind();
             let views_borrow_reader = reader.requests().is_none();
             let deflated: HashSet<String> = reader
                 .members()

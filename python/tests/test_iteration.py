@@ -80,6 +80,40 @@ def test_values_after_some_getitems_use_the_cache(tmp):
     assert rest[499] is late and first is z2["k00000"]
 
 
+def test_values_follow_files_with_cached_keys_and_duplicates(tmp):
+    # Iteration reads members in archive order without key lookups; it
+    # still yields what z[k] gives for the keys of `files`: with cached
+    # keys in both halves of a large batch, and with duplicate names (the
+    # member np.load returns).
+    p, arrays = many(tmp, 5000)
+    z = npzmap.load(p)
+    early = [z["k00010"], z["k01500"], z["k04000"]]
+    vals = list(z.values())
+    assert vals[10] is early[0] and vals[1500] is early[1] and vals[4000] is early[2]
+    for k, v in zip(arrays, vals):
+        assert z[k] is v
+        np.testing.assert_array_equal(v, arrays[k])
+    dup = tmp / "dup.npz"
+    np.savez(dup, **{f"k{i}": np.full(2, i) for i in range(3000)})
+    with zipfile.ZipFile(dup, "a") as zf:
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            zf.writestr("k5.npy", npy_bytes(np.array([55, 55])))
+    want = np.load(dup)
+    z3 = npzmap.load(dup)
+    assert z3.files == want.files and len(z3) == len(want) == 3001
+    for k, v in zip(z3.files, z3.values()):
+        np.testing.assert_array_equal(v, want[k])
+    np.testing.assert_array_equal(z3["k5"], [55, 55])
+
+
+def npy_bytes(a):
+    import io
+
+    b = io.BytesIO()
+    np.save(b, a)
+    return b.getvalue()
+
+
 def test_values_without_cache_are_fresh_views(tmp):
     p, arrays = many(tmp, 300)
     z = npzmap.load(p, cache=False)
@@ -162,7 +196,8 @@ def test_contains_after_close_and_files_is_a_copy(tmp):
     z.close()
     assert all(n in z for n in names)
     assert "z" not in z and "y.np" not in z and "notes" not in z
-    assert z.files == ["y", "x", "notes.txt"]
+    # Every member, a duplicate name twice, as np.load lists them.
+    assert z.files == np.load(p).files == ["x", "y", "x", "notes.txt"]
 
 
 def mapped_ranges(path):

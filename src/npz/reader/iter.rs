@@ -49,6 +49,20 @@ impl<'a> Live<'a> {
         self.left = self.left.saturating_sub(1);
         Some(i)
     }
+
+    /// The `n`-th live member from here: a jump when every entry left is
+    /// live (no duplicate names, the common case), else a walk.
+    fn nth(&mut self, n: usize) -> Option<usize> {
+        if self.left == self.entries.len() {
+            let next = self.entries.nth(n);
+            self.left = self.entries.len();
+            return next.map(|(i, _)| i);
+        }
+        for _ in 0..n {
+            self.next()?;
+        }
+        self.next()
+    }
 }
 
 /// The keys of an archive in archive order; returned by [`NpzReader::keys`].
@@ -72,6 +86,11 @@ impl<'a> Iterator for Keys<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         let i = self.live.next()?;
+        Some(key_of(self.reader.name(i)))
+    }
+
+    fn nth(&mut self, n: usize) -> Option<&'a str> {
+        let i = self.live.nth(n)?;
         Some(key_of(self.reader.name(i)))
     }
 
@@ -105,6 +124,12 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let i = self.live.next()?;
+        Some((key_of(self.reader.name(i)), self.reader.view_at(i, false)))
+    }
+
+    /// Skips the `n` members before without reading them.
+    fn nth(&mut self, n: usize) -> Option<Self::Item> {
+        let i = self.live.nth(n)?;
         Some((key_of(self.reader.name(i)), self.reader.view_at(i, false)))
     }
 
