@@ -227,18 +227,12 @@ pub fn ls(file: &Path, as_json: bool) -> Res {
     let src = match kind_of(file)? {
         Kind::Npy => Source::Npy(NpyFile::open(file)?),
         // Headers are parsed once and not cached: memory stays bounded by
-        // the central directory.
-        Kind::Npz if crate::store::url_of(file).is_some() => {
-            // Remote: the headers of all members are fetched up front in a
-            // few coalesced range requests (and kept), not one per member.
-            let r = crate::store::open_npz(file, ReaderOptions::new())?;
-            // Best effort: a member that fails here fails again, and is
-            // reported, when its row is listed.
-            let keys: Vec<&str> = r.keys().collect();
-            let _ = r.prefetch_headers(&keys);
-            drop(keys);
-            Source::Npz(r)
-        }
+        // the central directory. From a URL they are fetched a batch of
+        // members at a time, in a few coalesced range requests.
+        Kind::Npz if crate::store::url_of(file).is_some() => Source::Npz(crate::store::open_npz(
+            file,
+            ReaderOptions::new().cache(false),
+        )?),
         Kind::Npz => Source::Npz(NpzReader::open_with(
             file,
             ReaderOptions::new().cache(false),

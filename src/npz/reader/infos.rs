@@ -25,22 +25,46 @@ impl NpzReader {
     /// together, in coalesced requests. Headers parsed here are not kept
     /// (memory stays bounded by the call), cached ones are used.
     pub fn array_infos(&self, keys: &[&str]) -> Vec<Result<ArrayInfo>> {
-        let cached = |i: usize| self.entries.get(i).and_then(|e| e.parsed.get());
         let mut out: Vec<Option<Result<ArrayInfo>>> = Vec::with_capacity(keys.len());
-        // The members whose headers must be read: (member, place in `out`).
-        let mut todo: Vec<usize> = Vec::new();
+        // The members found: (member, place in `out`).
+        let mut found: Vec<usize> = Vec::new();
         let mut places: Vec<usize> = Vec::new();
         for k in keys {
             out.push(match self.lookup(k) {
                 Err(e) => Some(Err(e)),
-                Ok(i) => match cached(i) {
-                    Some(p) => Some(self.info_of(i, p)),
-                    None => {
-                        todo.push(i);
-                        places.push(out.len());
-                        None
-                    }
-                },
+                Ok(i) => {
+                    found.push(i);
+                    places.push(out.len());
+                    None
+                }
+            });
+        }
+        for (place, r) in places.into_iter().zip(self.infos_at(&found)) {
+            if let Some(slot) = out.get_mut(place) {
+                *slot = Some(r);
+            }
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Self::bad_index(0))))
+            .collect()
+    }
+
+    /// The [`ArrayInfo`] of members `idx`, in order: from cached headers, or
+    /// read together (on all cores, or in coalesced requests).
+    fn infos_at(&self, idx: &[usize]) -> Vec<Result<ArrayInfo>> {
+        let cached = |i: usize| self.entries.get(i).and_then(|e| e.parsed.get());
+        let mut out: Vec<Option<Result<ArrayInfo>>> = Vec::with_capacity(idx.len());
+        // The members whose headers must be read: (member, place in `out`).
+        let mut todo: Vec<usize> = Vec::new();
+        let mut places: Vec<usize> = Vec::new();
+        for &i in idx {
+            out.push(match cached(i) {
+                Some(p) => Some(self.info_of(i, p)),
+                None => {
+                    todo.push(i);
+                    places.push(out.len());
+                    None
+                }
             });
         }
         let read = self.with_windows(&todo, true, 64, |i, w| {
@@ -139,7 +163,8 @@ impl NpzReader {
     }
 
     /// [`NpzReader::for_each_array_info`] from object storage: a batch of
-    /// members fetched together, then handed to `give`.
+    /// members fetched together (those with cached headers are not), then
+    /// handed to `give`.
     fn remote_infos<B>(
         &self,
         n: usize,
@@ -147,11 +172,7 @@ impl NpzReader {
     ) -> ControlFlow<B> {
         for start in (0..n).step_by(REMOTE_BATCH) {
             let idx: Vec<usize> = (start..(start + REMOTE_BATCH).min(n)).collect();
-            let read = self.with_windows(&idx, true, 64, |i, w| {
-                let p = self.parse_headers_in(i, w).map_err(|e| self.ctx(i, e))?;
-                self.info_of(i, &p)
-            });
-            read.into_iter().try_for_each(|r| give(r.and_then(|r| r)))?;
+            self.infos_at(&idx).into_iter().try_for_each(&mut give)?;
         }
         ControlFlow::Continue(())
     }
