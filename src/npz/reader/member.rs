@@ -17,8 +17,22 @@ use std::borrow::Cow;
 use std::io::Read;
 
 /// What the first access of a member found: headers and where the data is.
+/// What a cached access reads (`in_map`, `zero_copy`, `data_at`) comes
+/// first, so it shares a cache line.
 #[derive(Debug)]
+#[repr(C)]
 pub(super) struct Parsed {
+    /// Stored members of a local archive: the data's range in the map
+    /// (checked against the map's length), so cached views need no
+    /// conversion or check.
+    pub in_map: Option<(usize, usize)>,
+    /// Offset of the data in the file (of the stored bytes' start when
+    /// deflated), for errors raised by views: with the reader's path and
+    /// the member's name, their location.
+    pub data_at: u64,
+    /// Stored in a local archive, native and aligned for the dtype: views
+    /// need no copy.
+    pub zero_copy: bool,
     /// The NPY header as stored.
     pub header: Header,
     /// The same header in native byte order, when the stored one is not
@@ -29,17 +43,6 @@ pub(super) struct Parsed {
     pub data_start: u64,
     /// Array data length.
     pub data_len: u64,
-    /// Stored members of a local archive: the data's range in the map
-    /// (checked against the map's length), so cached views need no
-    /// conversion or check.
-    pub in_map: Option<(usize, usize)>,
-    /// Stored in a local archive, native and aligned for the dtype: views
-    /// need no copy.
-    pub zero_copy: bool,
-    /// Offset of the data in the file (of the stored bytes' start when
-    /// deflated), for errors raised by views: with the reader's path and
-    /// the member's name, their location.
-    pub data_at: u64,
 }
 
 /// A member's headers: cached (borrowed from the reader) or freshly parsed.
