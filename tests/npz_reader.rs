@@ -431,8 +431,8 @@ fn view_errors_name_file_member_and_offset() {
     }
 }
 
-/// `keys().nth` and `iter().nth` (a jump without duplicates, a walk with
-/// them) give what stepping one by one gives, and leave the iterator where
+/// `members().nth` (a jump), `keys().nth` and `iter().nth` (a jump without
+/// duplicates, a walk with them) give what stepping one by one gives, and leave the iterator where
 /// stepping would.
 #[test]
 fn nth_of_keys_and_iter_equals_stepping() {
@@ -447,6 +447,12 @@ fn nth_of_keys_and_iter_equals_stepping() {
         let (_dir, path) = temp(&archive(&members));
         let npz = NpzReader::open(&path).unwrap();
         let all: Vec<&str> = npz.keys().collect();
+        let members: Vec<_> = npz.members().collect();
+        for n in 0..members.len() + 2 {
+            let mut m = npz.members();
+            assert_eq!(m.nth(n), members.get(n).copied(), "{n}");
+            assert_eq!(m.len(), members.len().saturating_sub(n + 1));
+        }
         for n in 0..all.len() + 2 {
             assert_eq!(npz.keys().nth(n), all.get(n).copied(), "{n}");
             let mut it = npz.iter();

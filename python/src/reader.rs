@@ -39,9 +39,12 @@ pub struct NpzFile {
     reader: Mutex<Option<Arc<NpzReader>>>,
     path: PathBuf,
     /// Every member's key in archive order, a duplicate name as often as
-    /// it occurs (np.load's `files`), as Python strs (made once; never
-    /// handed out: `files` returns a copy).
-    files: Py<PyList>,
+    /// it occurs (np.load's `files`), as Python strs: made on first use
+    /// (iterating the values needs none), never handed out (`files`
+    /// returns a copy).
+    files: OnceLock<Py<PyList>>,
+    /// The number of members (the length of `files`).
+    n_files: usize,
     /// Keys and member names, saved by `close()` so that `in` keeps
     /// answering after it (as numpy's NpzFile does).
     known_after_close: OnceLock<ClosedNames>,
@@ -52,7 +55,8 @@ pub struct NpzFile {
     /// a pass over every member would otherwise spend more on inserting
     /// 100,000s of keys into the dict than on making the arrays. Moved into
     /// `arrays` (see [`NpzFile::settle`]) before the dict is looked at.
-    pending: Mutex<Vec<(Py<PyString>, Py<PyAny>)>>,
+    /// Each by its position in `files` (its key is made when it moves).
+    pending: Mutex<Vec<(usize, Py<PyAny>)>>,
     dtypes: DTypeCache,
     /// Set by `close()`: read on every access, without taking `reader`'s lock.
     closed: AtomicBool,
@@ -211,11 +215,34 @@ impl NpzFile {
     /// code or releases the GIL: no other thread sees a half-moved cache.)
     fn settle(&self, py: Python<'_>) -> PyResult<()> {
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let files = self.files_list(py)?;
         let arrays = self.arrays.bind(py);
-        for (k, v) in pending {
-            arrays.set_item(k, v)?;
+        for (p, v) in pending {
+            arrays.set_item(files.get_item(p)?, v)?;
         }
         Ok(())
+    }
+
+    /// `files` (made on first use: from the reader, or after `close()` from
+    /// the names it kept).
+    fn files_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        if let Some(f) = self.files.get() {
+            return Ok(f.bind(py).clone());
+        }
+        let list = {
+            let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+            match (&*reader, self.known_after_close.get()) {
+                (Some(r), _) => PyList::new(py, r.members().map(|m| m.key))?,
+                (None, Some(names)) => PyList::new(py, names.names().map(npzmap::npz::key_of))?,
+                (None, None) => PyList::empty(py),
+            }
+        };
+        // Nothing above runs Python code: no other thread set it meanwhile.
+        let _ = self.files.set(list.clone().unbind());
+        Ok(list)
     }
 
     /// True if iteration left arrays that are not in the dict yet.
@@ -273,21 +300,21 @@ impl NpzFile {
         Ok(value)
     }
 
-    /// The values of `keys`, in order: cached ones from the cache, the rest
-    /// read with one release of the GIL. A key that fails gives its error
-    /// in its place.
+    /// The values of `keys` (`files[first..]`), in order: cached ones from
+    /// the cache, the rest read with one release of the GIL. A key that
+    /// fails gives its error in its place.
     ///
     /// `uncached`: the caller knows that none of `keys` is in the cache
     /// (so no lookup is made). The arrays made are cached as pending (see
-    /// `pending`). `first`: `keys` are `files[first..]`, in order.
+    /// `pending`).
     fn batch<'py>(
         &self,
         py: Python<'py>,
-        keys: &[Bound<'py, PyString>],
+        reader: &Arc<NpzReader>,
+        keys: &[&str],
+        first: usize,
         uncached: bool,
-        first: Option<usize>,
     ) -> PyResult<Vec<PyResult<Bound<'py, PyAny>>>> {
-        let reader = self.open_reader()?;
         if self.cache && !uncached {
             self.settle(py)?;
         }
@@ -295,7 +322,7 @@ impl NpzFile {
         let mut pending = Vec::new();
         let mut out: Vec<Option<PyResult<Bound<'py, PyAny>>>> = Vec::with_capacity(keys.len());
         let mut want: Vec<(usize, &str)> = Vec::new();
-        for (i, k) in keys.iter().enumerate() {
+        for (i, &k) in keys.iter().enumerate() {
             if self.cache
                 && !uncached
                 && let Some(a) = arrays.get_item(k)?
@@ -304,25 +331,18 @@ impl NpzFile {
                 continue;
             }
             out.push(None);
-            want.push((i, k.to_str()?));
+            want.push((i, k));
         }
         let read: Vec<npzmap::Result<Member<'_>>> =
-            py.detach(|| self.read_all(&reader, &want, first));
-        for ((i, k), m) in want.iter().zip(read) {
-            let v = m.py().and_then(|m| self.to_value(py, &reader, m));
+            py.detach(|| self.read_all(reader, &want, Some(first)));
+        for (&(i, _), m) in want.iter().zip(read) {
+            let v = m.py().and_then(|m| self.to_value(py, reader, m));
             if self.cache
                 && let Ok(v) = &v
             {
-                // The caller's str when it is the key (no new str, its hash
-                // already known).
-                let key = npzmap::npz::key_of(k);
-                let key = match keys.get(*i) {
-                    Some(o) if key.len() == k.len() => o.clone(),
-                    _ => PyString::new(py, key),
-                };
-                pending.push((key.unbind(), v.clone().unbind()));
+                pending.push((first.saturating_add(i), v.clone().unbind()));
             }
-            if let Some(slot) = out.get_mut(*i) {
+            if let Some(slot) = out.get_mut(i) {
                 *slot = Some(v);
             }
         }
@@ -365,6 +385,12 @@ impl ClosedNames {
             ends,
             set: OnceLock::new(),
         }
+    }
+
+    /// The names, in archive order.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        (starts.zip(&self.ends)).map(|(start, &end)| self.all.get(start..end).unwrap_or_default())
     }
 
     /// True if `key` is a member's name or key.
@@ -426,25 +452,26 @@ impl NpzFileIterator {
                     at: npzmap::Location::path(&file.path),
                 }));
             }
-            let files = file.files.bind(py);
-            let end = files.len().min(self.next.saturating_add(BATCH));
+            let end = file.n_files.min(self.next.saturating_add(BATCH));
             if self.next >= end {
                 return Ok(None);
             }
-            let keys = (self.next..end)
-                .map(|i| Ok(files.get_item(i)?.cast_into::<PyString>()?))
-                .collect::<PyResult<Vec<_>>>()?;
+            let reader = file.open_reader()?;
+            let keys: Vec<&str> = (reader.members().skip(self.next))
+                .take(end - self.next)
+                .map(|m| m.key)
+                .collect();
             let first = std::mem::replace(&mut self.next, end);
             // Nothing cached yet at all (the first pass over a fresh
             // archive), or only what this iterator added.
             let cached = file.cached_len(py);
             let uncached = cached == 0 || Some(cached) == self.expected_cached;
-            let values = file.batch(py, &keys, uncached, Some(first))?;
+            let values = file.batch(py, &reader, &keys, first, uncached)?;
             self.expected_cached = uncached.then(|| file.cached_len(py));
             for (k, v) in keys.iter().zip(values) {
                 self.ready.push_back(v.and_then(|v| {
                     Ok(if self.items {
-                        PyTuple::new(py, [k.clone().into_any(), v])?
+                        PyTuple::new(py, [PyString::new(py, k).into_any(), v])?
                             .into_any()
                             .unbind()
                     } else {
@@ -461,9 +488,9 @@ impl NpzFileIterator {
 impl NpzFile {
     /// The keys, in archive order (`np.load(...).files`).
     #[getter]
-    fn files<'py>(&self, py: Python<'py>) -> Bound<'py, PyList> {
-        let files = self.files.bind(py);
-        files.get_slice(0, files.len())
+    fn files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let files = self.files_list(py)?;
+        Ok(files.get_slice(0, files.len()))
     }
 
     /// The arrays made so far (mmnpz's `arrays`), by key.
@@ -525,12 +552,12 @@ impl NpzFile {
         }
     }
 
-    fn __len__(&self, py: Python<'_>) -> usize {
-        self.files.bind(py).len()
+    fn __len__(&self) -> usize {
+        self.n_files
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.files.bind(py).try_iter().map(Bound::into_any)
+        self.files_list(py)?.try_iter().map(Bound::into_any)
     }
 
     fn __contains__(&self, key: &str) -> bool {
@@ -672,11 +699,11 @@ impl NpzFile {
         false
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
+    fn __repr__(&self) -> String {
         format!(
             "<npzmap.NpzFile {} ({} arrays){}>",
             self.path.display(),
-            self.files.bind(py).len(),
+            self.n_files,
             if self.closed() { ", closed" } else { "" }
         )
     }
@@ -766,7 +793,7 @@ pub fn load<'py>(
             }
         }
         Loaded::Npz(reader) => {
-            let files = PyList::new(py, reader.members().map(|m| m.key))?.unbind();
+            let n_files = reader.members().len();
             let views_borrow_reader = reader.requests().is_none();
             let deflated: HashSet<String> = reader
                 .members()
@@ -776,7 +803,8 @@ pub fn load<'py>(
             let file = NpzFile {
                 reader: Mutex::new(Some(Arc::new(reader))),
                 path,
-                files,
+                files: OnceLock::new(),
+                n_files,
                 known_after_close: OnceLock::new(),
                 deflated,
                 arrays: PyDict::new(py).unbind(),

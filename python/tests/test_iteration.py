@@ -114,6 +114,29 @@ def npy_bytes(a):
     return b.getvalue()
 
 
+def test_files_are_made_on_first_use_even_after_close(tmp):
+    # `files` (and the keys of arrays cached by iteration) are made only
+    # when asked for; after close() they come from the names close() kept.
+    p, arrays = many(tmp, 3000)
+    z = npzmap.load(p)
+    assert len(z) == 3000 and "3000 arrays" in repr(z)
+    vals = list(z.values())
+    z.close()
+    assert z.files == list(arrays) == np.load(p).files
+    cached = z.arrays
+    assert list(cached) == list(arrays)
+    assert all(cached[k] is v for k, v in zip(arrays, vals))
+    # Keys of items() are the keys of files, also on a second pass.
+    z2 = npzmap.load(p)
+    assert [k for k, _ in z2.items()] == list(arrays)
+    assert [k for k, _ in z2.items()] == z2.files == list(z2)
+    z3 = npzmap.load(p)
+    it = iter(z3.values())
+    first = next(it)
+    z3.close()
+    assert z3.arrays["k00000"] is first and len(z3.arrays) == 2048
+
+
 def test_values_without_cache_are_fresh_views(tmp):
     p, arrays = many(tmp, 300)
     z = npzmap.load(p, cache=False)

@@ -180,6 +180,12 @@ impl<'a> Iterator for Members<'a> {
         Some(self.info(i, e))
     }
 
+    /// A jump: the members before are not looked at.
+    fn nth(&mut self, n: usize) -> Option<MemberInfo<'a>> {
+        let (i, e) = self.entries.nth(n)?;
+        Some(self.info(i, e))
+    }
+
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.entries.size_hint()
     }
