@@ -431,9 +431,9 @@ fn view_errors_name_file_member_and_offset() {
     }
 }
 
-/// `members().nth` (a jump), `keys().nth` and `iter().nth` (a jump without
-/// duplicates, a walk with them) give what stepping one by one gives, and leave the iterator where
-/// stepping would.
+/// `members().nth` (a jump), `keys().nth` and `iter().nth` (a jump
+/// without duplicates, a walk with them) give what stepping one by one
+/// gives, and leave the iterator where stepping would.
 #[test]
 fn nth_of_keys_and_iter_equals_stepping() {
     let arr = |i: u16| npy("<u2", &[1], Order::C, &le(&[i]));
