@@ -96,6 +96,33 @@ fn exercise(npz: &NpzReader, reference: Option<&NpzReader>, budget: usize) {
     for name in &members {
         let _ = npz.read_member(name);
     }
+    // Every member in order through for_each_array_info; each live one's
+    // info is what array_info and array_infos give for its key.
+    let mut listed = Vec::new();
+    let _ = npz.for_each_array_info(|m, info| {
+        listed.push((m.name.to_string(), m.key.to_string(), m.shadowed, info));
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    let names: Vec<&String> = listed.iter().map(|l| &l.0).collect();
+    assert_eq!(names, members.iter().collect::<Vec<_>>(), "for_each order");
+    let live: Vec<&str> = (listed.iter())
+        .filter(|l| !l.2)
+        .map(|l| l.1.as_str())
+        .collect();
+    let batch = npz.array_infos(&live);
+    for ((_, key, _, info), by_keys) in listed.iter().filter(|l| !l.2).zip(&batch) {
+        match (npz.array_info(key), info, by_keys) {
+            (Ok(a), Ok(b), Ok(c)) => assert!(a == *b && a == *c, "array info of {key:?}"),
+            (Err(_), Err(_), Err(_)) => {}
+            (a, b, c) => panic!("{key:?}: {a:?} / {b:?} / {c:?}"),
+        }
+    }
+    // nth jumps where it can, and agrees with stepping.
+    for (n, k) in keys.iter().enumerate().take(64) {
+        assert_eq!(npz.keys().nth(n), Some(k.as_str()), "keys().nth({n})");
+        assert_eq!(npz.iter().nth(n).map(|(k, _)| k), Some(k.as_str()));
+    }
+    assert_eq!(npz.keys().nth(keys.len()), None);
     let report = npz.verify();
     assert_eq!(report.members.len(), members.len());
     if report.is_ok() {
