@@ -156,6 +156,39 @@ fn ls_npy_and_table() {
     assert!(stdout(&o).contains("weights"), "{}", stdout(&o));
 }
 
+/// The table names each row's own dtype when the dtypes change from row
+/// to row (the listing formats a dtype once and reuses it while it repeats).
+#[test]
+fn ls_table_names_each_rows_dtype() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mixed.npz");
+    let parts = [
+        ("a", "bef8_s3"),
+        ("b", "bef8_s3"),
+        ("c", "bei4_s3"),
+        ("d", "rec_nested_s3"),
+        ("e", "bef8_s3"),
+        ("f", "leU1_s3"),
+    ];
+    let specs: Vec<String> = (parts.iter())
+        .map(|(k, f)| format!("{k}={}", fixture(&format!("npy/{f}.npy")).display()))
+        .collect();
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"pack", &out];
+    args.extend(specs.iter().map(|s| s as &dyn AsRef<std::ffi::OsStr>));
+    assert_eq!(code(&npzmap(&args)), 0);
+    let npz = npzmap::NpzReader::open(&out).unwrap();
+    let o = npzmap(&[&"ls", &out]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), parts.len());
+    for ((k, _), row) in parts.iter().zip(rows) {
+        let dtype = npz.array_info(k).unwrap().header.dtype.to_string();
+        let want = format!("{k:<24} {dtype:<10} ");
+        assert!(row.starts_with(&want), "{row:?} should start with {want:?}");
+    }
+}
+
 #[test]
 fn exit_codes() {
     let dir = tempfile::tempdir().unwrap();

@@ -37,6 +37,13 @@ struct Listing<W: Write> {
     scratch: String,
     cell: String,
     digits: [u8; 20],
+    /// The last dtype listed and its texts: archives hold one or a few
+    /// dtypes, and formatting each row's anew cost more than parsing it.
+    last: Option<DType>,
+    /// Its table text and that text's length in chars.
+    dtype_text: (String, usize),
+    /// Its JSON `descr` value.
+    dtype_json: Vec<u8>,
 }
 
 fn json_bool(b: bool) -> &'static [u8] {
@@ -81,6 +88,9 @@ impl<W: Write> Listing<W> {
             scratch: String::new(),
             cell: String::new(),
             digits: [0; 20],
+            last: None,
+            dtype_text: (String::new(), 0),
+            dtype_json: Vec::new(),
         };
         if as_json {
             l.out.write_all(b"[")?;
@@ -96,11 +106,35 @@ impl<W: Write> Listing<W> {
 
     fn row(&mut self, r: &Row<'_>) -> std::io::Result<()> {
         self.rows += 1;
+        if let Some(d) = r.dtype
+            && self.last.as_ref() != Some(d)
+        {
+            self.set_dtype(d)?;
+        }
         if self.as_json {
             self.json_row(r)
         } else {
             self.table_row(r)
         }
+    }
+
+    /// Formats `d`, the dtype of the rows that follow.
+    fn set_dtype(&mut self, d: &DType) -> std::io::Result<()> {
+        let (text, chars) = &mut self.dtype_text;
+        text.clear();
+        let _ = write!(text, "{d}");
+        *chars = text.chars().count();
+        self.dtype_json.clear();
+        match d {
+            DType::Scalar(s) => {
+                self.scratch.clear();
+                let _ = write!(self.scratch, "{s}");
+                json::write_str(&mut self.dtype_json, &self.scratch)?;
+            }
+            d => serde_json::to_writer(&mut self.dtype_json, &json::descr(d))?,
+        }
+        self.last = Some(d.clone());
+        Ok(())
     }
 
     /// The object serde_json printed for a row before (keys in its sorted
@@ -120,12 +154,8 @@ impl<W: Write> Listing<W> {
         o.write_all(b",\"descr\":")?;
         match r.dtype {
             None => o.write_all(b"null")?,
-            Some(DType::Scalar(s)) => {
-                self.scratch.clear();
-                let _ = write!(self.scratch, "{s}");
-                json::write_str(o, &self.scratch)?;
-            }
-            Some(d) => serde_json::to_writer(&mut *o, &json::descr(d))?,
+            // `row` formatted it.
+            Some(_) => o.write_all(&self.dtype_json)?,
         }
         o.write_all(b",\"fortran_order\":")?;
         o.write_all(json_bool(r.fortran_order))?;
@@ -160,11 +190,14 @@ impl<W: Write> Listing<W> {
     /// The table row (`{:<24} {:<10} {:<18} {:>5} {:>14} {:>12} {:>5}
     /// {:>7}`), padded by hand as `format!` pads (by chars).
     fn table_row(&mut self, r: &Row<'_>) -> std::io::Result<()> {
-        self.scratch.clear();
         self.cell.clear();
+        let dtype: (&str, usize) = match r.dtype {
+            // `row` formatted it.
+            Some(_) => (&self.dtype_text.0, self.dtype_text.1),
+            None => ("(bytes)", 7),
+        };
         match r.dtype {
-            Some(d) => {
-                let _ = write!(self.scratch, "{d}");
+            Some(_) => {
                 self.cell.push('(');
                 for (i, &d) in r.shape.iter().enumerate() {
                     if i > 0 {
@@ -176,10 +209,7 @@ impl<W: Write> Listing<W> {
                 }
                 self.cell.push(')');
             }
-            None => {
-                self.scratch.push_str("(bytes)");
-                self.cell.push('-');
-            }
+            None => self.cell.push('-'),
         }
         let order: &[u8] = match (r.dtype.is_some(), r.fortran_order) {
             (false, _) => b"-",
@@ -189,7 +219,7 @@ impl<W: Write> Listing<W> {
         let o = &mut self.out;
         pad_left(o, r.name.as_bytes(), r.name.chars().count(), 24)?;
         o.write_all(b" ")?;
-        pad_left(o, self.scratch.as_bytes(), self.scratch.chars().count(), 10)?;
+        pad_left(o, dtype.0.as_bytes(), dtype.1, 10)?;
         o.write_all(b" ")?;
         pad_left(o, self.cell.as_bytes(), self.cell.chars().count(), 18)?;
         o.write_all(b" ")?;

@@ -69,7 +69,7 @@ impl NpzReader {
         }
         let read = self.with_windows(&todo, true, 64, |i, w| {
             let p = self.parse_headers_in(i, w).map_err(|e| self.ctx(i, e))?;
-            self.info_of(i, &p)
+            self.info_owned(i, p)
         });
         for (place, r) in places.into_iter().zip(read) {
             if let Some(slot) = out.get_mut(place) {
@@ -83,13 +83,7 @@ impl NpzReader {
 
     /// The [`ArrayInfo`] of member `i`, whose headers are `p`.
     pub(super) fn info_of(&self, i: usize, p: &Parsed) -> Result<ArrayInfo> {
-        let stored = self.entry(i)?.method == METHOD_STORED;
-        // The data offset within the archive (a deflated member's is the
-        // offset in its inflated bytes).
-        let aligned = stored
-            && p.native.is_none()
-            && p.data_start
-                .is_multiple_of((crate::view::natural_align(&p.header.dtype) as u64).max(1));
+        let (stored, aligned) = self.placement(i, p)?;
         Ok(ArrayInfo {
             header: p.header.clone(),
             data_offset: p.data_start,
@@ -97,6 +91,30 @@ impl NpzReader {
             stored,
             aligned,
         })
+    }
+
+    /// [`NpzReader::info_of`] of freshly parsed headers (moved, not copied).
+    fn info_owned(&self, i: usize, p: Parsed) -> Result<ArrayInfo> {
+        let (stored, aligned) = self.placement(i, &p)?;
+        Ok(ArrayInfo {
+            header: p.header,
+            data_offset: p.data_start,
+            data_len: p.data_len,
+            stored,
+            aligned,
+        })
+    }
+
+    /// Whether member `i` (headers `p`) is stored, and stored aligned and
+    /// native (viewable in place). A deflated member's data offset is the
+    /// offset in its inflated bytes.
+    fn placement(&self, i: usize, p: &Parsed) -> Result<(bool, bool)> {
+        let stored = self.entry(i)?.method == METHOD_STORED;
+        let aligned = stored
+            && p.native.is_none()
+            && p.data_start
+                .is_multiple_of((crate::view::natural_align(&p.header.dtype) as u64).max(1));
+        Ok((stored, aligned))
     }
 
     /// Calls `f` with every member, as [`NpzReader::members`] lists them
@@ -123,7 +141,7 @@ impl NpzReader {
             Some(p) => self.info_of(i, p),
             None => (self.parse_headers_in(i, &w))
                 .map_err(|e| self.ctx(i, e))
-                .and_then(|p| self.info_of(i, &p)),
+                .and_then(|p| self.info_owned(i, p)),
         };
         let chunks = n.div_ceil(CHUNK);
         let workers = crate::fs::cores().min(chunks);
