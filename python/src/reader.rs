@@ -240,7 +240,8 @@ impl NpzFile {
                 (None, None) => PyList::empty(py),
             }
         };
-        // Nothing above runs Python code: no other thread set it meanwhile.
+        // Another thread may have set it meanwhile (a finalizer the GC ran
+        // can release the GIL): both lists hold the same keys.
         let _ = self.files.set(list.clone().unbind());
         Ok(list)
     }
