@@ -431,6 +431,22 @@ fn view_errors_name_file_member_and_offset() {
     }
 }
 
+/// `n` small `<u2` members, `i % len_mod` elements each: every third one
+/// deflated (`d{i}.npy`), the others stored (`s{i}.npy`).
+fn small_members(n: u16, len_mod: u16) -> Vec<M> {
+    (0..n)
+        .map(|i| {
+            let data = le(&vec![i; usize::from(i % len_mod)]);
+            let bytes = npy("<u2", &[u64::from(i % len_mod)], Order::C, &data);
+            if i % 3 == 0 {
+                deflated(&format!("d{i}.npy"), bytes)
+            } else {
+                stored(&format!("s{i}.npy"), bytes)
+            }
+        })
+        .collect()
+}
+
 /// `members().nth` (a jump), `keys().nth` and `iter().nth` (a jump
 /// without duplicates, a walk with them) give what stepping one by one
 /// gives, and leave the iterator where stepping would.
@@ -482,16 +498,7 @@ fn nth_of_keys_and_iter_equals_stepping() {
 #[test]
 fn for_each_array_info_lists_every_member_in_order_and_stops_on_break() {
     for n in [5000u16, 7] {
-        let mut members = Vec::new();
-        for i in 0..n {
-            let data = le(&vec![i; usize::from(i % 5)]);
-            let bytes = npy("<u2", &[u64::from(i % 5)], Order::C, &data);
-            members.push(if i % 3 == 0 {
-                deflated(&format!("d{i}.npy"), bytes)
-            } else {
-                stored(&format!("s{i}.npy"), bytes)
-            });
-        }
+        let mut members = small_members(n, 5);
         // A later s1 shadows the first; a member that is no array; a
         // broken header.
         members.insert(3, stored("raw.txt", b"not an array".to_vec()));
@@ -563,16 +570,7 @@ fn for_each_array_info_lists_every_member_in_order_and_stops_on_break() {
 /// parallel chunk.
 #[test]
 fn array_infos_match_array_info_key_by_key() {
-    let mut members = Vec::new();
-    for i in 0..300u16 {
-        let data = le(&vec![i; usize::from(i % 7)]);
-        let bytes = npy("<u2", &[u64::from(i % 7)], Order::C, &data);
-        members.push(if i % 3 == 0 {
-            deflated(&format!("d{i}.npy"), bytes)
-        } else {
-            stored(&format!("s{i}.npy"), bytes)
-        });
-    }
+    let mut members = small_members(300, 7);
     members.push(stored("raw.txt", b"not an array".to_vec()));
     let (_dir, path) = temp(&archive(&members));
     for cache in [true, false] {
