@@ -5,6 +5,7 @@
 //! coalesced requests; parsed headers are not kept, so memory stays bounded.
 
 use super::member::Parsed;
+use super::source::Window;
 use super::{ArrayInfo, MemberInfo, NpzReader};
 use crate::error::Result;
 use crate::zip::METHOD_STORED;
@@ -25,60 +26,49 @@ impl NpzReader {
     /// together, in coalesced requests. Headers parsed here are not kept
     /// (memory stays bounded by the call), cached ones are used.
     pub fn array_infos(&self, keys: &[&str]) -> Vec<Result<ArrayInfo>> {
-        let mut out: Vec<Option<Result<ArrayInfo>>> = Vec::with_capacity(keys.len());
-        // The members found: (member, place in `out`).
-        let mut found: Vec<usize> = Vec::new();
-        let mut places: Vec<usize> = Vec::new();
-        for k in keys {
-            out.push(match self.lookup(k) {
-                Err(e) => Some(Err(e)),
-                Ok(i) => {
-                    found.push(i);
-                    places.push(out.len());
-                    None
-                }
-            });
-        }
-        for (place, r) in places.into_iter().zip(self.infos_at(&found)) {
-            if let Some(slot) = out.get_mut(place) {
-                *slot = Some(r);
-            }
-        }
-        out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Self::bad_index(0))))
+        let found: Vec<Result<usize>> = keys.iter().map(|k| self.lookup(k)).collect();
+        let idx: Vec<usize> = found
+            .iter()
+            .filter_map(|r| r.as_ref().ok().copied())
+            .collect();
+        let mut infos = self.infos_at(&idx).into_iter();
+        (found.into_iter())
+            .map(|r| r.and_then(|i| infos.next().unwrap_or_else(|| Err(Self::bad_index(i)))))
             .collect()
     }
 
     /// The [`ArrayInfo`] of members `idx`, in order: from cached headers, or
     /// read together (on all cores, or in coalesced requests).
     fn infos_at(&self, idx: &[usize]) -> Vec<Result<ArrayInfo>> {
-        let cached = |i: usize| self.entries.get(i).and_then(|e| e.parsed.get());
-        let mut out: Vec<Option<Result<ArrayInfo>>> = Vec::with_capacity(idx.len());
-        // The members whose headers must be read: (member, place in `out`).
-        let mut todo: Vec<usize> = Vec::new();
-        let mut places: Vec<usize> = Vec::new();
-        for &i in idx {
-            out.push(match cached(i) {
-                Some(p) => Some(self.info_of(i, p)),
-                None => {
-                    todo.push(i);
-                    places.push(out.len());
-                    None
-                }
-            });
-        }
-        let read = self.with_windows(&todo, true, 64, |i, w| {
-            let p = self.parse_headers_in(i, w).map_err(|e| self.ctx(i, e))?;
-            self.info_owned(i, p)
-        });
-        for (place, r) in places.into_iter().zip(read) {
-            if let Some(slot) = out.get_mut(place) {
-                *slot = Some(r.and_then(|r| r));
-            }
-        }
-        out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Self::bad_index(0))))
+        // Looked up once: another thread may cache headers meanwhile.
+        let cached: Vec<Option<&Parsed>> = (idx.iter())
+            .map(|&i| {
+                self.entries
+                    .get(i)
+                    .and_then(|e| e.parsed.get())
+                    .map(|p| &**p)
+            })
+            .collect();
+        let todo: Vec<usize> = (idx.iter().zip(&cached))
+            .filter(|(_, p)| p.is_none())
+            .map(|(&i, _)| i)
+            .collect();
+        let mut read = (self.with_windows(&todo, true, 64, |i, w| self.read_info(i, w)))
+            .into_iter()
+            .map(|r| r.and_then(|r| r));
+        (idx.iter().zip(cached))
+            .map(|(&i, p)| match p {
+                Some(p) => self.info_of(i, p),
+                None => read.next().unwrap_or_else(|| Err(Self::bad_index(i))),
+            })
             .collect()
+    }
+
+    /// The [`ArrayInfo`] of member `i`, its headers parsed from `w` (and
+    /// not kept).
+    fn read_info(&self, i: usize, w: &Window<'_>) -> Result<ArrayInfo> {
+        let p = self.parse_headers_in(i, w).map_err(|e| self.ctx(i, e))?;
+        self.info_owned(i, p)
     }
 
     /// The [`ArrayInfo`] of member `i`, whose headers are `p`.
@@ -139,9 +129,7 @@ impl NpzReader {
         };
         let info = |i: usize| match self.entries.get(i).and_then(|e| e.parsed.get()) {
             Some(p) => self.info_of(i, p),
-            None => (self.parse_headers_in(i, &w))
-                .map_err(|e| self.ctx(i, e))
-                .and_then(|p| self.info_owned(i, p)),
+            None => self.read_info(i, &w),
         };
         let chunks = n.div_ceil(CHUNK);
         let workers = crate::fs::cores().min(chunks);
