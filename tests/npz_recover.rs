@@ -386,3 +386,131 @@ fn a_zip64_width_descriptor_without_zip64_extra_verifies_and_recovers() {
         "{errors:?}"
     );
 }
+
+/// An archive with one stored member per `(name, npy bytes)`, written by the
+/// zip crate (as another writer, numpy's zipfile say, would write it).
+fn zip_crate_archive(members: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in members {
+        z.start_file(*name, o).unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// Found by fuzzing (npz_roundtrip): a member whose name holds a local
+/// header signature (`np.savez(f, **{"PK\x03\x04": a})` writes one) was
+/// taken for a damaged header, and recovering the complete archive dropped
+/// it and every member whose header its directory entry seemed to hold.
+/// A name the archive's intact central directory confirms (same offset,
+/// same name, the member ending before the next one begins) is kept.
+#[test]
+fn a_name_holding_a_local_header_signature_survives_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = |i: u64| {
+        let (_, h, d) = entry(i);
+        let mut b = h.to_bytes().unwrap();
+        b.extend_from_slice(&d);
+        b
+    };
+    let (a, b, c) = (npy(1), npy(2), npy(3));
+    let names = ["a.npy", "PK\x03\x04\x04\x01.npy", "c.npy"];
+    let p = dir.path().join("a.npz");
+    std::fs::write(
+        &p,
+        zip_crate_archive(&[(names[0], &a), (names[1], &b), (names[2], &c)]),
+    )
+    .unwrap();
+    let out = dir.path().join("fixed.npz");
+    let r = recover(&p, &out).unwrap();
+    assert_eq!(r.dropped, []);
+    assert_eq!(r.kept, names);
+    let got = members(&out);
+    assert_eq!(got[names[0]], a);
+    assert_eq!(got[names[1]], b);
+    assert_eq!(got[names[2]], c);
+    // And again: the recovered archive's directory confirms it as well.
+    let twice = dir.path().join("twice.npz");
+    assert_eq!(recover(&out, &twice).unwrap().kept, names);
+
+    // Without a directory (a writer killed before closing) the name is not
+    // confirmed: it is dropped, said so, and the members after it are kept.
+    let whole = std::fs::read(&p).unwrap();
+    let cd = npzmap::unstable::zip::EndOfCentralDirectory::find(&whole)
+        .unwrap()
+        .cd_start() as usize;
+    let cut = dir.path().join("cut.npz");
+    std::fs::write(&cut, &whole[..cd]).unwrap();
+    let r = recover(&cut, dir.path().join("cut-fixed.npz")).unwrap();
+    assert_eq!(r.kept, [names[0], names[2]]);
+    assert_eq!(r.dropped[0].name, names[1]);
+    let reason = "local header name or extra field holds a local header signature";
+    assert_eq!(r.dropped[0].reason, reason);
+    // What follows the dropped header's signature is scanned again: the
+    // signature in its name is reported too, a header that swallows `c`.
+    let c_at = whole
+        .windows(9)
+        .position(|w| w == b"\x05\0\0\0c.npy")
+        .unwrap()
+        - 26;
+    assert_eq!(&whole[c_at..c_at + 4], b"PK\x03\x04");
+    assert_eq!(r.dropped.len(), 2, "{:?}", r.dropped);
+    assert_eq!(r.dropped[1].offset, r.dropped[0].offset + 30);
+    assert_eq!(r.dropped[1].reason, reason);
+    assert!(r.dropped[1].offset < c_at as u64);
+}
+
+/// A streamed member's local header keeps its sizes in a ZIP64 extra. A
+/// member of 0x04034b50 bytes (67,324,752: the signature `PK\x03\x04` read
+/// as a number) has those bytes in its extra field, and recovery used to
+/// drop it as a damaged header, from a complete archive and after a crash.
+#[test]
+fn a_streamed_member_whose_size_spells_the_signature_is_kept() {
+    const SIZE: u64 = 0x0403_4b50;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.npz");
+    let u1 = DType::parse("|u1").unwrap();
+    let write = |data_len: u64| {
+        let _ = std::fs::remove_file(&p);
+        let mut w = NpzWriter::options().fsync(false).create(&p).unwrap();
+        w.write("a", &[1u16, 2], &[2], Order::C).unwrap();
+        let mut s = w.begin("s", u1.clone(), &[], Order::C).unwrap();
+        let chunk = vec![7u8; 1 << 20];
+        let mut left = data_len;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            s.append_bytes(&chunk[..n]).unwrap();
+            left -= n as u64;
+        }
+        s.finish().unwrap();
+        w.write("z", &[3u16], &[1], Order::C).unwrap();
+        w.close().unwrap();
+        let npz = npzmap::NpzReader::open(&p).unwrap();
+        npz.members()
+            .find(|m| m.name == "s.npy")
+            .unwrap()
+            .uncompressed_size
+    };
+    // The npy header's length: the member's size less its data.
+    let header_len = write(1) - 1;
+    assert_eq!(write(SIZE - header_len), SIZE);
+    let names = ["a.npy", "s.npy", "z.npy"];
+    let out = dir.path().join("fixed.npz");
+    let r = recover(&p, &out).unwrap();
+    assert_eq!(r.dropped, []);
+    assert_eq!(r.kept, names);
+    // After a crash (no directory), too.
+    let whole = std::fs::read(&p).unwrap();
+    let cd = npzmap::unstable::zip::EndOfCentralDirectory::find(&whole)
+        .unwrap()
+        .cd_start() as usize;
+    std::fs::write(&p, &whole[..cd]).unwrap();
+    let r = recover(&p, &out).unwrap();
+    assert_eq!(r.dropped, []);
+    assert_eq!(r.kept, names);
+    let npz = npzmap::NpzReader::open(&out).unwrap();
+    assert_eq!(npz.get("s").unwrap().len() as u64, SIZE - header_len);
+}

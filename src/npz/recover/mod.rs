@@ -43,6 +43,9 @@
 mod member;
 mod scan;
 mod src;
+#[cfg(test)]
+mod tests;
+mod vouch;
 
 use crate::error::{Error, Location, Result};
 use crate::fs::lock::{ExclusiveLock, ReplaceLock};

@@ -2,8 +2,9 @@
 //! end, keeping the members that check out and stepping over old central
 //! directories and end records.
 
-use super::member::{Member, member};
+use super::member::{Budget, Member, member};
 use super::src::Src;
+use super::vouch::Vouched;
 use super::{Dropped, RecoverReport};
 use crate::error::{Error, Location, Result};
 use crate::zip::spec::block_at;
@@ -25,6 +26,10 @@ pub(super) struct Scan {
     pub(super) end: u64,
     /// The comment of the last end record found.
     pub(super) comment: Vec<u8>,
+    /// Members the file's directory vouches for.
+    vouched: Vouched,
+    /// What members that get dropped may still read.
+    budget: Budget,
 }
 
 impl Scan {
@@ -64,6 +69,12 @@ impl Scan {
 
     /// Scans the first `len` bytes of `file`.
     pub(super) fn run(file: &File, len: u64) -> Result<Scan> {
+        Scan::run_with(file, len, Budget::for_input(len))
+    }
+
+    /// Scans the first `len` bytes of `file` with a `budget` for the
+    /// members it drops.
+    pub(super) fn run_with(file: &File, len: u64, budget: Budget) -> Result<Scan> {
         let mut src = Src::new(file, len);
         let mut scan = Scan {
             entries: Vec::new(),
@@ -71,6 +82,8 @@ impl Scan {
             dropped: Vec::new(),
             end: 0,
             comment: Vec::new(),
+            vouched: Vouched::default(),
+            budget,
         };
         let mut pos = src.resync(0)?;
         while pos < len {
@@ -90,7 +103,7 @@ impl Scan {
     /// Keeps or drops the member whose local header is at `pos`; returns
     /// where the scan goes on.
     fn local(&mut self, src: &mut Src<'_>, pos: u64) -> Result<u64> {
-        let (name, m) = member(src, pos)?;
+        let (name, m) = member(src, &mut self.vouched, &mut self.budget, pos)?;
         match m {
             Member::Good { entry, end } => {
                 self.entries.push(entry);

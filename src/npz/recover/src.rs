@@ -13,8 +13,11 @@ pub(super) const WINDOW: usize = 256 * 1024;
 /// A read window over the input.
 pub(super) struct Src<'f> {
     file: &'f File,
-    /// Length of the input, as found when the scan began.
+    /// Length of the input, as found when the scan began (or, while a
+    /// member is checked, the limit it may read up to).
     pub(super) len: u64,
+    /// The end of the furthest bytes read since it was last set.
+    pub(super) high: u64,
     win: Vec<u8>,
     /// Input offset of `win[0]`.
     start: u64,
@@ -28,13 +31,20 @@ impl<'f> Src<'f> {
             len,
             win: Vec::new(),
             start: 0,
+            high: 0,
         }
+    }
+
+    /// The input file and the length scanned.
+    pub(super) fn file(&self) -> (&'f File, u64) {
+        (self.file, self.len)
     }
 
     /// Up to `n` bytes at `off` (fewer at the end of the file).
     pub(super) fn at(&mut self, off: u64, n: usize) -> Result<&[u8]> {
         let avail = self.len.saturating_sub(off);
         let n = (n as u64).min(avail) as usize;
+        self.high = self.high.max(off.saturating_add(n as u64));
         let cached = off >= self.start
             && off
                 .checked_add(n as u64)

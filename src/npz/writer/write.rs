@@ -51,6 +51,14 @@ fn check_name_into(key: &str, member: &mut String) -> Result<()> {
     if key.contains('\0') {
         return Err(bad("the name contains a NUL character"));
     }
+    if key.contains("PK\x03\x04") {
+        // Names carry no CRC: after a crash, recovery cannot tell such a
+        // name from a damaged header whose name swallows other members.
+        return Err(bad(
+            "the name holds \"PK\\x03\\x04\" (a zip local header signature), \
+             which recovery after a crash could not tell from a damaged header",
+        ));
+    }
     member.clear();
     member.push_str(key);
     if !key.ends_with(".npy") {
@@ -347,6 +355,12 @@ mod tests {
     fn names_are_checked() {
         assert!(check_name("").is_err());
         assert!(check_name("a\0b").is_err());
+        let e = check_name("xPK\x03\x04y").unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidName { name, .. } if name == "xPK\x03\x04y"),
+            "{e}"
+        );
+        assert!(check_name("PK\x03\x05").is_ok());
         assert!(check_name(&"x".repeat(65532)).is_err());
         assert_eq!(check_name(&"x".repeat(65531)).unwrap().len(), 65535);
     }
