@@ -101,6 +101,23 @@ def test_savez_equals_numpy_savez(tmp):
         npzmap.savez(tmp / "bad", np.arange(2), arr_0=np.arange(2))
 
 
+def test_a_key_holding_a_local_header_signature(tmp):
+    # numpy writes it; npzmap reads and recovers it, but does not write it
+    # (after a crash, recovery could not tell it from a damaged header).
+    key = "PK\x03\x04x"
+    np.savez(tmp / "np.npz", a=np.arange(3), **{key: np.arange(4.0)}, c=np.ones(2))
+    z = npzmap.load(tmp / "np.npz")
+    assert z.files == ["a", key, "c"]
+    np.testing.assert_array_equal(z[key], np.arange(4.0))
+    r = npzmap.recover_npz(tmp / "np.npz", tmp / "fixed.npz")
+    assert r["kept"] == ["a.npy", key + ".npy", "c.npy"] and r["dropped"] == []
+    with npzmap.NpzWriter(tmp / "w.npz") as w:
+        with pytest.raises(npzmap.UsageError, match="local header signature"):
+            w.write(key, [1])
+        w.write("ok", [1])
+    assert np.load(tmp / "w.npz").files == ["ok"]
+
+
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_stream(tmp, order):
     p = tmp / "s.npz"
