@@ -19,7 +19,18 @@
 //! Kept members are never moved or changed: the output is the input up to
 //! the end of the last kept member, byte for byte, followed by the new
 //! directory. Memory use is bounded (a read window plus one directory entry
-//! per kept member).
+//! per kept member, and the file's own central directory while it is read
+//! to confirm a name that holds a local header signature), and so is time:
+//! what members that are dropped may read is at most eight times the file
+//! plus 256 MiB, after which further members are dropped unchecked (each
+//! listed with that reason).
+//!
+//! A local header whose name or extra field holds a local header signature
+//! (`PK\x03\x04`) may be a damaged header that swallows the members behind
+//! it (names carry no CRC). It is kept only if the file's committed archive
+//! lists it (same offset, name, CRC and sizes, ending before the next
+//! member): `np.savez` writes such names, [`NpzWriter`](crate::npz::writer::NpzWriter)
+//! refuses them, since after a crash there is no directory to confirm them.
 //!
 //! Members with a data descriptor (flag bit 3) are supported: deflated ones
 //! end where their deflate stream ends; for stored ones the descriptor is
