@@ -594,3 +594,41 @@ fn array_infos_match_array_info_key_by_key() {
         assert!(infos.iter().filter(|r| r.is_err()).count() == 2);
     }
 }
+
+/// A cached `get` compares the key with a copy kept in the member's parsed
+/// headers when it is short (up to 22 bytes), else with the name table:
+/// keys around that length, and keys that share a prefix, find their own
+/// member on first and cached access, a missing key is not found, and a
+/// view's errors name its member either way.
+#[test]
+fn cached_gets_compare_short_and_long_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.npz");
+    let keys: Vec<String> = [1usize, 21, 22, 23, 40]
+        .iter()
+        .flat_map(|&n| ["k".repeat(n), format!("{}x", "k".repeat(n - 1))])
+        .collect();
+    let mut w = npzmap::NpzWriter::create(&p).unwrap();
+    for (i, k) in keys.iter().enumerate() {
+        w.write(k, &[i as u32], &[1], Order::C).unwrap();
+    }
+    w.close().unwrap();
+    let r = NpzReader::open(&p).unwrap();
+    for pass in 0..2 {
+        for (i, k) in keys.iter().enumerate() {
+            let v = r.get(k).unwrap();
+            assert_eq!(v.to_vec::<u32>().unwrap(), [i as u32], "{k} pass {pass}");
+            let e = v.to_vec::<f64>().unwrap_err();
+            let member = format!("{k}.npy");
+            assert_eq!(e.location().member.as_deref(), Some(member.as_str()));
+            assert_eq!(v.location().member.as_deref(), Some(member.as_str()));
+            assert_eq!(r.get(&member).unwrap().to_vec::<u32>().unwrap(), [i as u32]);
+        }
+        for missing in ["", "k".repeat(2).as_str(), "kx", &"k".repeat(41)] {
+            assert!(
+                matches!(r.get(missing), Err(Error::NotFound { .. })),
+                "{missing:?}"
+            );
+        }
+    }
+}

@@ -49,7 +49,10 @@ pub(crate) enum At<'a> {
     Owned(Location),
     Member {
         path: &'a std::path::Path,
-        member: &'a str,
+        /// The reader's name table and the member name's range in it
+        /// (start, length): looked up only when an error needs it.
+        names: &'a str,
+        name: (u32, u32),
         offset: u64,
     },
 }
@@ -58,15 +61,27 @@ impl At<'_> {
     pub(crate) fn location(&self) -> Location {
         match self {
             At::Owned(l) => l.clone(),
-            At::Member {
-                path,
-                member,
-                offset,
-            } => Location {
+            At::Member { path, offset, .. } => Location {
                 path: Some(path.to_path_buf()),
-                member: Some(member.to_string()),
+                member: self.member().map(str::to_string),
                 offset: Some(*offset),
             },
+        }
+    }
+
+    /// The member's name (`None` for an owned location without one, or a
+    /// broken name range).
+    fn member(&self) -> Option<&str> {
+        match self {
+            At::Owned(l) => l.member.as_deref(),
+            At::Member {
+                names,
+                name: (start, len),
+                ..
+            } => {
+                let start = *start as usize;
+                names.get(start..start.saturating_add(*len as usize))
+            }
         }
     }
 }
@@ -228,13 +243,10 @@ impl<'a> ArrayView<'a> {
     }
 
     fn err_at(&self, e: Error) -> Error {
-        let (path, member, offset) = match &self.at {
-            At::Owned(l) => (l.path.as_deref(), l.member.as_deref(), l.offset),
-            At::Member {
-                path,
-                member,
-                offset,
-            } => (Some(*path), Some(*member), Some(*offset)),
+        let member = self.at.member();
+        let (path, offset) = match &self.at {
+            At::Owned(l) => (l.path.as_deref(), l.offset),
+            At::Member { path, offset, .. } => (Some(*path), Some(*offset)),
         };
         let mut e = e;
         if let Some(p) = path {

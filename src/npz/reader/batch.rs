@@ -54,10 +54,8 @@ impl NpzReader {
             return Ok(());
         }
         let results = self.with_windows(&idx, true, 64, |i, w| {
-            if let Ok(p) = self.parse_headers_in(i, w)
-                && let Some(e) = self.entries.get(i)
-            {
-                let _ = e.parsed.set(Box::new(p));
+            if let Ok(p) = self.parse_headers_in(i, w) {
+                let _ = self.keep_parsed(i, p);
             }
         });
         results.into_iter().collect::<Result<Vec<()>>>().map(drop)

@@ -34,8 +34,16 @@ pub(super) struct Entry {
     pub flags: u16,
     /// False when a later member with the same key shadows this one.
     pub live: bool,
-    /// The member's headers, parsed on first access.
+    /// The member's headers, parsed on first access (set through
+    /// [`NpzReader::keep_parsed`]).
     pub parsed: OnceLock<Box<Parsed>>,
+}
+
+impl Entry {
+    /// The name's range in the name table: (start, length).
+    pub(super) fn name_range(&self) -> (u32, u32) {
+        (self.name_start, self.name_len)
+    }
 }
 
 /// A hash table slot: the high half of the key's hash and the entry index.
@@ -276,10 +284,27 @@ impl NpzReader {
         }
     }
 
+    /// Whether member `i`'s key is `key`: compared with the copy in its
+    /// cached headers when there is one (no read of the name table).
+    #[inline]
+    fn key_is(&self, i: usize, key: &str) -> Option<bool> {
+        let e = self.entries.get(i)?;
+        if let Some(k) = e.parsed.get().and_then(|p| p.key.get()) {
+            return Some(k == key.as_bytes());
+        }
+        Some(self.key_bytes(i)? == key.as_bytes())
+    }
+
+    /// Caches member `i`'s headers `p`; a racing thread's (identical) ones
+    /// may be kept instead.
+    pub(super) fn keep_parsed(&self, i: usize, p: Parsed) -> Result<&Parsed> {
+        Ok(self.entry(i)?.parsed.get_or_init(|| Box::new(p)))
+    }
+
     /// The key of member `i` as bytes (hot path: no UTF-8 boundary checks);
     /// `None` only if the index or the name range is broken.
     #[inline]
-    fn key_bytes(&self, i: usize) -> Option<&[u8]> {
+    pub(super) fn key_bytes(&self, i: usize) -> Option<&[u8]> {
         let e = self.entries.get(i)?;
         let start = e.name_start as usize;
         let key = self
@@ -302,7 +327,7 @@ impl NpzReader {
             if s.idx == EMPTY {
                 return None;
             }
-            if s.tag == tag && self.key_bytes(s.idx as usize)? == key.as_bytes() {
+            if s.tag == tag && self.key_is(s.idx as usize, key)? {
                 return Some(s.idx as usize);
             }
             pos = (pos + 1) & mask;

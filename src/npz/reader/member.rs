@@ -17,8 +17,9 @@ use std::borrow::Cow;
 use std::io::Read;
 
 /// What the first access of a member found: headers and where the data is.
-/// What a cached access reads (`in_map`, `zero_copy`, `data_at`) comes
-/// first, so it shares a cache line.
+/// What a cached access reads (`in_map`, `zero_copy`, `data_at`, the key it
+/// compares and the name range its view borrows) comes first, in one cache
+/// line: a cached `get` then reads no name from the reader's name table.
 #[derive(Debug)]
 #[repr(C)]
 pub(super) struct Parsed {
@@ -33,6 +34,10 @@ pub(super) struct Parsed {
     /// Stored in a local archive, native and aligned for the dtype: views
     /// need no copy.
     pub zero_copy: bool,
+    /// The member's key, when short enough to keep here.
+    pub key: InlineKey,
+    /// The member's name: its range in the reader's name table.
+    pub name: (u32, u32),
     /// The NPY header as stored.
     pub header: Header,
     /// The same header in native byte order, when the stored one is not
@@ -43,6 +48,44 @@ pub(super) struct Parsed {
     pub data_start: u64,
     /// Array data length.
     pub data_len: u64,
+}
+
+/// A key of up to [`InlineKey::MAX`] bytes, kept inline.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct InlineKey {
+    /// Length, or `u8::MAX` if the key is longer than `MAX`.
+    len: u8,
+    bytes: [u8; InlineKey::MAX],
+}
+
+impl InlineKey {
+    /// The longest key kept (what fills `Parsed`'s first cache line).
+    const MAX: usize = 22;
+
+    /// `key` kept inline if it is short (`None`: a broken name range,
+    /// kept as a long key, which is compared in the name table).
+    pub(super) fn new(key: Option<&[u8]>) -> InlineKey {
+        let mut bytes = [0; InlineKey::MAX];
+        match key.and_then(|k| Some((k, bytes.get_mut(..k.len())?))) {
+            Some((key, b)) => {
+                b.copy_from_slice(key);
+                InlineKey {
+                    len: key.len() as u8,
+                    bytes,
+                }
+            }
+            None => InlineKey {
+                len: u8::MAX,
+                bytes,
+            },
+        }
+    }
+
+    /// The key, if it was short enough to keep.
+    #[inline]
+    pub(super) fn get(&self) -> Option<&[u8]> {
+        self.bytes.get(..usize::from(self.len))
+    }
 }
 
 /// A member's headers: cached (borrowed from the reader) or freshly parsed.
@@ -92,10 +135,11 @@ pub(super) struct Located {
 impl NpzReader {
     /// Where member `i`'s data is (`p` its headers), for a view's errors:
     /// borrowed parts, no allocation.
-    pub(super) fn at(&self, i: usize, p: &Parsed) -> At<'_> {
+    pub(super) fn at(&self, p: &Parsed) -> At<'_> {
         At::Member {
             path: &self.path,
-            member: self.name(i),
+            names: &self.names,
+            name: p.name,
             offset: p.data_at,
         }
     }
@@ -121,7 +165,7 @@ impl NpzReader {
             return Ok(Got::Fresh(Box::new(p)));
         }
         // A racing thread may have stored its (identical) result first.
-        Ok(Got::Cached(e.parsed.get_or_init(|| Box::new(p))))
+        Ok(Got::Cached(self.keep_parsed(i, p)?))
     }
 
     /// Parses member `i`'s headers from the smallest window that holds
@@ -292,7 +336,10 @@ impl NpzReader {
         } else {
             None
         };
+        let e = self.entry(i)?;
         Ok(Parsed {
+            key: InlineKey::new(self.key_bytes(i)),
+            name: e.name_range(),
             header,
             native,
             data_start,

@@ -427,8 +427,7 @@ impl NpzReader {
     /// [`NpzReader::get_slice`]). A deflated member is inflated into the copy
     /// cache, its bytes as stored (a `>f8` member stays `>f8`).
     pub fn get(&self, key: &str) -> Result<ArrayView<'_>> {
-        let i = self.lookup(key)?;
-        self.view_at(i, false)
+        self.view_of(key, false)
     }
 
     /// As [`NpzReader::get`], but the view shares the map (or the cached
@@ -444,8 +443,7 @@ impl NpzReader {
     /// inflated) copy from the bounded LRU cache. The returned view's dtype
     /// is always native.
     pub fn get_native(&self, key: &str) -> Result<ArrayView<'_>> {
-        let i = self.lookup(key)?;
-        self.view_at(i, true)
+        self.view_of(key, true)
     }
 
     /// The array `key` as a `[T]` in memory order: zero-copy when the data
@@ -470,23 +468,39 @@ impl NpzReader {
         Ok(Cow::Owned(buf.as_slice().to_vec()))
     }
 
+    /// A view of member `i`: its cached headers and mapped bytes when it
+    /// can, else [`NpzReader::view_slow`].
     #[inline]
     fn view_at(&self, i: usize, native: bool) -> Result<ArrayView<'_>> {
-        // Hot path: headers cached and the bytes viewable in place (then the
-        // stored header is the native one). No conversion, lock or alloc.
-        // (`in_map` is only set for local sources.)
-        if let Some(p) = self.entries.get(i).and_then(|e| e.parsed.get())
-            && let Some((s, e)) = p.in_map
-            && (!native || p.zero_copy)
-            && let Some(bytes) = self.src.get(s..e)
-        {
-            return Ok(ArrayView::from_checked_parts_at(
-                Cow::Borrowed(&p.header),
-                Bytes::borrowed(bytes),
-                self.at(i, p),
-            ));
+        let cached = self.entries.get(i).and_then(|e| e.parsed.get());
+        match cached.and_then(|p| self.cached_view(p, native)) {
+            Some(v) => Ok(v),
+            None => self.view_slow(i, native),
         }
-        self.view_slow(i, native)
+    }
+
+    /// [`NpzReader::view_at`] of the member `key` names.
+    #[inline]
+    fn view_of(&self, key: &str, native: bool) -> Result<ArrayView<'_>> {
+        let i = self.lookup(key)?;
+        self.view_at(i, native)
+    }
+
+    /// The hot path: headers cached and the bytes viewable in place (then
+    /// the stored header is the native one). No conversion, lock or alloc.
+    /// (`in_map` is only set for local sources.)
+    #[inline]
+    fn cached_view<'s>(&'s self, p: &'s member::Parsed, native: bool) -> Option<ArrayView<'s>> {
+        let (s, e) = p.in_map?;
+        if native && !p.zero_copy {
+            return None;
+        }
+        let bytes = self.src.get(s..e)?;
+        Some(ArrayView::from_checked_parts_at(
+            Cow::Borrowed(&p.header),
+            Bytes::borrowed(bytes),
+            self.at(p),
+        ))
     }
 
     /// [`NpzReader::view_at`] on first access, or when a copy is needed.

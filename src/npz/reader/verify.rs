@@ -176,10 +176,8 @@ impl NpzReader {
         let results =
             this.with_windows(&live, true, 64, |i, w| match this.parse_headers_in(i, w) {
                 Ok(p) => {
-                    if this.opts.cache
-                        && let Some(e) = this.entries.get(i)
-                    {
-                        let _ = e.parsed.set(Box::new(p));
+                    if this.opts.cache {
+                        let _ = this.keep_parsed(i, p);
                     }
                     None
                 }

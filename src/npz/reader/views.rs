@@ -26,7 +26,7 @@ impl NpzReader {
             && let Some(c) = self.cached_copy(i, native)
             && let Some(p) = self.entry(i)?.parsed.get()
         {
-            return Ok(Got::Cached(p).view(shared(c), native, self.at(i, p)));
+            return Ok(Got::Cached(p).view(shared(c), native, self.at(p)));
         }
         let fetched;
         let w = match w {
@@ -42,11 +42,11 @@ impl NpzReader {
             let bytes = w
                 .view_bytes(p.data_start, p.data_len)
                 .map_err(|e| self.ctx(i, e))?;
-            let at = self.at(i, p);
+            let at = self.at(p);
             return Ok(got.view(bytes, native, at));
         }
         let c = self.copy_of(i, p, native, w)?;
-        let at = self.at(i, p);
+        let at = self.at(p);
         Ok(got.view(shared(c), native, at))
     }
 
@@ -58,7 +58,7 @@ impl NpzReader {
             ArrayView::from_checked_parts_at(
                 Cow::Owned(p.header.clone()),
                 bytes,
-                At::Owned(self.at(i, p).location()),
+                At::Owned(self.at(p).location()),
             )
         };
         if !stored
