@@ -27,10 +27,11 @@
 //!
 //! A local header whose name or extra field holds a local header signature
 //! (`PK\x03\x04`) may be a damaged header that swallows the members behind
-//! it (names carry no CRC). It is kept only if the file's committed archive
-//! lists it (same offset, name, CRC and sizes, ending before the next
-//! member): `np.savez` writes such names, [`NpzWriter`](crate::npz::writer::NpzWriter)
-//! refuses them, since after a crash there is no directory to confirm them.
+//! it (names carry no CRC). Such a member is kept only if the signature is
+//! in its name and the file's committed archive lists it: same offset, name,
+//! CRC and sizes, ending before the next member. `np.savez` writes such
+//! names; [`NpzWriter`](crate::npz::writer::NpzWriter) refuses them, since
+//! after a crash there is no directory to confirm them.
 //!
 //! Members with a data descriptor (flag bit 3) are supported: deflated ones
 //! end where their deflate stream ends; for stored ones the descriptor is

@@ -11,7 +11,10 @@
 //! (`np.savez(f, **{"PK\x03\x04": a})` writes one) is the archive's own.
 //!
 //! The directory is read only when the scan first meets such a header, and
-//! only the entries whose name holds a signature are kept.
+//! only the entries whose name holds a signature are kept: a header whose
+//! name is plain but whose extra field holds one (outside the ZIP64 sizes,
+//! which are checked against the data) is never confirmed. No writer known
+//! to us puts one there.
 
 use super::src::Src;
 use crate::zip::committed::{self, Source};
