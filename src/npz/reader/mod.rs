@@ -427,7 +427,8 @@ impl NpzReader {
     /// [`NpzReader::get_slice`]). A deflated member is inflated into the copy
     /// cache, its bytes as stored (a `>f8` member stays `>f8`).
     pub fn get(&self, key: &str) -> Result<ArrayView<'_>> {
-        self.view_of(key, false)
+        let i = self.lookup(key)?;
+        self.view_at(i, false)
     }
 
     /// As [`NpzReader::get`], but the view shares the map (or the cached
@@ -443,7 +444,8 @@ impl NpzReader {
     /// inflated) copy from the bounded LRU cache. The returned view's dtype
     /// is always native.
     pub fn get_native(&self, key: &str) -> Result<ArrayView<'_>> {
-        self.view_of(key, true)
+        let i = self.lookup(key)?;
+        self.view_at(i, true)
     }
 
     /// The array `key` as a `[T]` in memory order: zero-copy when the data
@@ -477,13 +479,6 @@ impl NpzReader {
             Some(v) => Ok(v),
             None => self.view_slow(i, native),
         }
-    }
-
-    /// [`NpzReader::view_at`] of the member `key` names.
-    #[inline]
-    fn view_of(&self, key: &str, native: bool) -> Result<ArrayView<'_>> {
-        let i = self.lookup(key)?;
-        self.view_at(i, native)
     }
 
     /// The hot path: headers cached and the bytes viewable in place (then
