@@ -236,6 +236,14 @@ fn names_duplicates_and_cp437() {
     assert_eq!(npz.members().count(), 7);
     assert_eq!(npz.members().filter(|m| m.shadowed).count(), 2);
     assert_eq!(npz.iter().count(), 5);
+    // Every member's headers cached, shadowed ones first: lookups still
+    // find the winners.
+    let fresh = NpzReader::open(&path).unwrap();
+    assert!(fresh.verify().is_ok());
+    assert_eq!(fresh.get("a").unwrap().to_vec::<i32>().unwrap(), [3]);
+    assert_eq!(fresh.get("a.npy").unwrap().to_vec::<i32>().unwrap(), [3]);
+    assert_eq!(fresh.get("c").unwrap().to_vec::<i32>().unwrap(), [1]);
+    assert_eq!(fresh.get("b").unwrap().to_vec::<i32>().unwrap(), [2]);
 }
 
 /// The named iterator types: exact lengths as they are consumed, archive

@@ -45,11 +45,7 @@ impl NpzReader {
         let mut idx = self.lookup_all(keys)?;
         idx.sort_unstable();
         idx.dedup();
-        idx.retain(|&i| {
-            self.entries
-                .get(i)
-                .is_some_and(|e| e.parsed.get().is_none())
-        });
+        idx.retain(|&i| self.parsed(i).is_none());
         if !self.opts.cache {
             return Ok(());
         }

@@ -39,7 +39,7 @@ impl NpzReader {
     /// The cached copy of member `i` a view (`native` or as stored) would
     /// use, if its headers are parsed and the copy is cached.
     pub(super) fn cached_copy(&self, i: usize, native: bool) -> Option<Copy> {
-        let p = self.entries.get(i)?.parsed.get()?;
+        let p = self.parsed(i)?;
         self.copies.get(copy_key(i, p, native))
     }
 

@@ -1,8 +1,10 @@
 //! The key index: central directory entries (fixed size, names in one
 //! shared `String`), the overlap check, and the open-addressing table from
-//! keys to entries (seeded foldhash), with `np.load`'s duplicate rule.
+//! keys to members (seeded foldhash), with `np.load`'s duplicate rule. A
+//! slot names its member's cached headers once there are some.
 
-use super::member::Parsed;
+use super::arena::Arena;
+use super::member::{Got, Parsed};
 use super::source::{Source, rebase};
 use super::{NpzReader, ReaderOptions, to_usize, zip_err};
 use crate::error::{Error, Location, Result};
@@ -11,7 +13,8 @@ use crate::npz::key_of;
 use crate::zip::{CENTRAL_HEADER_LEN, Directory, EndOfCentralDirectory, LOCAL_HEADER_LEN};
 use std::hash::BuildHasher;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// One central directory entry, fixed size.
 #[derive(Debug)]
@@ -34,27 +37,49 @@ pub(super) struct Entry {
     pub flags: u16,
     /// False when a later member with the same key shadows this one.
     pub live: bool,
-    /// The member's headers, parsed on first access (set through
-    /// [`NpzReader::keep_parsed`]).
-    pub parsed: OnceLock<Box<Parsed>>,
+    /// The member's slot in the hash table (which holds its parsed
+    /// headers): every member has one, shadowed ones too.
+    slot: u32,
 }
 
 impl Entry {
+    /// The (decoded) name, from the reader's name table `names`; empty
+    /// only if the name range is broken (a debug build asserts).
+    fn name_in<'a>(&self, names: &'a str) -> &'a str {
+        let start = self.name_start as usize;
+        let name = names.get(start..start.saturating_add(self.name_len as usize));
+        debug_assert!(name.is_some(), "name range outside the names");
+        name.unwrap_or_default()
+    }
+
     /// The name's range in the name table: (start, length).
     pub(super) fn name_range(&self) -> (u32, u32) {
         (self.name_start, self.name_len)
     }
 }
 
-/// A hash table slot: the high half of the key's hash and the entry index.
-#[derive(Clone, Copy)]
+/// A hash table slot: the high half of the key's hash, and what the slot
+/// holds (`val`): [`EMPTY`], the member's index, or once its headers are
+/// cached, [`CACHED`] and their index in the reader's arena (which holds the
+/// member's index too). So a cached `get` reads the slot and the headers,
+/// and neither the entry nor the name table.
 pub(super) struct Slot {
     tag: u32,
-    idx: u32,
+    val: AtomicU32,
 }
 
-/// `Slot::idx` of an empty slot.
+/// `Slot::val` of an empty slot.
 const EMPTY: u32 = u32::MAX;
+
+/// `Slot::val` bit: the rest is an index in the arena of parsed headers.
+/// Member indices stay below it (`read_entries` refuses more members).
+pub(super) const CACHED: u32 = 1 << 31;
+
+/// A member found in the table: its index, and its headers if cached.
+pub(super) struct Found<'r> {
+    pub index: usize,
+    pub parsed: Option<&'r Parsed>,
+}
 
 /// The entries and names read from the central directory.
 struct Listing {
@@ -107,7 +132,7 @@ fn read_entries(buf: &[u8], base: u64, end: &EndOfCentralDirectory) -> Result<Li
             u32::try_from(names.len()).map_err(|_| at("member names exceed 4 GiB in total"))?;
         let name_len = u32::try_from(name.len()).map_err(|_| at("member name too long"))?;
         let raw_name_len = u16::try_from(e.name.len()).map_err(|_| at("member name too long"))?;
-        if entries.len() >= EMPTY as usize - 1 {
+        if entries.len() >= CACHED as usize {
             return Err(at("too many members"));
         }
         names.push_str(&name);
@@ -125,7 +150,7 @@ fn read_entries(buf: &[u8], base: u64, end: &EndOfCentralDirectory) -> Result<Li
             method: e.method,
             flags: e.flags,
             live: true,
-            parsed: OnceLock::new(),
+            slot: EMPTY,
         });
     }
     Ok(Listing { entries, names })
@@ -144,6 +169,12 @@ impl NpzReader {
         dir: (&[u8], u64),
     ) -> Result<NpzReader> {
         let Listing { entries, names } = read_entries(dir.0, dir.1, &end)?;
+        // Room for every member's headers, and for racing threads' spares;
+        // below CACHED, as cell indices must be.
+        let cells = match opts.cache {
+            true => (entries.len().saturating_mul(2).saturating_add(64)).min(CACHED as usize - 1),
+            false => 0,
+        } as u32;
         let comment = {
             to_usize(end.eocd_offset, end.eocd_offset)?;
             let start = end.eocd_offset.saturating_add(crate::zip::EOCD_LEN as u64);
@@ -155,6 +186,8 @@ impl NpzReader {
             names,
             entries,
             slots: Vec::new(),
+            // Room for every member, and for racing threads' spare copies.
+            parsed_cells: Arena::with_capacity(cells),
             hasher: foldhash::quality::RandomState::default(),
             live: 0,
             duplicates: Vec::new(),
@@ -216,41 +249,67 @@ impl NpzReader {
     }
 
     /// Fills the hash table; a key seen twice keeps the member `np.load`
-    /// would return and records the other in `duplicates`.
+    /// would return and records the other in `duplicates`. The shadowed
+    /// member gets a slot further along the same probe sequence, so that
+    /// lookups of its key find the winner first.
     fn build_table(&mut self) -> Result<()> {
         let n = self.entries.len();
-        let size = (n.saturating_mul(2)).max(8).next_power_of_two();
-        let mut slots = vec![Slot { tag: 0, idx: EMPTY }; size];
+        // A load factor of at most 0.8: with the tags, probing stays within
+        // a cache line or two, and the table small (a cached `get` reads
+        // one slot of it at random).
+        let size = (n.saturating_add(n / 4).max(8).checked_next_power_of_two())
+            .ok_or_else(|| zip_err("too many members", 0))?;
+        let mut slots: Vec<Slot> = (0..size)
+            .map(|_| Slot {
+                tag: 0,
+                val: AtomicU32::new(EMPTY),
+            })
+            .collect();
         let mask = size - 1;
+        let (names, entries, hasher) = (&self.names, &mut self.entries, &self.hasher);
+        let name = |e: Option<&Entry>| e.map_or("", |e| e.name_in(names));
         for i in 0..n {
-            let key = key_of(self.name(i));
-            let h = self.hash(key);
+            let key = key_of(name(entries.get(i)));
+            let h = hasher.hash_one(key);
             let tag = (h >> 32) as u32;
             let mut pos = (h as usize) & mask;
-            // The table is at least twice as large as the entries: a free
-            // slot is always found.
+            // The member placed in the next free slot: `i`, or the one `i`
+            // shadows.
+            let mut placing = i;
+            // The table has more slots than there are entries: a free slot
+            // is always found.
             while let Some(slot) = slots.get_mut(pos) {
-                if slot.idx == EMPTY {
-                    // i < EMPTY - 1: `read_entries` refuses more members.
-                    *slot = Slot { tag, idx: i as u32 };
+                let val = slot.val.get_mut();
+                if *val == EMPTY {
+                    // Indices are < CACHED (`read_entries` refuses more
+                    // members), and so are positions (size <= 2 * CACHED).
+                    slot.tag = tag;
+                    *val = placing as u32;
+                    if let Some(e) = entries.get_mut(placing) {
+                        e.slot = pos as u32;
+                    }
                     break;
                 }
-                let j = slot.idx as usize;
-                if slot.tag == tag && key_of(self.name(j)) == key {
+                let j = *val as usize;
+                if placing == i && slot.tag == tag && key_of(name(entries.get(j))) == key {
                     // np.load: an exact (non-.npy) member name beats a
                     // stripped one; otherwise the later entry wins.
-                    let old_exact = self.name(j) == key;
-                    let new_exact = self.name(i) == key;
+                    let old_exact = name(entries.get(j)) == key;
+                    let new_exact = name(entries.get(i)) == key;
                     let (winner, loser) = if old_exact && !new_exact {
                         (j, i)
                     } else {
                         (i, j)
                     };
-                    slot.idx = winner as u32;
-                    let dup = self.name(loser).to_string();
-                    self.entry_mut(loser)?.live = false;
-                    self.duplicates.push(dup);
-                    break;
+                    *val = winner as u32;
+                    if let Some(e) = entries.get_mut(winner) {
+                        e.slot = pos as u32;
+                    }
+                    if let Some(e) = entries.get_mut(loser) {
+                        e.live = false;
+                        self.duplicates.push(e.name_in(names).to_string());
+                    }
+                    placing = loser;
                 }
                 pos = (pos + 1) & mask;
             }
@@ -284,21 +343,68 @@ impl NpzReader {
         }
     }
 
-    /// Whether member `i`'s key is `key`: compared with the copy in its
-    /// cached headers when there is one (no read of the name table).
+    /// The member a slot's value `val` (not [`EMPTY`]) names; `None` only
+    /// if the arena lost a value (a broken invariant).
     #[inline]
-    fn key_is(&self, i: usize, key: &str) -> Option<bool> {
-        let e = self.entries.get(i)?;
-        if let Some(k) = e.parsed.get().and_then(|p| p.key.get()) {
-            return Some(k == key.as_bytes());
+    fn found(&self, val: u32) -> Option<Found<'_>> {
+        if val & CACHED == 0 {
+            return Some(Found {
+                index: val as usize,
+                parsed: None,
+            });
         }
-        Some(self.key_bytes(i)? == key.as_bytes())
+        let p = self.parsed_cells.get(val & !CACHED);
+        debug_assert!(p.is_some(), "cached headers {val:#x} missing");
+        p.map(|p| Found {
+            index: p.member as usize,
+            parsed: Some(p),
+        })
     }
 
-    /// Caches member `i`'s headers `p`; a racing thread's (identical) ones
-    /// may be kept instead.
-    pub(super) fn keep_parsed(&self, i: usize, p: Parsed) -> Result<&Parsed> {
-        Ok(self.entry(i)?.parsed.get_or_init(|| Box::new(p)))
+    /// Member `i`'s slot.
+    #[inline]
+    fn slot_of(&self, i: usize) -> Result<&Slot> {
+        let slot = self.entry(i)?.slot as usize;
+        let s = self.slots.get(slot);
+        debug_assert!(s.is_some(), "member {i} has no slot");
+        s.ok_or_else(|| Self::bad_index(i))
+    }
+
+    /// Member `i`'s headers, if cached.
+    #[inline]
+    pub(super) fn parsed(&self, i: usize) -> Option<&Parsed> {
+        let val = self.slot_of(i).ok()?.val.load(Ordering::Acquire);
+        self.found(val)?.parsed
+    }
+
+    /// Caches member `i`'s headers `p` (`Got::Cached`); a racing thread's
+    /// (identical) ones may be kept instead. `Got::Fresh` if the arena is
+    /// full (racing threads can use a few cells more than there are members).
+    pub(super) fn keep_parsed(&self, i: usize, p: Parsed) -> Result<Got<'_>> {
+        let slot = self.slot_of(i)?;
+        let cached = |val: u32| {
+            (val & CACHED != 0)
+                .then(|| self.found(val)?.parsed)
+                .flatten()
+        };
+        if let Some(q) = cached(slot.val.load(Ordering::Acquire)) {
+            return Ok(Got::Cached(q));
+        }
+        let (cell, q) = match self.parsed_cells.push(p) {
+            Ok(kept) => kept,
+            Err(p) => return Ok(Got::Fresh(Box::new(p))),
+        };
+        match (slot.val).compare_exchange(
+            i as u32,
+            CACHED | cell,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Ok(Got::Cached(q)),
+            // Another thread cached the member first: its copy is the one
+            // lookups find (this cell stays unused).
+            Err(val) => Ok(Got::Cached(cached(val).unwrap_or(q))),
+        }
     }
 
     /// The key of member `i` as bytes (hot path: no UTF-8 boundary checks);
@@ -315,42 +421,57 @@ impl NpzReader {
         key
     }
 
-    /// The index of the member whose key is `key`.
+    /// The member whose key is `key`.
     #[inline]
-    fn find(&self, key: &str) -> Option<usize> {
+    fn find(&self, key: &str) -> Option<Found<'_>> {
         let h = self.hash(key);
         let tag = (h >> 32) as u32;
         let mask = self.slots.len().wrapping_sub(1);
         let mut pos = (h as usize) & mask;
         loop {
-            let s = *self.slots.get(pos)?;
-            if s.idx == EMPTY {
+            let s = self.slots.get(pos)?;
+            let val = s.val.load(Ordering::Acquire);
+            if val == EMPTY {
                 return None;
             }
-            if s.tag == tag && self.key_is(s.idx as usize, key)? {
-                return Some(s.idx as usize);
+            if s.tag == tag {
+                // The key kept in cached headers, else the name table's.
+                let f = self.found(val)?;
+                let hit = match f.parsed.and_then(|p| p.key.get()) {
+                    Some(k) => k == key.as_bytes(),
+                    None => self.key_bytes(f.index)? == key.as_bytes(),
+                };
+                if hit {
+                    return Some(f);
+                }
             }
             pos = (pos + 1) & mask;
+        }
+    }
+
+    /// The member for `key` (an array key, or a full member name).
+    #[inline]
+    pub(super) fn lookup_found(&self, key: &str) -> Result<Found<'_>> {
+        match self.find(key) {
+            Some(f) => Ok(f),
+            None => self.lookup_full_name(key),
         }
     }
 
     /// Index of the member for `key` (an array key, or a full member name).
     #[inline]
     pub(super) fn lookup(&self, key: &str) -> Result<usize> {
-        match self.find(key) {
-            Some(i) => Ok(i),
-            None => self.lookup_full_name(key),
-        }
+        Ok(self.lookup_found(key)?.index)
     }
 
     /// `key` given as a full member name (`x.npy`), or not found.
     #[inline(never)]
-    fn lookup_full_name(&self, key: &str) -> Result<usize> {
+    fn lookup_full_name(&self, key: &str) -> Result<Found<'_>> {
         if let Some(stripped) = key.strip_suffix(".npy")
-            && let Some(i) = self.find(stripped)
-            && self.name(i) == key
+            && let Some(f) = self.find(stripped)
+            && self.name(f.index) == key
         {
-            return Ok(i);
+            return Ok(f);
         }
         Err(Error::NotFound {
             name: key.to_string(),
@@ -361,13 +482,9 @@ impl NpzReader {
     /// The (decoded) name of member `i`; empty only if the index or the name
     /// range is broken (a debug build asserts).
     pub(super) fn name(&self, i: usize) -> &str {
-        let name = self.entries.get(i).and_then(|e| {
-            let start = e.name_start as usize;
-            self.names
-                .get(start..start.saturating_add(e.name_len as usize))
-        });
-        debug_assert!(name.is_some(), "name range of member {i} outside the names");
-        name.unwrap_or_default()
+        let e = self.entries.get(i);
+        debug_assert!(e.is_some(), "member index {i} out of range");
+        e.map_or("", |e| e.name_in(&self.names))
     }
 
     /// `e` with this reader's path and member `i`'s name.

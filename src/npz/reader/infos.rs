@@ -41,14 +41,7 @@ impl NpzReader {
     /// read together (on all cores, or in coalesced requests).
     fn infos_at(&self, idx: &[usize]) -> Vec<Result<ArrayInfo>> {
         // Looked up once: another thread may cache headers meanwhile.
-        let cached: Vec<Option<&Parsed>> = (idx.iter())
-            .map(|&i| {
-                self.entries
-                    .get(i)
-                    .and_then(|e| e.parsed.get())
-                    .map(|p| &**p)
-            })
-            .collect();
+        let cached: Vec<Option<&Parsed>> = idx.iter().map(|&i| self.parsed(i)).collect();
         let todo: Vec<usize> = (idx.iter().zip(&cached))
             .filter(|(_, p)| p.is_none())
             .map(|(&i, _)| i)
@@ -127,7 +120,7 @@ impl NpzReader {
         let Some(w) = self.local() else {
             return self.remote_infos(n, give);
         };
-        let info = |i: usize| match self.entries.get(i).and_then(|e| e.parsed.get()) {
+        let info = |i: usize| match self.parsed(i) {
             Some(p) => self.info_of(i, p),
             None => self.read_info(i, &w),
         };

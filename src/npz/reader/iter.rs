@@ -124,13 +124,13 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let i = self.live.next()?;
-        Some((key_of(self.reader.name(i)), self.reader.view_at(i, false)))
+        Some((key_of(self.reader.name(i)), self.reader.view_of(i, false)))
     }
 
     /// Skips the `n` members before without reading them.
     fn nth(&mut self, n: usize) -> Option<Self::Item> {
         let i = self.live.nth(n)?;
-        Some((key_of(self.reader.name(i)), self.reader.view_at(i, false)))
+        Some((key_of(self.reader.name(i)), self.reader.view_of(i, false)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -48,6 +48,9 @@ pub(super) struct Parsed {
     pub data_start: u64,
     /// Array data length.
     pub data_len: u64,
+    /// The member's index (the reader's hash table names cached headers,
+    /// not members).
+    pub member: u32,
 }
 
 /// A key of up to [`InlineKey::MAX`] bytes, kept inline.
@@ -156,8 +159,7 @@ impl NpzReader {
     }
 
     fn member_with(&self, i: usize, parse: impl FnOnce() -> Result<Parsed>) -> Result<Got<'_>> {
-        let e = self.entry(i)?;
-        if let Some(p) = e.parsed.get() {
+        if let Some(p) = self.parsed(i) {
             return Ok(Got::Cached(p));
         }
         let p = parse().map_err(|e| self.ctx(i, e))?;
@@ -165,7 +167,7 @@ impl NpzReader {
             return Ok(Got::Fresh(Box::new(p)));
         }
         // A racing thread may have stored its (identical) result first.
-        Ok(Got::Cached(self.keep_parsed(i, p)?))
+        self.keep_parsed(i, p)
     }
 
     /// Parses member `i`'s headers from the smallest window that holds
@@ -338,6 +340,8 @@ impl NpzReader {
         };
         let e = self.entry(i)?;
         Ok(Parsed {
+            // Indices fit in u32: `read_entries` refuses more members.
+            member: i as u32,
             key: InlineKey::new(self.key_bytes(i)),
             name: e.name_range(),
             header,

@@ -115,6 +115,7 @@
 //! lies under the map. A reader opened before or during an append keeps
 //! seeing that archive; one opened after `close` sees the new one.
 
+mod arena;
 mod batch;
 mod copy;
 mod index;
@@ -145,7 +146,8 @@ use crate::npz::cache::CopyCache;
 use crate::view::{ArrayView, Bytes, OwnedView};
 use crate::zip::METHOD_STORED;
 use crate::zip::committed;
-use index::{Entry, Slot};
+use arena::Arena;
+use index::{Entry, Found, Slot};
 use member::Got;
 use source::{Need, Source};
 use std::borrow::Cow;
@@ -195,6 +197,8 @@ pub struct NpzReader {
     names: String,
     entries: Vec<Entry>,
     slots: Vec<Slot>,
+    /// Members' parsed headers, cached on first use (the slots say where).
+    parsed_cells: Arena<member::Parsed>,
     /// Seeded per reader (foldhash, keyed like std's `RandomState`, so
     /// crafted names cannot be made to collide without knowing the seed).
     hasher: foldhash::quality::RandomState,
@@ -427,8 +431,7 @@ impl NpzReader {
     /// [`NpzReader::get_slice`]). A deflated member is inflated into the copy
     /// cache, its bytes as stored (a `>f8` member stays `>f8`).
     pub fn get(&self, key: &str) -> Result<ArrayView<'_>> {
-        let i = self.lookup(key)?;
-        self.view_at(i, false)
+        self.view_at(self.lookup_found(key)?, false)
     }
 
     /// As [`NpzReader::get`], but the view shares the map (or the cached
@@ -444,8 +447,7 @@ impl NpzReader {
     /// inflated) copy from the bounded LRU cache. The returned view's dtype
     /// is always native.
     pub fn get_native(&self, key: &str) -> Result<ArrayView<'_>> {
-        let i = self.lookup(key)?;
-        self.view_at(i, true)
+        self.view_at(self.lookup_found(key)?, true)
     }
 
     /// The array `key` as a `[T]` in memory order: zero-copy when the data
@@ -470,14 +472,19 @@ impl NpzReader {
         Ok(Cow::Owned(buf.as_slice().to_vec()))
     }
 
-    /// A view of member `i`: its cached headers and mapped bytes when it
+    /// A view of member `i` (see [`NpzReader::view_at`]).
+    pub(super) fn view_of(&self, i: usize, native: bool) -> Result<ArrayView<'_>> {
+        let parsed = self.parsed(i);
+        self.view_at(Found { index: i, parsed }, native)
+    }
+
+    /// A view of member `m`: its cached headers and mapped bytes when it
     /// can, else [`NpzReader::view_slow`].
     #[inline]
-    fn view_at(&self, i: usize, native: bool) -> Result<ArrayView<'_>> {
-        let cached = self.entries.get(i).and_then(|e| e.parsed.get());
-        match cached.and_then(|p| self.cached_view(p, native)) {
+    fn view_at<'s>(&'s self, m: Found<'s>, native: bool) -> Result<ArrayView<'s>> {
+        match m.parsed.and_then(|p| self.cached_view(p, native)) {
             Some(v) => Ok(v),
-            None => self.view_slow(i, native),
+            None => self.view_slow(m.index, native),
         }
     }
 

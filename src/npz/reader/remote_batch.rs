@@ -100,7 +100,7 @@ impl NpzReader {
             let e = self.entry(i)?;
             // A deflated member's inflated copy serves every view.
             let copied = e.method != METHOD_STORED
-                && e.parsed.get().is_some()
+                && self.parsed(i).is_some()
                 && self.cached_copy(i, false).is_some();
             if !copied && self.copies.get(key).is_none() {
                 want.push((e.local_offset, i));

@@ -24,7 +24,7 @@ impl NpzReader {
         // A copy already made needs no bytes (nor, remote, a request).
         if (!stored || native)
             && let Some(c) = self.cached_copy(i, native)
-            && let Some(p) = self.entry(i)?.parsed.get()
+            && let Some(p) = self.parsed(i)
         {
             return Ok(Got::Cached(p).view(shared(c), native, self.at(p)));
         }
@@ -63,7 +63,7 @@ impl NpzReader {
         };
         if !stored
             && let Some(c) = self.cached_copy(i, false)
-            && let Some(p) = self.entry(i)?.parsed.get()
+            && let Some(p) = self.parsed(i)
         {
             return Ok(owned(&Got::Cached(p), shared(c)));
         }
