@@ -75,6 +75,9 @@ const EMPTY: u32 = u32::MAX;
 /// Member indices stay below it (`read_entries` refuses more members).
 pub(super) const CACHED: u32 = 1 << 31;
 
+/// Hints at most: 32,768 × 8 bytes, which stay in a core's L2 cache.
+const HINTS_MAX: usize = 1 << 15;
+
 /// A member found in the table: its index, and its headers if cached.
 pub(super) struct Found<'r> {
     pub index: usize,
@@ -175,6 +178,10 @@ impl NpzReader {
             true => (entries.len().saturating_mul(2).saturating_add(64)).min(CACHED as usize - 1),
             false => 0,
         } as u32;
+        let hints = match opts.cache {
+            true => entries.len().next_power_of_two().min(HINTS_MAX),
+            false => 0,
+        };
         let comment = {
             to_usize(end.eocd_offset, end.eocd_offset)?;
             let start = end.eocd_offset.saturating_add(crate::zip::EOCD_LEN as u64);
@@ -188,6 +195,8 @@ impl NpzReader {
             slots: Vec::new(),
             // Room for every member, and for racing threads' spare copies.
             parsed_cells: Arena::with_capacity(cells),
+            // Zeroed by the allocator: pages no hint is written to cost nothing.
+            hints: bytemuck::zeroed_slice_box(hints),
             hasher: foldhash::quality::RandomState::default(),
             live: 0,
             duplicates: Vec::new(),
@@ -400,11 +409,49 @@ impl NpzReader {
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            Ok(_) => Ok(Got::Cached(q)),
+            Ok(_) => {
+                self.hint(i, cell);
+                Ok(Got::Cached(q))
+            }
             // Another thread cached the member first: its copy is the one
             // lookups find (this cell stays unused).
             Err(val) => Ok(Got::Cached(cached(val).unwrap_or(q))),
         }
+    }
+
+    /// Points the hint for member `i`'s key at its cached headers `cell`.
+    /// Live members only: a hint must name the member `get` returns (no
+    /// path caches a shadowed member's headers today; this keeps it so).
+    fn hint(&self, i: usize, cell: u32) {
+        if !self.entry(i).is_ok_and(|e| e.live) {
+            return;
+        }
+        let h = self.hash(key_of(self.name(i)));
+        let mask = self.hints.len().wrapping_sub(1);
+        if let Some(hint) = self.hints.get(h as usize & mask) {
+            // cell < CACHED: cell + 1 fits, and 0 stays "no hint".
+            hint.store((h >> 32) << 32 | u64::from(cell + 1), Ordering::Relaxed);
+        }
+    }
+
+    /// The member whose key is `key` and hash `h`, if the hint for `h`
+    /// names its cached headers.
+    #[inline]
+    fn hinted(&self, h: u64, key: &str) -> Option<Found<'_>> {
+        let mask = self.hints.len().wrapping_sub(1);
+        let hint = self.hints.get(h as usize & mask)?.load(Ordering::Relaxed);
+        if hint >> 32 != h >> 32 || hint as u32 == 0 {
+            return None;
+        }
+        let p = self.parsed_cells.get(hint as u32 - 1)?;
+        let same = match p.key.get() {
+            Some(k) => k == key.as_bytes(),
+            None => self.key_bytes(p.member as usize)? == key.as_bytes(),
+        };
+        same.then_some(Found {
+            index: p.member as usize,
+            parsed: Some(p),
+        })
     }
 
     /// The key of member `i` as bytes (hot path: no UTF-8 boundary checks);
@@ -425,6 +472,9 @@ impl NpzReader {
     #[inline]
     fn find(&self, key: &str) -> Option<Found<'_>> {
         let h = self.hash(key);
+        if let Some(f) = self.hinted(h, key) {
+            return Some(f);
+        }
         let tag = (h >> 32) as u32;
         let mask = self.slots.len().wrapping_sub(1);
         let mut pos = (h as usize) & mask;

@@ -5,15 +5,17 @@
 //! * **Open** touches only the end records and the central directory: no
 //!   member data and no local header is read. The index is one `Vec` of
 //!   fixed-size entries (names live in one shared `String`) plus an
-//!   open-addressing hash table of `u32` indices, so a million members take
+//!   open-addressing hash table of 8-byte slots, so a million members take
 //!   memory close to the size of the central directory itself.
 //! * **Names** follow `np.load`: the key of `x.npy` is `x`; other members
 //!   are listed under their full name; with duplicate names the last one
 //!   wins (see [`NpzReader::duplicates`]); names without the UTF-8 flag are
 //!   decoded as code page 437, like Python's `zipfile`.
 //! * **Headers** (local zip header, then NPY header) are read and checked on
-//!   first access and cached per member in a `OnceLock`, so later accesses
-//!   take no lock and allocate nothing.
+//!   first access and cached in an append-only arena, in first-use order,
+//!   which the member's hash table slot then names (and a small
+//!   direct-mapped table of hints, for a hot set that fits in L2), so later
+//!   accesses take no lock, allocate nothing and read few cache lines.
 //! * **Views**: [`NpzReader::get`] is zero-copy for stored members;
 //!   [`NpzReader::get_native`] and [`NpzReader::get_slice`] are zero-copy
 //!   when the bytes are aligned and in native order, and otherwise use one
@@ -155,6 +157,7 @@ use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 /// Deflate cannot expand more than about 1032:1; a member that declares
 /// more is a zip bomb (or corrupt) and is refused before anything is
@@ -199,6 +202,10 @@ pub struct NpzReader {
     slots: Vec<Slot>,
     /// Members' parsed headers, cached on first use (the slots say where).
     parsed_cells: Arena<member::Parsed>,
+    /// A direct-mapped cache in front of the table, sized for the L2
+    /// cache: by hash, the tag and arena cell of a recently cached member.
+    /// A cached `get` of a hot set that fits reads no table slot.
+    hints: Box<[AtomicU64]>,
     /// Seeded per reader (foldhash, keyed like std's `RandomState`, so
     /// crafted names cannot be made to collide without knowing the seed).
     hasher: foldhash::quality::RandomState,
