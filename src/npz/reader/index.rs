@@ -193,7 +193,6 @@ impl NpzReader {
             names,
             entries,
             slots: Vec::new(),
-            // Room for every member, and for racing threads' spare copies.
             parsed_cells: Arena::with_capacity(cells),
             // Zeroed by the allocator: pages no hint is written to cost nothing.
             hints: bytemuck::zeroed_slice_box(hints),
@@ -444,13 +443,20 @@ impl NpzReader {
             return None;
         }
         let p = self.parsed_cells.get(hint as u32 - 1)?;
-        let same = match p.key.get() {
-            Some(k) => k == key.as_bytes(),
-            None => self.key_bytes(p.member as usize)? == key.as_bytes(),
-        };
-        same.then_some(Found {
+        let f = Found {
             index: p.member as usize,
             parsed: Some(p),
+        };
+        self.is_key_of(&f, key)?.then_some(f)
+    }
+
+    /// Whether `key` is the key of member `f`: compared with the copy in its
+    /// cached headers when they keep one, else with the name table.
+    #[inline]
+    fn is_key_of(&self, f: &Found<'_>, key: &str) -> Option<bool> {
+        Some(match f.parsed.and_then(|p| p.key.get()) {
+            Some(k) => k == key.as_bytes(),
+            None => self.key_bytes(f.index)? == key.as_bytes(),
         })
     }
 
@@ -485,13 +491,8 @@ impl NpzReader {
                 return None;
             }
             if s.tag == tag {
-                // The key kept in cached headers, else the name table's.
                 let f = self.found(val)?;
-                let hit = match f.parsed.and_then(|p| p.key.get()) {
-                    Some(k) => k == key.as_bytes(),
-                    None => self.key_bytes(f.index)? == key.as_bytes(),
-                };
-                if hit {
+                if self.is_key_of(&f, key)? {
                     return Some(f);
                 }
             }
