@@ -18,8 +18,9 @@ use std::io::Read;
 
 /// What the first access of a member found: headers and where the data is.
 /// What a cached access reads (`in_map`, `zero_copy`, `data_at`, the key it
-/// compares and the name range its view borrows) comes first, in one cache
-/// line: a cached `get` then reads no name from the reader's name table.
+/// compares and the name range its view borrows) comes first, in 64 bytes:
+/// a cached `get` then reads no name from the reader's name table. (It also
+/// reads `member`, at the end, beside the arena cell's `OnceLock` state.)
 #[derive(Debug)]
 #[repr(C)]
 pub(super) struct Parsed {
