@@ -4,6 +4,7 @@
 //! slot names its member's cached headers once there are some.
 
 use super::arena::Arena;
+use super::hints::Hints;
 use super::member::{Got, Parsed};
 use super::source::{Source, rebase};
 use super::{NpzReader, ReaderOptions, to_usize, zip_err};
@@ -74,9 +75,6 @@ const EMPTY: u32 = u32::MAX;
 /// `Slot::val` bit: the rest is an index in the arena of parsed headers.
 /// Member indices stay below it (`read_entries` refuses more members).
 pub(super) const CACHED: u32 = 1 << 31;
-
-/// Hints at most: 32,768 × 8 bytes, which stay in a core's L2 cache.
-const HINTS_MAX: usize = 1 << 15;
 
 /// A member found in the table: its index, and its headers if cached.
 pub(super) struct Found<'r> {
@@ -178,10 +176,7 @@ impl NpzReader {
             true => (entries.len().saturating_mul(2).saturating_add(64)).min(CACHED as usize - 1),
             false => 0,
         } as u32;
-        let hints = match opts.cache {
-            true => entries.len().next_power_of_two().min(HINTS_MAX),
-            false => 0,
-        };
+        let hints = Hints::new(entries.len(), cells);
         let comment = {
             to_usize(end.eocd_offset, end.eocd_offset)?;
             let start = end.eocd_offset.saturating_add(crate::zip::EOCD_LEN as u64);
@@ -194,8 +189,7 @@ impl NpzReader {
             entries,
             slots: Vec::new(),
             parsed_cells: Arena::with_capacity(cells),
-            // Zeroed by the allocator: pages no hint is written to cost nothing.
-            hints: bytemuck::zeroed_slice_box(hints),
+            hints,
             hasher: foldhash::quality::RandomState::default(),
             live: 0,
             duplicates: Vec::new(),
@@ -418,36 +412,27 @@ impl NpzReader {
         }
     }
 
-    /// Points the hint for member `i`'s key at its cached headers `cell`.
+    /// Hints member `i`'s cached headers `cell` under its key's hash.
     /// Live members only: a hint must name the member `get` returns (no
     /// path caches a shadowed member's headers today; this keeps it so).
     fn hint(&self, i: usize, cell: u32) {
-        if !self.entry(i).is_ok_and(|e| e.live) {
-            return;
-        }
-        let h = self.hash(key_of(self.name(i)));
-        let mask = self.hints.len().wrapping_sub(1);
-        if let Some(hint) = self.hints.get(h as usize & mask) {
-            // cell < CACHED: cell + 1 fits, and 0 stays "no hint".
-            hint.store((h >> 32) << 32 | u64::from(cell + 1), Ordering::Relaxed);
+        if self.entry(i).is_ok_and(|e| e.live) {
+            self.hints.put(self.hash(key_of(self.name(i))), cell);
         }
     }
 
-    /// The member whose key is `key` and hash `h`, if the hint for `h`
-    /// names its cached headers.
+    /// The member whose key is `key` and hash `h`, if a hint for `h` names
+    /// its cached headers.
     #[inline]
     fn hinted(&self, h: u64, key: &str) -> Option<Found<'_>> {
-        let mask = self.hints.len().wrapping_sub(1);
-        let hint = self.hints.get(h as usize & mask)?.load(Ordering::Relaxed);
-        if hint >> 32 != h >> 32 || hint as u32 == 0 {
-            return None;
-        }
-        let p = self.parsed_cells.get(hint as u32 - 1)?;
-        let f = Found {
-            index: p.member as usize,
-            parsed: Some(p),
-        };
-        self.is_key_of(&f, key)?.then_some(f)
+        self.hints.find(h, |cell| {
+            let p = self.parsed_cells.get(cell)?;
+            let f = Found {
+                index: p.member as usize,
+                parsed: Some(p),
+            };
+            self.is_key_of(&f, key)?.then_some(f)
+        })
     }
 
     /// Whether `key` is the key of member `f`: compared with the copy in its

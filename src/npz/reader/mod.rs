@@ -14,7 +14,7 @@
 //! * **Headers** (local zip header, then NPY header) are read and checked on
 //!   first access and cached in an append-only arena, in first-use order,
 //!   which the member's hash table slot then names (and a small
-//!   direct-mapped table of hints, for a hot set that fits in L2), so later
+//!   set-associative table of hints, for a hot set, that stays in L2), so later
 //!   accesses take no lock, allocate nothing and read few cache lines.
 //! * **Views**: [`NpzReader::get`] is zero-copy for stored members;
 //!   [`NpzReader::get_native`] and [`NpzReader::get_slice`] are zero-copy
@@ -120,6 +120,7 @@
 mod arena;
 mod batch;
 mod copy;
+mod hints;
 mod index;
 mod infos;
 mod iter;
@@ -157,7 +158,6 @@ use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 /// Deflate cannot expand more than about 1032:1; a member that declares
 /// more is a zip bomb (or corrupt) and is refused before anything is
@@ -202,10 +202,10 @@ pub struct NpzReader {
     slots: Vec<Slot>,
     /// Members' parsed headers, cached on first use (the slots say where).
     parsed_cells: Arena<member::Parsed>,
-    /// A direct-mapped cache in front of the table, sized for the L2
-    /// cache: by hash, the tag and arena cell of a recently cached member.
-    /// A cached `get` of a hot set that fits reads no table slot.
-    hints: Box<[AtomicU64]>,
+    /// A small cache in front of the table: by hash, the arena cells of
+    /// recently cached members. A cached `get` of a hot set that fits
+    /// reads no table slot.
+    hints: hints::Hints,
     /// Seeded per reader (foldhash, keyed like std's `RandomState`, so
     /// crafted names cannot be made to collide without knowing the seed).
     hasher: foldhash::quality::RandomState,
