@@ -358,9 +358,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each measurement N times, report the median time (and the largest RSS)")
-    ap.add_argument("--only", choices=["all", "rust", "python", "tools"], default="all",
+    ap.add_argument("--only", choices=["all", "rust", "python", "tools", "access"], default="all",
                     help="run only the Rust-driven tasks (issue #7, with the archive tools), only the "
-                         "Python package's (issue #12), or only the archive tools (issue #14)")
+                         "Python package's (issue #12), only the archive tools (issue #14), or only "
+                         "open, first and cached access and ls of the numpy-written archive")
     a = ap.parse_args()
 
     scratch = a.dir or tempfile.mkdtemp(prefix="npzmap-bench-")
@@ -422,10 +423,48 @@ def main():
                 pass
 
     mm_read = a.py_mmnpz_read
+
+    def access_tasks(src):
+        """4. open / access / ls, on the numpy-written archive `src` of
+        small members."""
+        t = f"open {small_n} members (numpy-written)"
+        rec(t, "npzmap", ours, a.bin, "open", src)
+        rec(t, "np.load", py, a.python, "numpy_open", src)
+        if mm_read:
+            rec(t, "mmnpz", py, mm_read, "mmnpz_open", src)
+        run_pending()
+        t = f"first access ({access_n} distinct keys of {small_n})"
+        rec(t, "npzmap", ours, a.bin, "first", src, small_n, access_n)
+        rec(t, "np.load (reads a copy)", py, a.python, "numpy_first", src, small_n, access_n)
+        if mm_read:
+            rec(t, "mmnpz", py, mm_read, "mmnpz_first", src, small_n, access_n)
+        run_pending()
+        t = f"cached access ({access_n} keys again)"
+        rec(t, "npzmap", ours, a.bin, "cached", src, small_n, access_n)
+        if mm_read:
+            rec(t, "mmnpz", py, mm_read, "mmnpz_cached", src, small_n, access_n)
+        run_pending()
+        # The CLI, whole process (start-up, open, every header, the listing
+        # written to /dev/null), against the peers listing dtype and shape
+        # in-process (their interpreter start-up not counted).
+        ls_task = f"ls {small_n} members (numpy-written)"
+        if a.cli:
+            rec(ls_task, "npzmap ls --json (CLI, whole process)", cli, [a.cli, "ls", src, "--json"], small_n)
+            rec(ls_task, "npzmap ls (CLI, whole process)", cli, [a.cli, "ls", src], small_n)
+            rec(ls_task, "np.load + dtype/shape of each", py, a.python, "numpy_list", src)
+            if mm_read:
+                rec(ls_task, "mmnpz load(preload=True) + dtype/shape", py, mm_read, "mmnpz_list", src)
+            run_pending()
+
     if a.cli is None:
         guess = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.bin))), "npzmap")
         a.cli = guess if os.access(guess, os.X_OK) else None
     print(f"scratch: {scratch}")
+    if a.only == "access":
+        # numpy's archive of the small-write task, made without timing it.
+        py(a.python, "numpy_write", f("small_np.npz"), small_n, 1024)
+        access_tasks(f("small_np.npz"))
+        clean("small_np.npz")
     if a.only in ("all", "rust"):
         # Warm-up (not recorded): the first big write of a run is often slower.
         ours(a.bin, "write-limit", f("limit.bin"), large_n, 16 * MiB)
@@ -467,35 +506,7 @@ def main():
         run_pending()
 
         # 4. open / access, on the numpy-written archive of small members
-        src = f("small_np.npz")
-        t = f"open {small_n} members (numpy-written)"
-        rec(t, "npzmap", ours, a.bin, "open", src)
-        rec(t, "np.load", py, a.python, "numpy_open", src)
-        if mm_read:
-            rec(t, "mmnpz", py, mm_read, "mmnpz_open", src)
-        run_pending()
-        t = f"first access ({access_n} distinct keys of {small_n})"
-        rec(t, "npzmap", ours, a.bin, "first", src, small_n, access_n)
-        rec(t, "np.load (reads a copy)", py, a.python, "numpy_first", src, small_n, access_n)
-        if mm_read:
-            rec(t, "mmnpz", py, mm_read, "mmnpz_first", src, small_n, access_n)
-        run_pending()
-        t = f"cached access ({access_n} keys again)"
-        rec(t, "npzmap", ours, a.bin, "cached", src, small_n, access_n)
-        if mm_read:
-            rec(t, "mmnpz", py, mm_read, "mmnpz_cached", src, small_n, access_n)
-        run_pending()
-        # The CLI, whole process (start-up, open, every header, the listing
-        # written to /dev/null), against the peers listing dtype and shape
-        # in-process (their interpreter start-up not counted).
-        ls_task = f"ls {small_n} members (numpy-written)"
-        if a.cli:
-            rec(ls_task, "npzmap ls --json (CLI, whole process)", cli, [a.cli, "ls", src, "--json"], small_n)
-            rec(ls_task, "npzmap ls (CLI, whole process)", cli, [a.cli, "ls", src], small_n)
-            rec(ls_task, "np.load + dtype/shape of each", py, a.python, "numpy_list", src)
-            if mm_read:
-                rec(ls_task, "mmnpz load(preload=True) + dtype/shape", py, mm_read, "mmnpz_list", src)
-            run_pending()
+        access_tasks(f("small_np.npz"))
         clean("small_np.npz")
         t = "sum every u64 of a 1 GiB member"
         ours(a.bin, "read-limit", f("big1.npz"), 64, 16 * MiB)  # creates the archive
@@ -756,12 +767,13 @@ def main():
     a16 = f"npy append {app_large_n} x 16 MiB"
     op = f"open {small_n} members"
     ls_task = f"ls {small_n} members (numpy-written)"
-    if a.only in ("all", "rust"):
-        lines += ["", "| target (issue #7) | target | median runs | fastest runs | |", "|---|---:|---:|---:|---|",
-                  ratio_row("large write: fraction of the plain-write limit", wl, "limit: plain write", 0.9),
+    if a.only in ("all", "rust", "access"):
+        writes = [ratio_row("large write: fraction of the plain-write limit", wl, "limit: plain write", 0.9),
                   ratio_row("small write: entries/s vs mmnpz", ws, "mmnpz", 10),
                   ratio_row("npy append 8 KiB: appends/s vs npy-append-array", a8, "npy-append-array", 5),
-                  ratio_row("npy append 16 MiB: fraction of the plain-write limit", a16, "limit: plain write", 0.9),
+                  ratio_row("npy append 16 MiB: fraction of the plain-write limit", a16, "limit: plain write", 0.9)]
+        lines += ["", "| target (issue #7) | target | median runs | fastest runs | |", "|---|---:|---:|---:|---|",
+                  *(writes if a.only != "access" else []),
                   ratio_row(f"open {small_n} members: speed vs mmnpz", op, "mmnpz", 30),
                   ratio_row(f"open {small_n} members: speed vs np.load", op, "np.load", 30),
                   ratio_row("ls --json (whole process): speed vs np.load + listing", ls_task,
@@ -830,8 +842,9 @@ def main():
             with open(a.out) as fh:
                 old = fh.read()
         rust_old, _, py_old = old.partition(PY_HEADING)
-        if a.only in ("all", "tools"):
-            # (`--only tools` writes just its table: give it its own --out.)
+        if a.only in ("all", "tools", "access"):
+            # (`--only tools` and `--only access` write just their table:
+            # give them their own --out.)
             text = table
         elif a.only == "rust":
             text = table + ("\n\n" + PY_HEADING + py_old if py_old else "")

@@ -8,6 +8,8 @@
 #   benches/peers/run.sh --only python  # only the Python package's tasks (issue #12)
 #   benches/peers/run.sh --only tools --out benches/peers/RESULTS-tools.md
 #                                        # only pack/rewrite/merge vs cat + fsync (issue #14)
+#   benches/peers/run.sh --only access --out benches/peers/RESULTS-access.md
+#                                        # only open, first/cached access and ls of numpy's archive
 #
 # Builds what it needs: .bench/venv (numpy 2.x, mmnpz, npy-append-array, the
 # pins of .ci/requirements.txt), .bench/venv-mmnpz (numpy<2.3 for mmnpz's
