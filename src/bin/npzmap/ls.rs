@@ -259,14 +259,13 @@ pub fn ls(file: &Path, as_json: bool) -> Res {
         // Headers are parsed once and not cached: memory stays bounded by
         // the central directory. From a URL they are fetched a batch of
         // members at a time, in a few coalesced range requests.
-        Kind::Npz if crate::store::url_of(file).is_some() => Source::Npz(crate::store::open_npz(
+        Kind::Npz if crate::store::url_of(file).is_some() => Source::Npz(Box::new(
+            crate::store::open_npz(file, ReaderOptions::new().cache(false))?,
+        )),
+        Kind::Npz => Source::Npz(Box::new(NpzReader::open_with(
             file,
             ReaderOptions::new().cache(false),
-        )?),
-        Kind::Npz => Source::Npz(NpzReader::open_with(
-            file,
-            ReaderOptions::new().cache(false),
-        )?),
+        )?)),
     };
     let stdout = std::io::stdout();
     let out = std::io::BufWriter::with_capacity(1 << 20, raw_stdout(&stdout));
@@ -334,7 +333,7 @@ fn raw_stdout(stdout: &std::io::Stdout) -> impl Write + '_ {
 /// The opened file being listed.
 enum Source {
     Npy(NpyFile),
-    Npz(NpzReader),
+    Npz(Box<NpzReader>),
 }
 
 fn npy_list<W: Write>(path: &Path, f: &NpyFile, l: &mut Listing<W>) -> std::io::Result<()> {
