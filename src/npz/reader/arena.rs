@@ -10,7 +10,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 const CHUNK: usize = 1024;
 
 /// A chunk's cells, each set once.
-type Chunk<T> = Box<[OnceLock<T>]>;
+type Chunk<T> = Box<[Cell<T>]>;
+
+/// A cell, aligned to a cache line: a value that fits one (with the
+/// `OnceLock` state) is read from one line.
+#[repr(align(64))]
+struct Cell<T>(OnceLock<T>);
 
 pub(super) struct Arena<T> {
     /// Cells handed out (the next push's index).
@@ -44,20 +49,20 @@ impl<T> Arena<T> {
         let Some(chunk) = self.chunks.get(idx as usize / CHUNK) else {
             return Err(value);
         };
-        let cells = chunk.get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect());
+        let cells = chunk.get_or_init(|| (0..CHUNK).map(|_| Cell(OnceLock::new())).collect());
         let Some(cell) = cells.get(idx as usize % CHUNK) else {
             return Err(value);
         };
         // The index is this push's alone: the cell is empty, and the value
         // is stored.
-        Ok((idx, cell.get_or_init(move || value)))
+        Ok((idx, cell.0.get_or_init(move || value)))
     }
 
     /// The value at `idx`, once its push has stored it.
     #[inline]
     pub(super) fn get(&self, idx: u32) -> Option<&T> {
         let chunk = self.chunks.get(idx as usize / CHUNK)?.get()?;
-        chunk.get(idx as usize % CHUNK)?.get()
+        chunk.get(idx as usize % CHUNK)?.0.get()
     }
 }
 
@@ -96,6 +101,15 @@ mod tests {
         // Full: a further value is refused, and nothing is found past the end.
         assert_eq!(arena.push(7).err(), Some(7));
         assert_eq!(arena.get(20_000), None);
+    }
+
+    #[test]
+    fn cells_are_cache_lines() {
+        let arena = Arena::with_capacity(3);
+        let a = std::ptr::from_ref(arena.push(1u8).ok().unwrap().1) as usize;
+        let b = std::ptr::from_ref(arena.push(2u8).ok().unwrap().1) as usize;
+        assert_eq!(b - a, 64);
+        assert_eq!(std::mem::align_of::<Cell<u8>>(), 64);
     }
 
     #[test]

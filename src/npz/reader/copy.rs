@@ -45,11 +45,14 @@ impl NpzReader {
 
     /// Makes the aligned copy of member `i`'s data (`swap`: to native order).
     fn make_copy(&self, i: usize, p: &Parsed, swap: bool, w: &Window<'_>) -> Result<Copy> {
-        let start = to_usize(p.data_start, p.data_start)?;
-        let len = to_usize(p.data_len, p.data_start)?;
-        let dtype = &p.header.dtype;
+        let start = to_usize(p.cold.data_start, p.cold.data_start)?;
+        let len = to_usize(p.cold.data_len, p.cold.data_start)?;
+        let dtype = &p.cold.header.dtype;
         if self.entry(i)?.method == METHOD_STORED {
-            let bytes = w.slice(p.data_start, p.data_start.saturating_add(p.data_len))?;
+            let bytes = w.slice(
+                p.cold.data_start,
+                p.cold.data_start.saturating_add(p.cold.data_len),
+            )?;
             let mut buf = AlignedBuf::copy_from(bytes)?;
             if swap {
                 swap_to_native(dtype, buf.as_mut_slice());
@@ -188,7 +191,7 @@ impl NpzReader {
 fn copy_key(i: usize, p: &Parsed, native: bool) -> CopyKey {
     CopyKey {
         member: i as u32,
-        kind: if native && p.native.is_some() {
+        kind: if native && p.cold.native.is_some() {
             CopyKind::Swapped
         } else {
             CopyKind::AsStored

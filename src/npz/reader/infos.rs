@@ -68,9 +68,9 @@ impl NpzReader {
     pub(super) fn info_of(&self, i: usize, p: &Parsed) -> Result<ArrayInfo> {
         let (stored, aligned) = self.placement(i, p)?;
         Ok(ArrayInfo {
-            header: p.header.clone(),
-            data_offset: p.data_start,
-            data_len: p.data_len,
+            header: p.cold.header.clone(),
+            data_offset: p.cold.data_start,
+            data_len: p.cold.data_len,
             stored,
             aligned,
         })
@@ -79,10 +79,11 @@ impl NpzReader {
     /// [`NpzReader::info_of`] of freshly parsed headers (moved, not copied).
     fn info_owned(&self, i: usize, p: Parsed) -> Result<ArrayInfo> {
         let (stored, aligned) = self.placement(i, &p)?;
+        let c = *p.cold;
         Ok(ArrayInfo {
-            header: p.header,
-            data_offset: p.data_start,
-            data_len: p.data_len,
+            header: c.header,
+            data_offset: c.data_start,
+            data_len: c.data_len,
             stored,
             aligned,
         })
@@ -94,9 +95,10 @@ impl NpzReader {
     fn placement(&self, i: usize, p: &Parsed) -> Result<(bool, bool)> {
         let stored = self.entry(i)?.method == METHOD_STORED;
         let aligned = stored
-            && p.native.is_none()
-            && p.data_start
-                .is_multiple_of((crate::view::natural_align(&p.header.dtype) as u64).max(1));
+            && p.cold.native.is_none()
+            && p.cold
+                .data_start
+                .is_multiple_of((crate::view::natural_align(&p.cold.header.dtype) as u64).max(1));
         Ok((stored, aligned))
     }
 

@@ -1,6 +1,6 @@
 //! Member location and header checks: the local header checked against the
-//! central directory, the NPY header bounded to the member's bytes, and the
-//! per-member `OnceLock` that caches the result ([`Parsed`]).
+//! central directory, the NPY header bounded to the member's bytes, and
+//! what the reader's arena caches of them ([`Parsed`]).
 
 use super::index::Entry;
 use super::source::{Need, Window, rebase};
@@ -17,41 +17,62 @@ use std::borrow::Cow;
 use std::io::Read;
 
 /// What the first access of a member found: headers and where the data is.
-/// What a cached access reads (`in_map`, `zero_copy`, `data_at`, the key it
-/// compares and the name range its view borrows) comes first, in 64 bytes:
-/// a cached `get` then reads no name from the reader's name table. (It also
-/// reads `member`, at the end, beside the arena cell's `OnceLock` state.)
+/// What a cached `get` reads (the key it compares, where the data is in the
+/// map, whether it needs a copy, the name range its view borrows) fits in
+/// 56 bytes, so with its arena cell's `OnceLock` state it fills one 64-byte
+/// cache line (the arena aligns cells to it); the rest is boxed ([`Cold`]).
 #[derive(Debug)]
 #[repr(C)]
 pub(super) struct Parsed {
     /// Stored members of a local archive: the data's range in the map
     /// (checked against the map's length), so cached views need no
-    /// conversion or check.
-    pub in_map: Option<(usize, usize)>,
-    /// Offset of the data in the file (of the stored bytes' start when
-    /// deflated), for errors raised by views: with the reader's path and
-    /// the member's name, their location.
-    pub data_at: u64,
+    /// conversion or check; see [`Parsed::in_map`].
+    map_range: (usize, usize),
+    /// The headers and the data's place, which a cached `get` does not read.
+    pub cold: Box<Cold>,
+    /// The member's name: its range in the reader's name table.
+    pub name: (u32, u32),
+    /// The member's index (the reader's hash table names cached headers,
+    /// not members).
+    pub member: u32,
+    /// `map_range` holds the data's range.
+    is_in_map: bool,
     /// Stored in a local archive, native and aligned for the dtype: views
     /// need no copy.
     pub zero_copy: bool,
     /// The member's key, when short enough to keep here.
     pub key: InlineKey,
-    /// The member's name: its range in the reader's name table.
-    pub name: (u32, u32),
+}
+
+// One cache line per cached member (see `Parsed`).
+const _: () = assert!(std::mem::size_of::<std::sync::OnceLock<Parsed>>() <= 64);
+
+/// The parts of a member's parsed headers a cached `get` does not read.
+#[derive(Debug)]
+pub(super) struct Cold {
+    /// Offset of the data in the file (of the stored bytes' start when
+    /// deflated), for errors raised by views: with the reader's path and
+    /// the member's name, their location.
+    pub data_at: u64,
     /// The NPY header as stored.
     pub header: Header,
     /// The same header in native byte order, when the stored one is not
-    /// (boxed: most members are native, and every member keeps a `Parsed`).
+    /// (boxed: most members are native).
     pub native: Option<Box<Header>>,
     /// Stored: absolute offset of the array data in the map. Deflated:
     /// offset of the array data in the inflated member.
     pub data_start: u64,
     /// Array data length.
     pub data_len: u64,
-    /// The member's index (the reader's hash table names cached headers,
-    /// not members).
-    pub member: u32,
+}
+
+impl Parsed {
+    /// Stored members of a local archive: the data's range in the map. Its
+    /// start is the data's offset in the file ([`Cold::data_at`]).
+    #[inline]
+    pub(super) fn in_map(&self) -> Option<(usize, usize)> {
+        self.is_in_map.then_some(self.map_range)
+    }
 }
 
 /// A key of up to [`InlineKey::MAX`] bytes, kept inline.
@@ -63,8 +84,8 @@ pub(super) struct InlineKey {
 }
 
 impl InlineKey {
-    /// The longest key kept (what fills `Parsed`'s first cache line).
-    const MAX: usize = 22;
+    /// The longest key kept (what fills `Parsed`'s 56 bytes).
+    const MAX: usize = 17;
 
     /// `key` kept inline if it is short (`None`: a broken name range,
     /// kept as a long key, which is compared in the name table).
@@ -110,18 +131,19 @@ impl<'s> Got<'s> {
     pub(super) fn view(self, bytes: Bytes<'s>, native: bool, at: At<'s>) -> ArrayView<'s> {
         match self {
             Got::Cached(p) => {
+                let c = &p.cold;
                 let h = if native {
-                    p.native.as_deref().unwrap_or(&p.header)
+                    c.native.as_deref().unwrap_or(&c.header)
                 } else {
-                    &p.header
+                    &c.header
                 };
                 ArrayView::from_checked_parts_at(Cow::Borrowed(h), bytes, at)
             }
             Got::Fresh(p) => {
-                let p = *p;
-                let h = match (native, p.native) {
+                let c = *p.cold;
+                let h = match (native, c.native) {
                     (true, Some(n)) => *n,
-                    _ => p.header,
+                    _ => c.header,
                 };
                 ArrayView::from_checked_parts_at(Cow::Owned(h), bytes, at)
             }
@@ -144,7 +166,8 @@ impl NpzReader {
             path: &self.path,
             names: &self.names,
             name: p.name,
-            offset: p.data_at,
+            // The same offset, read from the hot part when it is there.
+            offset: p.in_map().map_or(p.cold.data_at, |(start, _)| start as u64),
         }
     }
 
@@ -341,17 +364,20 @@ impl NpzReader {
         };
         let e = self.entry(i)?;
         Ok(Parsed {
+            map_range: in_map.unwrap_or_default(),
+            cold: Box::new(Cold {
+                data_at,
+                header,
+                native,
+                data_start,
+                data_len: need,
+            }),
+            name: e.name_range(),
             // Indices fit in u32: `read_entries` refuses more members.
             member: i as u32,
-            key: InlineKey::new(self.key_bytes(i)),
-            name: e.name_range(),
-            header,
-            native,
-            data_start,
-            data_len: need,
-            in_map,
+            is_in_map: in_map.is_some(),
             zero_copy,
-            data_at,
+            key: InlineKey::new(self.key_bytes(i)),
         })
     }
 

@@ -418,8 +418,8 @@ impl NpzReader {
     pub fn header(&self, key: &str) -> Result<Cow<'_, Header>> {
         let i = self.lookup(key)?;
         Ok(match self.member(i)? {
-            Got::Cached(p) => Cow::Borrowed(&p.header),
-            Got::Fresh(p) => Cow::Owned(p.header),
+            Got::Cached(p) => Cow::Borrowed(&p.cold.header),
+            Got::Fresh(p) => Cow::Owned(p.cold.header),
         })
     }
 
@@ -500,13 +500,14 @@ impl NpzReader {
     /// (`in_map` is only set for local sources.)
     #[inline]
     fn cached_view<'s>(&'s self, p: &'s member::Parsed, native: bool) -> Option<ArrayView<'s>> {
-        let (s, e) = p.in_map?;
+        let (s, e) = p.in_map()?;
         if native && !p.zero_copy {
             return None;
         }
         let bytes = self.src.get(s..e)?;
         Some(ArrayView::from_checked_parts_at(
-            Cow::Borrowed(&p.header),
+            // The header's address: no read of the cold part.
+            Cow::Borrowed(&p.cold.header),
             Bytes::borrowed(bytes),
             self.at(p),
         ))

@@ -40,7 +40,7 @@ impl NpzReader {
         let p = got.parsed();
         if stored && (!native || p.zero_copy || self.fetched_native(p, w)) {
             let bytes = w
-                .view_bytes(p.data_start, p.data_len)
+                .view_bytes(p.cold.data_start, p.cold.data_len)
                 .map_err(|e| self.ctx(i, e))?;
             let at = self.at(p);
             return Ok(got.view(bytes, native, at));
@@ -56,7 +56,7 @@ impl NpzReader {
         let owned = |got: &Got<'_>, bytes: Bytes<'static>| {
             let p = got.parsed();
             ArrayView::from_checked_parts_at(
-                Cow::Owned(p.header.clone()),
+                Cow::Owned(p.cold.header.clone()),
                 bytes,
                 At::Owned(self.at(p).location()),
             )
@@ -78,7 +78,7 @@ impl NpzReader {
         let got = self.member_in(i, w)?;
         let p = got.parsed();
         let bytes = if stored {
-            w.owned_bytes(p.data_start, p.data_len)
+            w.owned_bytes(p.cold.data_start, p.cold.data_len)
                 .map_err(|e| self.ctx(i, e))?
         } else {
             shared(self.copy_of(i, p, false, w)?)
@@ -89,6 +89,7 @@ impl NpzReader {
     /// True if a stored member's data in the fetched window `w` already is
     /// native and aligned (a remote member viewed without a copy).
     fn fetched_native(&self, p: &Parsed, w: &Window<'_>) -> bool {
-        p.native.is_none() && w.fetched_aligned(p.data_start, natural_align(&p.header.dtype))
+        p.cold.native.is_none()
+            && w.fetched_aligned(p.cold.data_start, natural_align(&p.cold.header.dtype))
     }
 }
