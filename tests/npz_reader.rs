@@ -600,7 +600,7 @@ fn array_infos_match_array_info_key_by_key() {
 /// keys around that length, and keys that share a prefix, find their own
 /// member on first and cached access, a missing key is not found, and a
 /// view's errors name its member either way.
-/// More cached members than the reader keeps hints for (16,384: their
+/// More cached members than the reader keeps hints for (32,768: their
 /// hints collide and replace each other): every cached `get`, in any order,
 /// from several threads, still returns its own member; with the cache off
 /// too.
@@ -608,7 +608,7 @@ fn array_infos_match_array_info_key_by_key() {
 fn cached_gets_of_more_members_than_hints_return_their_own() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("many.npz");
-    let keys: Vec<String> = (0..20_000u32)
+    let keys: Vec<String> = (0..40_000u32)
         .map(|i| match i % 3 {
             0 => format!("a{i}"),
             1 => format!("a_key_longer_than_twenty_two_bytes_{i:06}"),
