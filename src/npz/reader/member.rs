@@ -162,6 +162,7 @@ impl NpzReader {
     /// Where member `i`'s data is (`p` its headers), for a view's errors:
     /// borrowed parts, no allocation.
     pub(super) fn at(&self, p: &Parsed) -> At<'_> {
+        debug_assert!(p.in_map().is_none_or(|(s, _)| s as u64 == p.cold.data_at));
         At::Member {
             path: &self.path,
             names: &self.names,

@@ -14,8 +14,8 @@
 //! * **Headers** (local zip header, then NPY header) are read and checked on
 //!   first access and cached in an append-only arena, in first-use order,
 //!   which the member's hash table slot then names (and a small
-//!   set-associative table of hints, for a hot set, that stays in L2), so later
-//!   accesses take no lock, allocate nothing and read few cache lines.
+//!   set-associative table of hints that stays in L2 for a hot set), so
+//!   later accesses take no lock, allocate nothing and read few cache lines.
 //! * **Views**: [`NpzReader::get`] is zero-copy for stored members;
 //!   [`NpzReader::get_native`] and [`NpzReader::get_slice`] are zero-copy
 //!   when the bytes are aligned and in native order, and otherwise use one
